@@ -40,8 +40,7 @@ from pathlib import Path
 
 from ._version import SCHEMA_VERSION, __version__
 from .errors import XrayInspectError
-from .results import (DEFECT_CODES, FRAME_COLUMNS, JOINT_COLUMNS, FrameResult, atomic_write_text,
-                      error_result, sidecar_name)
+from .results import DEFECT_CODES, FRAME_COLUMNS, JOINT_COLUMNS, FrameResult, error_result, sidecar_name
 
 __all__ = ["BatchError", "BatchSummary", "run_batch", "exit_code", "STATE_DIR", "STORE_NAME"]
 
@@ -109,19 +108,14 @@ _CLASSIFIERS = {}
 
 
 def _load_classifier(spec):
-    """A classifier object from a spec ("default" or a model folder); cached per process."""
+    """A classifier from a spec ("default" or a model folder) via :func:`xrayinspect.classify.load_classifier`;
+    cached per process. Objects are passed through."""
     if spec is None or not isinstance(spec, (str, os.PathLike)):
         return spec
     key = os.fspath(spec)
     if key not in _CLASSIFIERS:
-        from . import classifier as clf  # torch extra; ModuleNotFoundError is the caller's to report
-        for name in ("load_classifier", "load_model", "load"):
-            loader = getattr(clf, name, None)
-            if callable(loader):
-                break
-        else:
-            raise BatchError("xrayinspect.classifier has no load_classifier(spec); cannot use --classifier")
-        _CLASSIFIERS[key] = loader(None if key == "default" else key)
+        from .classify import load_classifier   # torch-free seam; torch (or onnxruntime) loads inside
+        _CLASSIFIERS[key] = load_classifier(key)
     return _CLASSIFIERS[key]
 
 
@@ -203,6 +197,12 @@ def _overlay_png(path, result, max_pixels):
     return buf.tobytes()
 
 
+def _umask_mode():
+    m = os.umask(0)
+    os.umask(m)
+    return 0o666 & ~m
+
+
 def _atomic_write_bytes(path, data):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +210,7 @@ def _atomic_write_bytes(path, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -336,11 +337,20 @@ def _atomic_open(path):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_text(path, text):
+    """Atomic text write with umask permissions (results.atomic_write_text leaves mkstemp's 0600)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _atomic_open(path) as f:
+        f.write(text)
 
 
 class _ParquetSink:
@@ -590,16 +600,21 @@ def _run_pool(items, task_kw, workers):
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     try:
         while pending or suspects or inflight:
-            if suspects:
-                if not inflight:
-                    it = suspects.popleft()
-                    inflight[pool.submit(score_task, it.path, it.frame, **task_kw)] = (it, True)
-            else:
-                while pending and len(inflight) < window:
-                    it = pending.popleft()
-                    inflight[pool.submit(score_task, it.path, it.frame, **task_kw)] = (it, False)
-            done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
             broken = False
+            try:
+                if suspects:
+                    if not inflight:
+                        it = suspects[0]
+                        inflight[pool.submit(score_task, it.path, it.frame, **task_kw)] = (it, True)
+                        suspects.popleft()
+                else:
+                    while pending and len(inflight) < window:
+                        it = pending[0]
+                        inflight[pool.submit(score_task, it.path, it.frame, **task_kw)] = (it, False)
+                        pending.popleft()
+            except BrokenProcessPool:      # the pool died before we saw a failed future
+                broken = True
+            done = () if broken else wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)[0]
             for fut in done:
                 it, isolated = inflight.pop(fut)
                 try:
@@ -821,7 +836,10 @@ def run_batch(inputs, out, *, recipe=None, profile=None, workers=None, dask=None
     recipe = _as_recipe(recipe)
     profile_obj = _as_profile(profile)
     if isinstance(classifier, (str, os.PathLike)):
-        _load_classifier(classifier)      # fail early (missing torch, bad model) in the parent
+        try:
+            _load_classifier(classifier)  # fail early in the parent: missing torch (ImportError), bad model
+        except (FileNotFoundError, ValueError) as e:
+            raise BatchError(f"--classifier {classifier}: {e}") from None
 
     inputs = [inputs] if isinstance(inputs, (str, bytes, os.PathLike)) else list(inputs)
     if not inputs:
@@ -861,7 +879,7 @@ def run_batch(inputs, out, *, recipe=None, profile=None, workers=None, dask=None
         run_path = state / RUN_NAME
         if not force:
             _check_rerun(run_path, settings)
-        atomic_write_text(run_path, json.dumps({
+        _write_text(run_path, json.dumps({
             "xrayinspect_version": __version__, "schema_version": SCHEMA_VERSION,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "argv": argv, "inputs": [os.path.abspath(p) for p in inputs], "out": str(out.resolve()),
@@ -907,7 +925,7 @@ def run_batch(inputs, out, *, recipe=None, profile=None, workers=None, dask=None
                 if ex.get("crashed"):
                     summary.n_crashed += 1
                     prog.log(f"{it.frame}: worker crashed; marked as error, pool restarted")
-                atomic_write_text(out / "sidecars" / sidecar_name(it.frame),
+                _write_text(out / "sidecars" / sidecar_name(it.frame),
                                   json.dumps(_clean(sc), allow_nan=False))
                 store.append(sc, ex, it.key)
                 summary.n_scored += 1
@@ -974,4 +992,4 @@ def _write_summary(out, s, agg, limits):
                     "backend": s.backend, "workers": s.workers},
         "crashed": s.n_crashed,
     }
-    atomic_write_text(Path(out) / "summary.json", json.dumps(doc, indent=1, allow_nan=False))
+    _write_text(Path(out) / "summary.json", json.dumps(doc, indent=1, allow_nan=False))

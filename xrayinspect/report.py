@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .results import atomic_write_text
 
 __all__ = ["write_report", "svg_bars", "svg_histogram", "svg_control_chart", "control_limits"]
 
@@ -37,6 +36,10 @@ def _esc(s):
     return html.escape(str(s), quote=True)
 
 
+def _idattr(id):
+    return f'id="{_esc(id)}" ' if id else ""
+
+
 def svg_bars(items, *, title="", width=560, bar_h=22, colour="#c33", id=None):
     """Horizontal bar chart (Pareto order as given) with a cumulative % column.
 
@@ -49,7 +52,7 @@ def svg_bars(items, *, title="", width=560, bar_h=22, colour="#c33", id=None):
     vmax = max([n for _, n in items] or [1]) or 1
     left, right = 90, 110
     span = width - left - right
-    parts = [f'<svg {f"id={_esc(id)!r} " if id else ""}width="{width}" '
+    parts = [f'<svg {_idattr(id)}width="{width}" '
              f'height="{h}" role="img" aria-label="{_esc(title)}">']
     cum = 0
     if not items:
@@ -76,7 +79,7 @@ def svg_histogram(counts, *, limit=None, width=560, height=200, xlabel="void %",
     span_w, span_h = width - left - 10, height - bottom - top
     cmax = max(shown + [1])
     bw = span_w / len(shown)
-    parts = [f'<svg {f"id={_esc(id)!r} " if id else ""}width="{width}" '
+    parts = [f'<svg {_idattr(id)}width="{width}" '
              f'height="{height}" role="img" aria-label="histogram of {_esc(xlabel)}">']
     for i, c in enumerate(shown):
         if not c:
@@ -119,7 +122,7 @@ def svg_control_chart(values, *, limit=None, width=760, height=240, id=None, max
     mean, lcl, ucl = control_limits(v)
     left, right, top, bottom = 45, 70, 10, 25
     pw, ph = width - left - right, height - top - bottom
-    parts = [f'<svg {f"id={_esc(id)!r} " if id else ""}width="{width}" '
+    parts = [f'<svg {_idattr(id)}width="{width}" '
              f'height="{height}" role="img" aria-label="control chart">']
     if v.size == 0:
         parts.append('<text x="10" y="20">no frames scored</text></svg>')
@@ -310,5 +313,7 @@ def write_report(out, agg, summary, *, limits, store=None, paths=None, max_pixel
            "<meta name=viewport content='width=device-width,initial-scale=1'>"
            f"<title>xrayinspect report</title><style>{_CSS}</style></head><body>"
            + "\n".join(body) + "</body></html>\n")
-    atomic_write_text(out / "report.html", doc)
+    from .batch import _write_text
+
+    _write_text(out / "report.html", doc)
     return out / "report.html"

@@ -50,16 +50,6 @@ def run(args):
         if not args.max_megapixels > 0:
             return usage(f"--max-megapixels must be positive, got {args.max_megapixels}")
         max_pixels = int(args.max_megapixels * 1e6)
-    if args.classifier is not None:
-        try:
-            import xrayinspect.classifier  # noqa: F401
-        except ModuleNotFoundError as e:
-            if e.name and e.name.split(".")[0] in ("torch", "safetensors"):
-                print(TORCH_HINT, file=sys.stderr)
-                return 2
-            if e.name == "xrayinspect.classifier":
-                return usage("--classifier: this install has no xrayinspect.classifier module")
-            raise
     try:
         summary = run_batch(args.inputs, args.out, recipe=args.recipe, profile=args.profile, workers=args.workers,
                             dask=args.dask, force=args.force, progress="none" if args.quiet else "auto",
@@ -68,8 +58,10 @@ def run(args):
                             argv=sys.argv[1:])
     except (BatchError, RecipeError) as e:
         return usage(str(e))
-    except ModuleNotFoundError as e:
-        if args.classifier is not None and e.name and e.name.split(".")[0] in ("torch", "safetensors"):
+    except ImportError as e:   # ClassifierUnavailable, or torch missing under xrayinspect.classifier
+        name = getattr(e, "name", None) or ""
+        if args.classifier is not None and (type(e).__name__ == "ClassifierUnavailable"
+                                            or name.split(".")[0] in ("torch", "safetensors", "onnxruntime")):
             print(TORCH_HINT, file=sys.stderr)
             return 2
         raise
