@@ -1,15 +1,41 @@
 """Score one frame: read -> prepare -> segment -> measure -> judge.
 
-(Placeholder while the BGA/QFN scoring lands: the signatures are final.)
+Data flows one way; every step is a pure function on arrays. The package
+type comes from the recipe or, without one, from the image (one large pad
+with perimeter pins is a QFN, a lattice of balls a BGA).
 """
 
+import math
 import time
+
+import numpy as np
 
 from .errors import XrayInspectError
 from .results import FrameResult, error_result
 
+DEFAULT_PROFILE = "ipc-a-610e"
 
-def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classifier=None):
+
+def _limits(recipe, profile):
+    from . import profiles as prof
+    from .recipe import Limits, default_recipe
+
+    p = prof.get_profile(profile or DEFAULT_PROFILE) if not hasattr(profile, "limits") else profile
+    if recipe is None:
+        recipe = default_recipe("bga")
+        recipe = prof.apply_profile(recipe, p)
+        return recipe.limits, p.name, None
+    return prof.apply_profile(recipe, p).limits, p.name, recipe
+
+
+def detect_package(prep):
+    """``"qfn"`` when one large flat solder area dominates the frame centre, else ``"bga"``."""
+    from .qfn import looks_like_qfn
+
+    return "qfn" if looks_like_qfn(prep) else "bga"
+
+
+def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classifier=None, keep_masks=False):
     """Score one frame held in memory.
 
     Parameters
@@ -25,13 +51,58 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     meta : xrayinspect.io.FrameMeta, optional
         What the file said (bits used, pixel size).
     classifier : object with ``predict_proba(patches)``, optional
+        Joint classifier for the calls rules cannot make.
+    keep_masks : bool
+        Keep the joint and void label images on the result (``result.masks``).
 
     Returns
     -------
     FrameResult
     """
+    from .preprocess import prepare
+
     t0 = time.perf_counter()
-    r = FrameResult(frame=frame, package="bga", shape=tuple(image.shape))
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise XrayInspectError(f"{frame or 'frame'}: expected a 2-D grey frame, got shape {image.shape}")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise XrayInspectError(f"{frame or 'frame'}: frame contains NaN or inf")
+    if image.size == 0 or float(image.max()) == float(image.min()):
+        raise XrayInspectError(f"{frame or 'frame'}: frame is flat (every pixel {image.flat[0] if image.size else ''}): nothing to score")
+    limits, profile_name, recipe = _limits(recipe, profile)
+    solder = recipe.image.solder if recipe is not None else "auto"
+    px_um = (recipe.image.pixel_size_um if recipe is not None and recipe.image.pixel_size_um else None) \
+        or (meta.pixel_size_um if meta is not None else None)
+    bits = meta.bits_used if meta is not None else None
+    pkg_type = recipe.package.type if recipe is not None else None
+    feature_d = None
+    if recipe is not None and px_um and recipe.package.ball_diameter_mm:
+        feature_d = recipe.package.ball_diameter_mm * 1000 / px_um * 1.1
+    prep = prepare(image, solder=solder, bits_used=bits, feature_diameter_px=feature_d)
+    if pkg_type is None:
+        pkg_type = detect_package(prep)
+    r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,
+                    profile=profile_name)
+    if pkg_type == "qfn":
+        from .qfn import score_qfn
+
+        joints, info = score_qfn(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
+    else:
+        from .bga import score_bga
+
+        joints, info = score_bga(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
+    r.joints = joints
+    r.pitch_px = float(info.get("pitch_px", math.nan))
+    r.angle_deg = float(info.get("angle_deg", math.nan))
+    r.n_sites = int(info.get("n_sites", 0))
+    r.grid = info.get("grid", {})
+    r.pad_void_pct = float(info.get("pad_void_pct", math.nan))
+    if keep_masks:
+        r.masks = {"labels": info.get("labels"), "void_labels": info.get("void_labels")}
+    if classifier is not None:
+        from .classify import apply_classifier
+
+        apply_classifier(image, r, classifier, prep.polarity)
     r.seconds = time.perf_counter() - t0
     return r
 

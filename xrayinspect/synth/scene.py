@@ -82,7 +82,7 @@ def _add_board_clutter(rng, scene_bg, shape, px_mm, level, avoid=None):
         scene_bg.append(("line", (x0, y0, x1, y1, width), "copper", cu_t, -rng.uniform(0, 1.5) / px_mm))
     board_t = 1.6 / px_mm
     for _ in range(int(rng.integers(5, 40) * level)):
-        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        x, y = _outside(rng, shape, avoid, 0.3 / px_mm)
         r = rng.uniform(0.1, 0.2) / px_mm
         wall = max(0.025 / px_mm, 0.6)
         scene_bg.append(("ring", (x, y, r, r + wall), "copper", board_t, -0.8 / px_mm))
@@ -260,8 +260,9 @@ def bga_scene(rng, *, shape=(2048, 2048), difficulty="normal", rows=None, cols=N
         zc = standoff / 2
         bx, by = sx, sy
         if code == "misaligned":
-            frac = rng.uniform(0.7, 1.1)
-            th = rng.uniform(0, 2 * np.pi)
+            frac = rng.uniform(0.7, 1.05)
+            # towards the open diagonal: a ball pushed at its neighbour would bridge
+            th = np.deg2rad(rng.choice([45, 135, 225, 315]) + rng.uniform(-20, 20) - angle)
             bx, by = sx + frac * a * np.cos(th), sy + frac * a * np.sin(th)
             truth["defects"].append("misaligned")
         else:
@@ -356,6 +357,15 @@ def bga_scene(rng, *, shape=(2048, 2048), difficulty="normal", rows=None, cols=N
         p1 = (cx_ + ca * ox - sa * oy, cy_ + sa * ox + ca * oy)
         bg.append(("line", (*p0, *p1, wire_d), "gold", wire_d * 0.785, standoff + 0.5 / px_mm))
     _add_board_clutter(rng, bg, shape, px_mm, level, avoid=(cx_ - pw / 2, cy_ - ph / 2, cx_ + pw / 2, cy_ + ph / 2))
+    # dog-bone fan-out: vias at the centre of four balls, sized to the pitch
+    if rng.random() < 0.5 * level:
+        vr = 0.12 * pitch_px * rng.uniform(0.8, 1.2)
+        wall = max(0.025 / px_mm, 0.6)
+        for _ in range(int(rng.integers(5, 60) * level)):
+            fr, fc = rng.integers(0, rows - 1) + 0.5, rng.integers(0, cols - 1) + 0.5
+            x, y = origin + fc * ucol + fr * vrow
+            bg.append(("ring", (x, y, vr, vr + wall), "copper", board_t, -0.8 / px_mm))
+            bg.append(("ring", (x, y, vr, vr * 1.6), "copper", cu_t, 0.0))
 
     recipe = {
         "package": {"type": "bga", "rows": rows, "cols": cols, "pitch_mm": pitch_mm,

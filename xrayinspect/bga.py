@@ -1,0 +1,175 @@
+"""Score a BGA frame: balls, voids, grid, missing/extra, bridges, head-in-pillow."""
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .grid import fit_grid
+from .joints import segment_joints
+from .measure import circularity, contours_by_label, equivalent_diameter
+from .results import JointResult
+from .rules import judge_ball, mad_sigma
+from .voids import ball_voids
+
+
+def _hip_scores(diam, peak, points, usable):
+    """Neighbour-relative head-in-pillow score per ball.
+
+    A ball that did not collapse onto its pad is smaller than its neighbours
+    and, being taller, attenuates more at its centre (its solder volume is the
+    same). The score is the mean of the two robust z-scores, each against the
+    median of the ball's eight nearest neighbours and scaled by the package's
+    robust spread.
+    """
+    n = len(diam)
+    score = np.zeros(n)
+    ok = np.nonzero(usable)[0]
+    if ok.size < 6:
+        return score
+    ld, lp = np.log(np.maximum(diam, 1e-3)), np.log(np.maximum(peak, 1e-6))
+    tree = cKDTree(points[ok])
+    k = min(9, ok.size)
+    _, nb = tree.query(points, k=k)
+    nb = ok[nb[:, 1:]] if k > 1 else ok[nb[:, None]]
+    rd = ld - np.median(ld[nb], axis=1)
+    rp = lp - np.median(lp[nb], axis=1)
+    sd = max(mad_sigma(rd[ok]), 0.01)
+    sp = max(mad_sigma(rp[ok]), 0.01)
+    return 0.5 * (-rd / sd + rp / sp)
+
+
+def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
+    """Segment, measure and judge every ball of a prepared BGA frame.
+
+    Parameters
+    ----------
+    prep : xrayinspect.preprocess.Prepared
+    recipe : xrayinspect.recipe.Recipe or None
+    limits : xrayinspect.recipe.Limits
+    pixel_size_um : float, optional
+        From the recipe or the file; sets the nominal ball size when the
+        recipe gives the ball diameter.
+
+    Returns
+    -------
+    joints : list of JointResult
+    info : dict
+        ``pitch_px``, ``angle_deg``, ``n_sites``, ``grid`` (dict) and the
+        masks for overlays (``labels``, ``void_labels``).
+    """
+    from . import rules
+
+    hip_threshold = rules.HIP_THRESHOLD if hip_threshold is None else hip_threshold
+    pkg = recipe.package if recipe is not None else None
+    diam = prep.blob_diameter_px
+    pitch_px = None
+    if pkg is not None and pixel_size_um:
+        if pkg.pitch_mm:
+            pitch_px = pkg.pitch_mm * 1000 / pixel_size_um
+        if pkg.ball_diameter_mm:
+            diam = pkg.ball_diameter_mm * 1000 / pixel_size_um * 1.1   # reflowed balls spread ~10 %
+    if not diam or diam < 4:
+        diam = 12.0
+    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam)
+    if masks.n >= 3:
+        # the first guess of the size sets only the search scale; refine once
+        d_meas = float(np.median(equivalent_diameter(masks.area_px[1:])))
+        if abs(d_meas / diam - 1) > 0.3:
+            masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas)
+    n = masks.n
+    vs = ball_voids(prep.att_smooth, masks.labels, n)
+    contours, perim = contours_by_label(masks.labels, n)
+    vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
+    area = masks.area_px
+    dia = equivalent_diameter(area)
+    circ = circularity(area, perim)
+    pts = np.stack([masks.cx, masks.cy], 1)
+    ids = np.arange(1, n + 1)
+    med_area = float(np.median(area[ids][~masks.touches_edge[ids]])) if n else 0.0
+    ball_like = ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~masks.touches_edge[ids]]
+    rows = cols = None
+    depop = ()
+    if pkg is not None:
+        rows, cols = pkg.rows, pkg.cols
+        depop = pkg.depopulated or ()
+    fit, idx = fit_grid(pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
+                        depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
+                        if ball_like.size else 5.0)
+    site_of = {}
+    offset = np.full(n + 1, np.nan)
+    site_xy = np.full((n + 1, 2), np.nan)
+    rc = np.full((n + 1, 2), -1)
+    if fit is not None:
+        basis = np.stack([fit.u, fit.v], 1)
+        frac = np.linalg.solve(basis, (pts[ids] - fit.origin).T).T      # (col, row)
+        near = np.round(frac).astype(int)
+        sxy = fit.origin + near[:, :1] * fit.u + near[:, 1:] * fit.v
+        dist = np.hypot(*(pts[ids] - sxy).T)
+        for k, (c, r), dd, sx in zip(ids, near, dist, sxy):
+            site = (int(r), int(c))
+            if dd > 0.45 * fit.pitch_px or not (0 <= r < fit.rows and 0 <= c < fit.cols):
+                continue
+            if site not in fit.expected and area[k] < 0.35 * med_area:
+                continue        # a stray speck near a depopulated site is extra solder
+            if site in site_of and offset[site_of[site]] <= dd:
+                continue
+            if site in site_of:
+                old = site_of[site]
+                rc[old] = -1
+                offset[old] = np.nan
+            site_of[site] = k
+            rc[k] = site
+            offset[k] = dd
+            site_xy[k] = sx
+    joints = []
+    hip = _hip_scores(dia, vs.dome_peak, pts, np.isin(np.arange(n + 1), list(site_of.values()))
+                      & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with]))
+    # what is neither on a site nor a solid, round blob is not solder (via
+    # barrels and trace crossings are rings and lines; a stray ball is solid)
+    h, w = prep.att.shape
+    cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
+    cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
+    solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak
+    is_joint = (rc[:, 0] >= 0) | (solid & (circ > 0.55) & (area < 3 * max(med_area, 1)) & (area >= 6))
+    is_joint |= masks.touches_edge & (area > 0.2 * med_area)
+    for k in ids:
+        if not is_joint[k]:
+            continue
+        j = JointResult(joint_id=0, kind="ball", grid_row=int(rc[k, 0]), grid_col=int(rc[k, 1]),
+                        x_px=float(masks.cx[k]), y_px=float(masks.cy[k]),
+                        site_x_px=float(site_xy[k, 0]), site_y_px=float(site_xy[k, 1]),
+                        offset_px=float(offset[k]), diameter_px=float(dia[k]), area_px=float(area[k]),
+                        circularity=float(circ[k]), void_pct=float(vs.void_pct[k]),
+                        largest_void_pct=float(vs.largest_void_pct[k]), void_count=int(vs.void_count[k]),
+                        hip_score=float(hip[k]) if rc[k, 0] >= 0 else 0.0, partial=bool(masks.touches_edge[k]),
+                        peak_att=float(vs.dome_peak[k]), contour=contours[k])
+        j.void_contours = []
+        if rc[k, 0] < 0 and not j.partial:
+            j.defects.append("extra")
+        if any(q in site_of.values() for q in masks.bridged_with[k]) and rc[k, 0] >= 0:
+            j.defects.append("bridge")
+        joints.append(j)
+    # void contours by owner
+    by_joint = {}
+    for vid in range(1, len(vs.void_owner)):
+        by_joint.setdefault(int(vs.void_owner[vid]), []).append(vcont[vid])
+    for k, j in zip([k for k in ids if is_joint[k]], joints):
+        j.void_contours = by_joint.get(int(k), [])
+    if fit is not None:
+        for site in sorted(fit.expected):
+            if site in site_of:
+                continue
+            sx, sy = fit.site_xy(*site)
+            joints.append(JointResult(joint_id=0, kind="ball", grid_row=site[0], grid_col=site[1],
+                                      x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
+                                      offset_px=0.0, defects=["missing"]))
+    for j in joints:
+        judge_ball(j, limits, hip_threshold=hip_threshold)
+    joints.sort(key=lambda j: (j.grid_row < 0, j.grid_row, j.grid_col, j.y_px, j.x_px))
+    for i, j in enumerate(joints):
+        j.joint_id = i
+    info = {"pitch_px": fit.pitch_px if fit else math.nan, "angle_deg": fit.angle_deg if fit else math.nan,
+            "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
+            "labels": masks.labels, "void_labels": vs.void_labels}
+    return joints, info

@@ -1,0 +1,51 @@
+"""Shape measurements and contours of labelled joints and voids."""
+
+import cv2
+import numpy as np
+
+
+def contours_by_label(labels, n, *, simplify_px=0.7):
+    """Outer contour of every label, as ``[[x, y], ...]`` lists (px).
+
+    Parameters
+    ----------
+    labels : ndarray of int32
+    n : int
+        Highest label.
+    simplify_px : float
+        Douglas-Peucker tolerance, px (keeps sidecars small).
+
+    Returns
+    -------
+    contours : list of list, index = label (0 unused)
+    perimeter : ndarray of float, shape (n + 1,)
+        Perimeter of the outer contour, px.
+    """
+    out = [[] for _ in range(n + 1)]
+    perim = np.zeros(n + 1)
+    if n == 0:
+        return out, perim
+    mask = (labels > 0).astype(np.uint8)
+    cs, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    for c in cs:
+        x, y = c[0, 0]
+        k = int(labels[y, x])
+        if k <= 0:
+            continue
+        p = cv2.arcLength(c, True)
+        if p > perim[k]:
+            perim[k] = p
+            out[k] = cv2.approxPolyDP(c, simplify_px, True)[:, 0, :].tolist()
+    return out, perim
+
+
+def circularity(area, perimeter):
+    """``4 pi area / perimeter^2``, clipped to [0, 1]; 0 where the perimeter is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(perimeter > 0, 4 * np.pi * area / np.maximum(perimeter, 1e-9) ** 2, 0.0)
+    return np.clip(c, 0, 1)
+
+
+def equivalent_diameter(area):
+    """Diameter of the circle with the same area, px."""
+    return 2 * np.sqrt(np.maximum(area, 0) / np.pi)

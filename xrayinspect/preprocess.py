@@ -1,0 +1,244 @@
+"""From stored pixels to an attenuation map: polarity, valid area, local background.
+
+Scoring works on ``att = log(I_background) - log(I)``, the line integral of
+attenuation above the local background (package, board, traces). In that
+space a ball's profile is ``A0 * sqrt(1 - rho^2)`` whatever its material or
+the dose, which makes thresholds relative to a joint's own peak mean the same
+edge position on every machine.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Prepared:
+    """A frame ready for segmentation.
+
+    Attributes
+    ----------
+    att : ndarray of float32
+        Attenuation above the local background (dimensionless, >= 0).
+    att_smooth : ndarray of float32
+        ``att`` after a small Gaussian (sigma 1 px), used for masks.
+    valid : ndarray of bool
+        False on stitching borders (black bands of tiled exports).
+    polarity : str
+        ``"dark"`` (solder darker, as transmitted) or ``"bright"``.
+    blob_diameter_px : float
+        Typical diameter of the compact solder features found, px (0 if none).
+    """
+
+    att: np.ndarray
+    att_smooth: np.ndarray
+    valid: np.ndarray
+    polarity: str
+    blob_diameter_px: float
+
+
+def invalid_bands(image):
+    """Rows and columns of a tiled composite that are stitching borders.
+
+    A band is a run of rows (or columns) whose pixels are almost all exactly
+    zero; real frames never hold a full line of zero counts.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+
+    Returns
+    -------
+    valid : ndarray of bool
+        False on the bands and one pixel beside them.
+    """
+    zero = image == 0
+    rows = zero.mean(axis=1) > 0.97
+    cols = zero.mean(axis=0) > 0.97
+    valid = np.ones(image.shape, bool)
+    if rows.any() or cols.any():
+        rows = np.convolve(rows, [1, 1, 1], "same") > 0
+        cols = np.convolve(cols, [1, 1, 1], "same") > 0
+        valid[rows, :] = False
+        valid[:, cols] = False
+    return valid
+
+
+def _full_scale(image, bits_used=None):
+    if image.dtype == np.uint8:
+        return 255.0
+    if bits_used:
+        return float(2 ** int(bits_used) - 1)
+    top = float(image.max()) if image.size else 1.0
+    for b in (8, 10, 12, 14, 16):
+        if top <= 2 ** b - 1:
+            return float(2 ** b - 1)
+    return top
+
+
+def _coarse(image, target=512):
+    """Area-averaged copy no larger than ``target`` px a side, and its factor."""
+    h, w = image.shape
+    k = max(1, int(np.ceil(max(h, w) / target)))
+    small = cv2.resize(image.astype(np.float32), (max(w // k, 1), max(h // k, 1)), interpolation=cv2.INTER_AREA)
+    return small, k
+
+
+def _blob_stats(mask, min_area=4):
+    """Count of like-sized compact blobs in a mask and their median area."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    area = stats[1:, cv2.CC_STAT_AREA].astype(float)
+    bw, bh = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    fill = area / np.maximum(bw * bh, 1)
+    ok = (area >= min_area) & (fill > 0.5) & (np.maximum(bw, bh) < 3 * np.minimum(bw, bh) + 2)
+    if ok.sum() < 3:
+        return 0, 0.0
+    med = np.median(area[ok])
+    similar = ok & (area > 0.5 * med) & (area < 2.0 * med)
+    return int(similar.sum()), float(med)
+
+
+def noise_polarity(image, valid=None, *, ratio=1.3):
+    """Polarity from quantum noise: in a radiograph noise grows with the photons counted.
+
+    Poisson noise makes bright (much transmitted) regions of a raw frame
+    noisier than dark ones; an inverted display reverses that. The median
+    absolute high-pass residual of the brightest and darkest tenths of the
+    frame are compared.
+
+    Returns
+    -------
+    {"dark", "bright"} or None
+        None when the two differ by less than ``ratio`` (a smoothed or
+        reconstructed export, e.g. a CT slice).
+    """
+    f = image.astype(np.float32)
+    smooth = cv2.blur(f, (3, 3))
+    resid = np.abs(f - smooth)
+    # flat regions only: edges would dominate the residual
+    grad = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    ok = grad < np.percentile(grad, 50)
+    if valid is not None:
+        ok &= valid
+    sv, rv = smooth[ok], resid[ok]
+    if sv.size < 1000:
+        return None
+    step = max(1, sv.size // 400_000)
+    sv, rv = sv[::step], rv[::step]
+    lo, hi = np.percentile(sv, [10, 90])
+    if hi <= lo:
+        return None
+    n_lo, n_hi = np.median(rv[sv <= lo]), np.median(rv[sv >= hi])
+    if n_hi > ratio * max(n_lo, 1e-6):
+        return "dark"
+    if n_lo > ratio * max(n_hi, 1e-6):
+        return "bright"
+    return None
+
+
+def detect_polarity(image, valid=None):
+    """Decide whether solder is dark or bright in a frame.
+
+    Solder joints are the many like-sized compact features of a board
+    X-ray. Both candidate polarities are tried on a coarse copy with a local
+    top-hat; the one that yields more like-sized compact blobs wins.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+    valid : ndarray of bool, optional
+
+    Returns
+    -------
+    polarity : {"dark", "bright"}
+    diameter_px : float
+        Equivalent diameter of the typical blob at full resolution, px.
+    """
+    small, k = _coarse(image)
+    if valid is not None:
+        vs = cv2.resize(valid.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+        small = np.where(vs, small, np.median(small[vs]) if vs.any() else 0)
+    small = cv2.GaussianBlur(small, (0, 0), 1.0)
+    # solder joints stay the same blobs whatever the top-hat size; the gaps
+    # between balls (what the wrong polarity finds) vanish at larger sizes,
+    # so each polarity is scored by its median count over three sizes
+    scored = {}
+    for pol in ("dark", "bright"):
+        s = -small if pol == "dark" else small
+        counts, meds = [], []
+        for size in (15, 41, 101):
+            ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+            th = s - cv2.morphologyEx(s, cv2.MORPH_OPEN, ker)
+            v = th[th > 0]
+            n, med = (0, 0.0) if v.size < 16 else _blob_stats(th > _otsu(v))
+            counts.append(n)
+            meds.append(med)
+        order = np.argsort(counts)
+        scored[pol] = (counts[order[1]], meds[order[2]] if counts[order[2]] else meds[order[1]])
+    pol = "dark" if scored["dark"][0] >= scored["bright"][0] else "bright"
+    by_noise = noise_polarity(image, valid, ratio=2.0)
+    if by_noise is not None:
+        pol = by_noise          # strong, physical evidence wins
+    n, med = scored[pol]
+    return pol, float(2 * np.sqrt(med / np.pi) * k) if n else 0.0
+
+
+def _otsu(values, bins=256):
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return lo
+    hist, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    p = hist.astype(float) / hist.sum()
+    w0 = np.cumsum(p)
+    mu = np.cumsum(p * edges[:-1])
+    mu_t = mu[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (mu_t * w0 - mu) ** 2 / (w0 * (1 - w0))
+    s[~np.isfinite(s)] = 0
+    return float(edges[int(np.argmax(s))])
+
+
+def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
+    """Attenuation map of a frame, with polarity and valid area.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        uint8, uint16 or float frame as read.
+    solder : {"auto", "dark", "bright"}
+        Display polarity; ``"auto"`` detects it.
+    bits_used : int, optional
+        Bits of the ADC (sets full scale of an inverted export).
+    feature_diameter_px : float, optional
+        Expected joint size, px (from the recipe); estimated when None.
+
+    Returns
+    -------
+    Prepared
+    """
+    valid = invalid_bands(image)
+    pol, diam = detect_polarity(image, valid)
+    if solder in ("dark", "bright"):
+        pol = solder
+    if feature_diameter_px:
+        diam = float(feature_diameter_px)
+    f = image.astype(np.float32)
+    if pol == "bright":
+        f = np.float32(_full_scale(image, bits_used)) - f
+    f = np.maximum(f, np.float32(0.5))
+    if not valid.all():
+        f = np.where(valid, f, np.float32(np.median(f[valid]) if valid.any() else 1.0))
+    # local unattenuated level: an upper envelope wider than a joint, built
+    # on a coarse copy (a max filter at full size would cost more than scoring)
+    small, k = _coarse(f, target=256)
+    size = int(np.clip(1.6 * max(diam, 8.0) / k, 3, 99)) | 1
+    env = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    env = cv2.GaussianBlur(env, (0, 0), size / 2.0)
+    env = np.maximum(env, small)
+    env = cv2.resize(env, f.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    att = np.log(np.maximum(env, f)) - np.log(f)
+    att = att.astype(np.float32)
+    att_s = cv2.GaussianBlur(att, (0, 0), 1.0)
+    att_s[~valid] = 0
+    return Prepared(att=att, att_smooth=att_s, valid=valid, polarity=pol, blob_diameter_px=float(diam))
