@@ -78,14 +78,13 @@ def test_colours_by_verdict_and_code():
 def test_layer_tuples():
     layers = L.result_to_layers(_result())
     kinds = [t[2] for t in layers]
-    assert kinds == ["labels", "shapes", "points"]
+    assert kinds == ["labels", "labels", "points"]
     lab, kw, _ = layers[0]
     assert kw["metadata"][L.ROLE_KEY]["role"] == "joints"
     assert kw["metadata"][L.ROLE_KEY]["result"].frame == "f.tif"
-    polys, skw, _ = layers[1]
-    assert len(polys) == 1 and polys[0].shape == (4, 2)
-    assert np.allclose(polys[0][0], [9, 9])         # (row, col)
-    assert skw["features"]["joint_id"] == [0]
+    voids, vkw, _ = layers[1]
+    assert set(np.unique(voids)) == {0, 1} and voids[10, 10] == 1 and voids[10, 12] == 0
+    assert vkw["metadata"][L.ROLE_KEY]["role"] == "voids"
     pts, pkw, _ = layers[2]
     assert pts.shape == (4, 2)                      # joints 0,1,2,4 have a site; extra (3) has none
     i = pkw["features"]["joint_id"].index(2)
@@ -105,7 +104,14 @@ def test_result_from_truth(bga_frame):
 
 def test_empty_result_gives_empty_layers():
     layers = L.result_to_layers(FrameResult(frame="e.tif", shape=(20, 20)))
-    assert layers[0][0].max() == 0 and len(layers[1][0]) == 0 and layers[2][0].shape == (0, 2)
+    assert layers[0][0].max() == 0 and layers[1][0].max() == 0 and layers[2][0].shape == (0, 2)
+
+
+def test_degenerate_void_contours_are_drawn():
+    r = _result()
+    r.joints[1].void_contours = [[[30, 10]], [[28, 9], [29, 9]], [[31, 11], [32, 12], [31, 11]]]
+    v = L.rasterize_voids(r)
+    assert v[10, 30] == 2 and v[9, 28] == 2 and v[9, 29] == 2 and v[12, 32] == 2
 
 
 def test_rejects_non_results():

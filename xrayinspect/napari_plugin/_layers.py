@@ -92,8 +92,8 @@ def rasterize_joints(result, shape=None):
     return labels
 
 
-def _contour_array(contour):
-    if contour is None or len(contour) < 3:
+def _contour_array(contour, min_points=3):
+    if contour is None or len(contour) < min_points:
         return None
     pts = np.asarray(contour, dtype=float).reshape(-1, 2)
     if not np.all(np.isfinite(pts)):
@@ -143,17 +143,24 @@ def label_colormap(features):
     return cmap
 
 
-def void_shapes(result):
-    """Void outlines as napari polygons ``[(n, 2) array of (row, col)]`` and the joint id of each."""
-    polys, owners = [], []
+def rasterize_voids(result, shape=None):
+    """Label image of the voids: ``joint_id + 1`` of the joint that holds each void.
+
+    Void contours come from the scorer as traced pixel outlines; tiny voids
+    give degenerate (line or point) contours, which filling handles where
+    polygon triangulation (a Shapes layer) fails, hence Labels.
+    """
+    shape = tuple(shape or result.shape or ())
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (rows, cols); got {shape!r} (pass shape= or set result.shape)")
+    labels = np.zeros(shape, dtype=np.int32)
     for j in result.joints:
-        for vc in j.void_contours or []:
-            pts = _contour_array(vc)
-            if pts is None:
-                continue
-            polys.append(pts[:, ::-1].copy())
-            owners.append(int(j.joint_id))
-    return polys, owners
+        polys = [np.round(p).astype(np.int32).reshape(-1, 1, 2)
+                 for p in (_contour_array(vc, min_points=1) for vc in (j.void_contours or [])) if p is not None]
+        if polys:
+            cv2.fillPoly(labels, polys, int(j.joint_id) + 1)
+            cv2.polylines(labels, polys, True, int(j.joint_id) + 1)     # 1-2 px voids: their pixels
+    return labels
 
 
 def site_points(result, review=None):
@@ -205,7 +212,7 @@ def result_to_layers(result, *, shape=None, review=None, name=None, extra_metada
     Returns
     -------
     list of (data, kwargs, layer_type)
-        ``joints`` (labels), ``voids`` (shapes), ``sites`` (points).
+        ``joints`` (labels), ``voids`` (labels: joint_id + 1 of the holding joint), ``sites`` (points).
     """
     if not isinstance(result, FrameResult):
         raise TypeError(f"result must be a FrameResult, got {type(result).__name__}")
@@ -216,11 +223,9 @@ def result_to_layers(result, *, shape=None, review=None, name=None, extra_metada
     layers = [(labels, {"name": f"{name} joints", "features": feats, "colormap": label_colormap(feats),
                         "opacity": 0.45,
                         "metadata": {ROLE_KEY: {**meta, "role": "joints", "result": result}}}, "labels")]
-    polys, owners = void_shapes(result)
-    layers.append((polys, {"name": f"{name} voids", "shape_type": "polygon", "edge_color": COLORS["void"],
-                           "face_color": COLORS["transparent"], "edge_width": 0.6,
-                           "features": {"joint_id": owners}, "ndim": 2,
-                           "metadata": {ROLE_KEY: {**meta, "role": "voids"}}}, "shapes"))
+    voids = rasterize_voids(result, labels.shape)
+    layers.append((voids, {"name": f"{name} voids", "colormap": {None: COLORS["void"], 0: COLORS["transparent"]},
+                           "opacity": 0.8, "metadata": {ROLE_KEY: {**meta, "role": "voids"}}}, "labels"))
     pts, pfeats, pcolors = site_points(result, review)
     size = _site_size(result)
     layers.append((pts, {"name": f"{name} sites", "features": pfeats, "face_color": pcolors,

@@ -113,24 +113,32 @@ class InspectWidget(Container):
 
     def run(self, *_):
         """Score the chosen image layer; layers are added (or replaced) when done."""
-        from ..pipeline import score_frame
-
         layer = self.image_layer.value
         if layer is None:
             self.status.value = "no image layer"
             return None
+        md = _role(layer)
+        extra = {k: md[k] for k in ("review_dir", "out") if md.get(k)}
+        extra["image_path"] = md.get("image_path") or md.get("path", "")
+        return self.score(np.asarray(layer.data), frame=md.get("frame") or layer.name, extra=extra)
+
+    def score(self, image, *, frame, extra=None):
+        """Score ``image`` with :func:`xrayinspect.pipeline.score_frame` and show the result.
+
+        Returns the FrameResult (``run_async=False``) or the started worker.
+        """
+        from ..pipeline import score_frame
+
         try:
             recipe = self.recipe()
         except Exception as exc:
             self.status.value = f"recipe: {exc}"
             return None
-        image = np.asarray(layer.data)
-        md = _role(layer)
-        frame = md.get("frame") or layer.name
         self.status.value = f"scoring {frame} ..."
         self.progress.visible = True
         self.progress.max = 0        # busy indicator
         self.run_button.enabled = False
+        shape = tuple(image.shape)
 
         def job():
             return score_frame(image, recipe=recipe, frame=frame)
@@ -141,47 +149,44 @@ class InspectWidget(Container):
             except Exception as exc:
                 self._failed(exc)
                 return None
-            self._done(result, layer)
+            self._done(result, shape, extra)
             return result
         from napari.qt.threading import thread_worker
 
         self.worker = thread_worker(job)()
-        self.worker.returned.connect(lambda r: self._done(r, layer))
+        self.worker.returned.connect(lambda r: self._done(r, shape, extra))
         self.worker.errored.connect(self._failed)
         self.worker.start()
         return self.worker
 
     def _failed(self, exc):
+        self.progress.max = 1
         self.progress.visible = False
         self.run_button.enabled = True
         self.status.value = f"scoring failed: {exc}"
 
-    def _done(self, result, image_layer):
+    def _done(self, result, shape, extra):
         self.progress.max = 1
         self.progress.value = 1
         self.progress.visible = False
         self.run_button.enabled = True
         self.result = result
-        md = _role(image_layer)
-        extra = {k: md[k] for k in ("path", "review_dir", "out", "image_path") if md.get(k)}
-        extra.setdefault("image_path", md.get("path", ""))
         if result.status != "ok":
             self.status.value = f"{result.frame}: {result.error}"
             return
         _remove_frame_layers(self.viewer, result.frame)
-        self.show(result, image_layer, extra)
-        n = len(result.joints)
-        self.status.value = f"{result.frame}: {result.verdict}, {n} joints, {result.n_fail} failed"
+        self.show(result, shape, extra)
+        self.status.value = f"{result.frame}: {result.verdict}, {len(result.joints)} joints, {result.n_fail} failed"
 
-    def show(self, result, image_layer=None, extra=None):
+    def show(self, result, shape=None, extra=None):
         """Add the layers of ``result`` (joints, voids, sites), replaying any saved review."""
-        shape = image_layer.data.shape if image_layer is not None else result.shape
         review = {}
         rd = (extra or {}).get("review_dir")
         if rd:
             from .review import ReviewStore
             review = ReviewStore(rd).calls().get(result.frame, {})
-        return _add_layers(self.viewer, result_to_layers(result, shape=shape, review=review, extra_metadata=extra))
+        return _add_layers(self.viewer, result_to_layers(result, shape=shape or result.shape, review=review,
+                                                         extra_metadata=extra))
 
 
 # ===================================================================== Review
