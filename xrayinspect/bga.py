@@ -93,18 +93,41 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     if pkg is not None:
         rows, cols = pkg.rows, pkg.cols
         depop = pkg.depopulated or ()
-    fit, idx = fit_grid(pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
+    # a stitched composite shifts each tile by its black band: fit the lattice
+    # with the bands taken out, then put the sites back in frame coordinates
+    band_x = (~prep.valid).all(axis=0)
+    band_y = (~prep.valid).all(axis=1)
+    fit_pts = pts.copy()
+    if band_x.any() or band_y.any():
+        cx_shift = np.cumsum(band_x)
+        cy_shift = np.cumsum(band_y)
+        xi = np.clip(np.round(pts[:, 0]).astype(int), 0, band_x.size - 1)
+        yi = np.clip(np.round(pts[:, 1]).astype(int), 0, band_y.size - 1)
+        fit_pts[:, 0] -= cx_shift[xi]
+        fit_pts[:, 1] -= cy_shift[yi]
+    fit, idx = fit_grid(fit_pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
                         depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
                         if ball_like.size else 5.0)
     site_of = {}
     offset = np.full(n + 1, np.nan)
     site_xy = np.full((n + 1, 2), np.nan)
     rc = np.full((n + 1, 2), -1)
+    def to_frame(xy):
+        """Collapsed (band-free) coordinates back to frame pixels."""
+        xy = np.array(xy, float)
+        if band_x.any():
+            keep_x = np.nonzero(~band_x)[0]
+            xy[..., 0] = np.interp(xy[..., 0], np.arange(keep_x.size), keep_x)
+        if band_y.any():
+            keep_y = np.nonzero(~band_y)[0]
+            xy[..., 1] = np.interp(xy[..., 1], np.arange(keep_y.size), keep_y)
+        return xy
+
     if fit is not None:
         basis = np.stack([fit.u, fit.v], 1)
-        frac = np.linalg.solve(basis, (pts[ids] - fit.origin).T).T      # (col, row)
+        frac = np.linalg.solve(basis, (fit_pts[ids] - fit.origin).T).T      # (col, row)
         near = np.round(frac).astype(int)
-        sxy = fit.origin + near[:, :1] * fit.u + near[:, 1:] * fit.v
+        sxy = to_frame(fit.origin + near[:, :1] * fit.u + near[:, 1:] * fit.v)
         dist = np.hypot(*(pts[ids] - sxy).T)
         for k, (c, r), dd, sx in zip(ids, near, dist, sxy):
             site = (int(r), int(c))
@@ -160,7 +183,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         for site in sorted(fit.expected):
             if site in site_of:
                 continue
-            sx, sy = fit.site_xy(*site)
+            sx, sy = to_frame(fit.site_xy(*site))
             joints.append(JointResult(joint_id=0, kind="ball", grid_row=site[0], grid_col=site[1],
                                       x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
                                       offset_px=0.0, defects=["missing"]))

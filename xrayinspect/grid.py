@@ -93,9 +93,17 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
         pitch = float(pitch_px)
     u = pitch * np.array([np.cos(ang), np.sin(ang)])
     v = pitch * np.array([-np.sin(ang), np.cos(ang)])
-    c = points.mean(0)
-    start = points[np.argmin(((points - c) ** 2).sum(1))]
-    origin = start.copy()
+    # start from the point that puts the most others on the lattice (a stray
+    # blob near the middle would otherwise shift every index)
+    c = np.median(points, 0)
+    cand = np.argsort(((points - c) ** 2).sum(1))[:12]
+    basis = np.stack([u, v], 1)
+    best = -1
+    for i in cand:
+        rc = np.linalg.solve(basis, (points - points[i]).T).T
+        hits = int((np.abs(rc - np.round(rc)).max(1) < 0.2).sum())
+        if hits > best:
+            best, origin = hits, points[i].copy()
     inlier = np.ones(len(points), bool)
     for it in range(iterations):
         basis = np.stack([u, v], 1)
@@ -187,7 +195,12 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     """
     if len(points) < 4:
         return None, np.full((len(points), 2), -1)
-    origin, u, v, idx, inlier = fit_lattice(points, pitch_px=pitch_px)
+    try:
+        origin, u, v, idx, inlier = fit_lattice(points, pitch_px=pitch_px)
+    except (np.linalg.LinAlgError, ValueError, IndexError):
+        return None, np.full((len(points), 2), -1)       # no lattice in these points
+    if not (np.isfinite(u).all() and np.isfinite(v).all()) or abs(np.cross(u, v)) < 1e-6:
+        return None, np.full((len(points), 2), -1)
     origin, u, v, idx = canonical(origin, u, v, idx)
     inlier &= _main_cluster(idx, inlier)
     if inlier.sum() < 4:
@@ -195,6 +208,18 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     rmin, cmin = idx[inlier].min(0)
     rmax, cmax = idx[inlier].max(0)
     nrow, ncol = rmax - rmin + 1, cmax - cmin + 1
+    if rows and cols and (nrow > rows or ncol > cols):
+        # more lattice than the recipe: keep the recipe-sized window with the most balls
+        best = None
+        for r0 in range(rmin, max(rmin, rmax - rows + 1) + 1):
+            for c0 in range(cmin, max(cmin, cmax - cols + 1) + 1):
+                inside = inlier & (idx[:, 0] >= r0) & (idx[:, 0] < r0 + rows) & (idx[:, 1] >= c0) & (idx[:, 1] < c0 + cols)
+                if best is None or inside.sum() > best[0].sum():
+                    best = (inside, r0, c0)
+        inlier = best[0]
+        rmin, cmin = idx[inlier].min(0)
+        rmax, cmax = idx[inlier].max(0)
+        nrow, ncol = rmax - rmin + 1, cmax - cmin + 1
     depop = {tuple(x) for x in depopulated}
     occupied = {tuple(x) for x in (idx[inlier] - [rmin, cmin])}
     shift = (0, 0)

@@ -200,10 +200,14 @@ def atomic_write_text(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", errors="surrogateescape") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes 0600 files; results are for the whole team to read
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -233,8 +237,13 @@ def write_tables(out, results):
 
 def sidecar_name(frame):
     """File name of a frame's sidecar: the frame path made flat and safe."""
-    safe = "".join(ch if (ch.isalnum() or ch in "-_.") else "_" for ch in frame.replace("/", "__"))
-    return safe[:200] + ".json"
+    import hashlib
+
+    safe = "".join(ch if (ch.isascii() and (ch.isalnum() or ch in "-_.")) else "_" for ch in frame.replace("/", "__"))
+    safe = safe.lstrip(".") or "frame"
+    # a short hash keeps distinct names distinct after the flattening above
+    tag = hashlib.sha1(frame.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe[:150]}.{tag}.json"
 
 
 def write_sidecar(out, result):

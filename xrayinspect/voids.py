@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 #: Seed and grow levels, in robust noise sigmas and as a fraction of the dome peak (calibrated).
-SEED_SIGMA, GROW_SIGMA = 4.0, 2.0
-SEED_FRACTION, GROW_FRACTION = 0.07, 0.035
+SEED_SIGMA, GROW_SIGMA = 5.0, 3.0
+SEED_FRACTION, GROW_FRACTION = 0.15, 0.10
 #: Voids are looked for inside this elliptical radius (the rim is all partial volume).
 RHO_MAX = 0.93
 #: Width of the radial bins of the measured ball profile (elliptical radius units).
@@ -134,9 +134,11 @@ def ball_voids(att, joint_labels, n, *, model="dome"):
     owner[vl[ys[vmask], xs[vmask]]] = lab[vmask]
     vsz = np.bincount(vl.ravel(), minlength=nvo + 1).astype(float)
     vsz[0] = 0
-    void_area = np.bincount(owner[1:], vsz[1:], n + 1)
+    # void pixels counted per joint, so a void never exceeds its joint
+    void_area = np.bincount(lab[vmask], minlength=n + 1).astype(float)[:n + 1]
     largest = np.zeros(n + 1)
     np.maximum.at(largest, owner[1:], vsz[1:])
+    largest = np.minimum(largest, void_area)
     count = np.bincount(owner[1:], minlength=n + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(area > 0, 100 * void_area / area, 0.0)
