@@ -248,7 +248,9 @@ def test_readers_return_none_and_never_raise(tmp_path, scored_output):
     frame = next(inp.glob("*.tif"))
     (img, kw, kind), = H.get_frame_reader(str(frame))(str(frame))
     assert kind == "image" and kw["metadata"][ROLE_KEY]["review_dir"].endswith(".tif.review")
-    (out / "sidecars" / "board_0.tif.json").write_text("{torn")
+    from xrayinspect.results import sidecar_name
+
+    (out / "sidecars" / sidecar_name(results[0].frame)).write_text("{torn")
     assert H.get_output_reader(str(out))(str(out)) is None
 
 

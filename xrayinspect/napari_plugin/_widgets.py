@@ -253,6 +253,7 @@ class ReviewWidget(Container):
         self.crop_view.setFixedSize(160, 160)
         self.crop_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.crop_view.setStyleSheet("background: black")
+        self.native.setMaximumWidth(560)
         lay = self.native.layout()
         lay.insertWidget(6, self.frame_list)
         lay.insertWidget(9, self.crop_view, alignment=Qt.AlignmentFlag.AlignHCenter)
@@ -532,8 +533,9 @@ class ReviewWidget(Container):
         c = self.call(self.joint_id)
         auto = f"{j.verdict} {';'.join(j.defects) or '-'}"
         final = f"{c['verdict']} {';'.join(c['defects']) or '-'}"
+        off = f"{j.offset_px:.1f} px" if math.isfinite(j.offset_px) else "-"
         self.current.value = (f"joint {j.joint_id} ({j.kind}) void {j.void_pct:.1f}% hip {j.hip_score:.2f} "
-                              f"offset {j.offset_px:.1f}px | auto: {auto} | now: {final}"
+                              f"offset {off}\nauto: {auto} | now: {final}"
                               + (" (reviewed)" if c["reviewed"] else ""))
 
     # ------------------------------------------------------------ table
