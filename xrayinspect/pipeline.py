@@ -28,11 +28,11 @@ def _limits(recipe, profile):
     return prof.apply_profile(recipe, p).limits, p.name, recipe
 
 
-def detect_package(prep):
-    """``"qfn"`` when one large flat solder area dominates the frame centre, else ``"bga"``."""
+def detect_package(image, polarity):
+    """``"qfn"`` when one large flat solder area dominates the frame, else ``"bga"``."""
     from .qfn import looks_like_qfn
 
-    return "qfn" if looks_like_qfn(prep) else "bga"
+    return "qfn" if looks_like_qfn(image, polarity) else "bga"
 
 
 def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classifier=None, keep_masks=False):
@@ -80,12 +80,14 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         feature_d = recipe.package.ball_diameter_mm * 1000 / px_um * 1.1
     prep = prepare(image, solder=solder, bits_used=bits, feature_diameter_px=feature_d)
     if pkg_type is None:
-        pkg_type = detect_package(prep)
+        pkg_type = detect_package(image, prep.polarity)
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,
                     profile=profile_name)
     if pkg_type == "qfn":
         from .qfn import score_qfn
 
+        # the pad is far wider than a ball: its background must come from beyond it
+        prep = prepare(image, solder=prep.polarity, bits_used=bits, feature_diameter_px=0.6 * min(image.shape))
         joints, info = score_qfn(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
     else:
         from .bga import score_bga

@@ -234,7 +234,7 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
     # local unattenuated level: an upper envelope wider than a joint, built
     # on a coarse copy (a max filter at full size would cost more than scoring)
     small, k = _coarse(f, target=256)
-    size = int(np.clip(1.6 * max(diam, 8.0) / k, 3, 99)) | 1
+    size = int(np.clip(1.6 * max(diam, 8.0) / k, 3, 255)) | 1
     env = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
     env = cv2.GaussianBlur(env, (0, 0), size / 2.0)
     env = np.maximum(env, small)

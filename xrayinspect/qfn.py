@@ -1,9 +1,266 @@
-"""QFN / bottom-terminated components (placeholder until the QFN scorer lands)."""
+"""QFN / bottom-terminated components: thermal pad, thermal vias, perimeter pins.
+
+The thermal pad is the large flat solder area at the package centre (one
+rectangle or a windowed pattern of segments); its voids are regions clearly
+below the pad's own solder level. Thermal vias look like voids (round, less
+attenuating) but are designed holes: they are told apart by the copper
+barrel that rings each one (a thin rim far more attenuating than the pad)
+and are taken out of both the void area and the wettable area, per IPC-7093.
+Perimeter pins are the like-sized solder lands around the pad; a land twice
+as long as its neighbours joins two pins (a bridge), a gap in a side's
+regular spacing is a pin without solder.
+"""
+
+import math
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from .measure import circularity, contours_by_label, equivalent_diameter
+from .preprocess import _coarse, _otsu, prepare
+from .results import JointResult
+
+#: A pad void is where attenuation falls this far below the pad's solder level (fraction).
+PAD_VOID_FRACTION = 0.22
+#: A via's copper rim rises this far above the pad level (fraction of the level).
+VIA_RIM_FRACTION = 0.35
 
 
-def looks_like_qfn(prep):
-    return False
+def looks_like_qfn(image, polarity):
+    """True when one compact, flat solder area dominates the frame (a QFN pad).
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        The frame as read.
+    polarity : {"dark", "bright"}
+
+    Returns
+    -------
+    bool
+    """
+    small, _ = _coarse(image, target=256)
+    s = -small if polarity == "dark" else small
+    size = int(0.6 * min(small.shape)) | 1
+    th = s - cv2.morphologyEx(s, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    v = th[th > 0]
+    if v.size < 50:
+        return False
+    mask = (th > _otsu(v)).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n < 3:
+        return False
+    area = stats[1:, cv2.CC_STAT_AREA].astype(float)
+    big = int(np.argmax(area))
+    bw, bh = stats[1 + big, cv2.CC_STAT_WIDTH], stats[1 + big, cv2.CC_STAT_HEIGHT]
+    filled = ndi.binary_fill_holes(lab == big + 1).sum()
+    # BGA balls are many and alike; a QFN is one big flat pad and its pins
+    return bool(area[big] > 0.25 * area.sum() and area[big] > 5 * np.median(area)
+                and filled / max(bw * bh, 1) > 0.6 and 0.5 < bw / max(bh, 1) < 2.0)
 
 
-def score_qfn(prep, *, recipe, limits, pixel_size_um=None):
-    raise NotImplementedError("QFN scoring is not built yet")
+def _rotated_box_mask(shape, contour):
+    m = np.zeros(shape, np.uint8)
+    cv2.fillPoly(m, [np.asarray(contour, np.int32)], 1)
+    return m.astype(bool)
+
+
+def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
+    """Segment and judge the thermal pad and perimeter pins of a QFN frame.
+
+    Parameters
+    ----------
+    prep : xrayinspect.preprocess.Prepared
+        Frame prepared with an envelope wider than the pad (see
+        :func:`xrayinspect.pipeline.score_frame`).
+    recipe : xrayinspect.recipe.Recipe or None
+    limits : xrayinspect.recipe.Limits
+    pixel_size_um : float, optional
+
+    Returns
+    -------
+    joints : list of JointResult
+    info : dict
+        ``pad_void_pct``, ``pitch_px``, ``angle_deg``, masks.
+    """
+    att = prep.att_smooth
+    h, w = att.shape
+    v = att[prep.valid & (att > 0.02)]
+    if v.size < 100:
+        return [], {"pad_void_pct": math.nan}
+    t0 = _otsu(v)
+    mask = ((att > t0) & prep.valid).astype(np.uint8)
+    n, lab, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA].astype(float)
+    area[0] = 0
+    big = int(np.argmax(area))
+    # windowed pads: the segments are alike and sit beside the largest one
+    bx, by, bw, bh = stats[big, :4]
+    grow = 0.8 * max(bw, bh)
+    pad_ids = [k for k in range(1, n) if area[k] > 0.15 * area[big]
+               and abs(cents[k, 0] - cents[big, 0]) < grow * 1.6 and abs(cents[k, 1] - cents[big, 1]) < grow * 1.6]
+    pad_mask = np.isin(lab, pad_ids)
+    # voids are holes in the solder: fill each segment's holes (channels between
+    # windows are outside every segment and stay out)
+    pad_filled = ndi.binary_fill_holes(pad_mask)
+    ys, xs = np.nonzero(pad_filled)
+    level = float(np.percentile(att[pad_filled], 70))
+    deficit = level - att
+    void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
+    nv, vl, vstats, vcents = cv2.connectedComponentsWithStats(void_px.astype(np.uint8), connectivity=8)
+    # thermal vias: a copper barrel rims the hole
+    via_ids, void_ids = [], []
+    ring_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    for k in range(1, nv):
+        if vstats[k, cv2.CC_STAT_AREA] < 3:
+            continue
+        x, y, ww, hh = vstats[k, :4]
+        x0, y0, x1, y1 = max(x - 4, 0), max(y - 4, 0), min(x + ww + 4, w), min(y + hh + 4, h)
+        own = vl[y0:y1, x0:x1] == k
+        ring = cv2.dilate(own.astype(np.uint8), ring_k).astype(bool) & ~own
+        rim = float(np.percentile(prep.att[y0:y1, x0:x1][ring], 90)) if ring.any() else 0.0
+        round_ = vstats[k, cv2.CC_STAT_AREA] / max(ww * hh, 1) > 0.6 and 0.6 < ww / max(hh, 1) < 1.6
+        (via_ids if (round_ and rim > (1 + VIA_RIM_FRACTION) * level) else void_ids).append(k)
+    if len(via_ids) < 2:
+        # a lone rimmed spot is more likely a void on a trace than a via pattern
+        void_ids += via_ids
+        via_ids = []
+    via_mask = np.isin(vl, via_ids)
+    # the barrel itself is not solder either: take a thin ring with each hole
+    via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
+    wettable = pad_filled & ~via_mask
+    voids = np.isin(vl, void_ids) & wettable
+    wet_area = float(wettable.sum())
+    vsizes = np.array([float((vl == k).sum()) for k in void_ids]) if void_ids else np.zeros(0)
+    pad_void = 100 * voids.sum() / max(wet_area, 1)
+    pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
+    vlab = np.where(voids, vl, 0).astype(np.int32)
+    vcont, _ = contours_by_label((vlab > 0).astype(np.int32) * 0 + ndi.label(vlab > 0)[0], int(ndi.label(vlab > 0)[1]))
+    pcy, pcx = ndi.center_of_mass(wettable) if wet_area else (math.nan, math.nan)
+    pad = JointResult(joint_id=0, kind="pad", x_px=float(pcx), y_px=float(pcy), diameter_px=float(equivalent_diameter(wet_area)),
+                      area_px=wet_area, circularity=0.0, void_pct=float(pad_void),
+                      largest_void_pct=float(100 * vsizes.max() / max(wet_area, 1)) if vsizes.size else 0.0,
+                      void_count=int(len(void_ids)), via_count=len(via_ids), peak_att=level,
+                      contour=pad_contours[1] if len(pad_contours) > 1 else [], void_contours=vcont[1:])
+    # pins: like-sized lands outside the pad
+    px0, py0 = xs.min(), ys.min()
+    px1, py1 = xs.max(), ys.max()
+    pin_ids = [k for k in range(1, n) if k not in pad_ids and area[k] >= 6
+               and not (px0 <= cents[k, 0] <= px1 and py0 <= cents[k, 1] <= py1)]
+    joints = [pad]
+    if pin_ids:
+        med = float(np.median(area[pin_ids]))
+        pin_ids = [k for k in pin_ids if 0.25 * med <= area[k] <= 4.0 * med]
+    pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep)
+    joints += pins
+    for j in joints:
+        codes = list(j.defects)
+        if j.kind == "pad" and j.void_pct > limits.pad_void_pct:
+            codes.append("void")
+        if j.kind == "pin" and "missing" not in codes and (j.void_pct > limits.ball_void_pct
+                                                           or j.largest_void_pct > limits.ball_largest_void_pct):
+            codes.append("void")
+        j.defects = [c for c in ("missing", "bridge", "void") if c in codes]
+        j.verdict = "fail" if j.defects else "pass"
+    for i, j in enumerate(joints):
+        j.joint_id = i
+    pitch = [p.get("pitch") for p in []]
+    info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": _pad_angle(pad_filled),
+            "n_sites": 0, "labels": lab, "void_labels": vlab}
+    return joints, info
+
+
+def _pad_angle(pad_filled):
+    cs, _ = cv2.findContours(pad_filled.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs:
+        return math.nan
+    (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
+    ang = ((ang + 45) % 90) - 45
+    return float(-ang)
+
+
+def _pin_pitch(pins):
+    pts = np.array([[p.x_px, p.y_px] for p in pins if "missing" not in p.defects])
+    if len(pts) < 3:
+        return math.nan
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(pts).query(pts, k=2)
+    return float(np.median(d[:, 1]))
+
+
+def _pins(lab, pin_ids, stats, cents, area, att, centre, prep):
+    """Pin joints with bridges split in two and missing pins found from the spacing."""
+    if not pin_ids:
+        return []
+    cx, cy = centre
+    med = float(np.median(area[pin_ids]))
+    labels = np.where(np.isin(lab, pin_ids), lab, 0).astype(np.int32)
+    from .voids import ball_voids
+
+    # per-pin voids against the pin's own flat level
+    remap = np.zeros(lab.max() + 1, np.int32)
+    remap[pin_ids] = np.arange(1, len(pin_ids) + 1)
+    plab = remap[labels]
+    vs = ball_voids(att, plab, len(pin_ids), model="flat")
+    contours, perim = contours_by_label(plab, len(pin_ids))
+    out = []
+    for i, k in enumerate(pin_ids, start=1):
+        ang = math.atan2(cents[k, 1] - cy, cents[k, 0] - cx)
+        side = int(((ang + math.pi / 4) % (2 * math.pi)) // (math.pi / 2))
+        base = dict(kind="pin", void_pct=float(vs.void_pct[i]), largest_void_pct=float(vs.largest_void_pct[i]),
+                    void_count=int(vs.void_count[i]), peak_att=float(vs.dome_peak[i]))
+        if area[k] > 1.7 * med:
+            # one land over two pins: split along its long axis
+            ys, xs = np.nonzero(lab == k)
+            pts = np.stack([xs, ys], 1).astype(float)
+            c = pts.mean(0)
+            evals, evecs = np.linalg.eigh(np.cov((pts - c).T))
+            axis = evecs[:, -1]
+            t = (pts - c) @ axis
+            for sgn in (-1, 1):
+                sel = (t * sgn) > 0
+                q = pts[sel].mean(0)
+                a_half = float(sel.sum())
+                j = JointResult(joint_id=0, x_px=float(q[0]), y_px=float(q[1]), area_px=a_half,
+                                diameter_px=float(equivalent_diameter(a_half)), circularity=float(circularity(area[k], perim[i]) if perim[i] else 0),
+                                defects=["bridge"], contour=contours[i], **base)
+                j._side = side
+                out.append(j)
+            continue
+        j = JointResult(joint_id=0, x_px=float(cents[k, 0]), y_px=float(cents[k, 1]), area_px=float(area[k]),
+                        diameter_px=float(equivalent_diameter(area[k])), circularity=float(circularity(area[k], perim[i])),
+                        contour=contours[i], **base)
+        j._side = side
+        out.append(j)
+    # missing pins: gaps in each side's regular spacing
+    for side in range(4):
+        sp = [j for j in out if getattr(j, "_side", -1) == side]
+        if len(sp) < 3:
+            continue
+        axis = 0 if side in (1, 3) else 1     # sides 1/3 (bottom/top by angle) run along x
+        dirv = np.array([1.0, 0.0]) if axis == 0 else np.array([0.0, 1.0])
+        pos = np.array([[j.x_px, j.y_px] for j in sp])
+        # the side's own direction from its pins (the package may be rotated)
+        c = pos.mean(0)
+        if len(sp) >= 2:
+            _, vecs = np.linalg.eigh(np.cov((pos - c).T))
+            dirv = vecs[:, -1]
+        t = (pos - c) @ dirv
+        order = np.argsort(t)
+        ts = t[order]
+        gaps = np.diff(ts)
+        pitch = float(np.median(gaps))
+        if pitch <= 0:
+            continue
+        for g, (a, b) in enumerate(zip(ts[:-1], ts[1:])):
+            nmiss = int(round((b - a) / pitch)) - 1
+            for m in range(1, nmiss + 1):
+                tt = a + m * pitch
+                xy = c + tt * dirv
+                out.append(JointResult(joint_id=0, kind="pin", x_px=float(xy[0]), y_px=float(xy[1]),
+                                       defects=["missing"]))
+    for j in out:
+        j.__dict__.pop("_side", None)
+    return out

@@ -110,6 +110,12 @@ def ball_voids(att, joint_labels, n, *, model="dome"):
         a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
+    else:
+        # a flat land: its rim is all blur, so voids are looked for inside it
+        inner_img = cv2.erode((joint_labels > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
+        search = inner_img[ys, xs] > 0
+        a0 = _group_quantile(a[search], lab[search], n, 0.6)
+        expected = a0[lab]
     short = expected - a
     resid = short[search & (short < 0)]
     sigma = 1.4826 * np.median(-resid) if resid.size > 50 else 0.02 * float(np.median(a0[1:]) if n else 1)
