@@ -109,6 +109,21 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     return r
 
 
+def frame_recipe(path):
+    """The recipe kept beside a frame (``NAME.recipe.toml`` for ``NAME.tif``), or None.
+
+    Lets one folder mix products: each frame may carry its own recipe; a
+    ``--recipe`` given for the batch takes precedence.
+    """
+    from pathlib import Path
+
+    from .recipe import load_recipe
+
+    p = Path(path)
+    side = p.with_name(p.stem + ".recipe.toml")
+    return load_recipe(side) if side.is_file() else None
+
+
 def score_file(path, *, frame=None, recipe=None, profile=None, classifier=None, max_pixels=None):
     """Read and score one file; bad input becomes a ``status=error`` result, never an exception.
 
@@ -118,7 +133,8 @@ def score_file(path, *, frame=None, recipe=None, profile=None, classifier=None, 
     frame : str, optional
         Name for the tables (default: the file name).
     recipe, profile, classifier
-        As for :func:`score_frame`.
+        As for :func:`score_frame`. Without a recipe, ``NAME.recipe.toml``
+        beside the frame is used when there is one (:func:`frame_recipe`).
     max_pixels : int, optional
         Refuse frames larger than this (default: :data:`xrayinspect.io.DEFAULT_MAX_PIXELS`).
 
@@ -130,6 +146,8 @@ def score_file(path, *, frame=None, recipe=None, profile=None, classifier=None, 
 
     name = frame if frame is not None else str(path).replace("\\", "/").rsplit("/", 1)[-1]
     try:
+        if recipe is None:
+            recipe = frame_recipe(path)
         kw = {} if max_pixels is None else {"max_pixels": max_pixels}
         image, meta = xio.read_frame(path, **kw)
         return score_frame(image, recipe=recipe, profile=profile, frame=name, meta=meta, classifier=classifier)

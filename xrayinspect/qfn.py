@@ -89,7 +89,9 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
     v = att[prep.valid & (att > 0.02)]
     if v.size < 100:
         return [], {"pad_void_pct": math.nan}
-    t0 = _otsu(v)
+    # solder lands (pad and pins: solder plus leadframe copper) are the most
+    # attenuating large areas; the package body and board are a few percent
+    t0 = max(_otsu(v), 0.45 * float(np.percentile(v, 95)))
     mask = ((att > t0) & prep.valid).astype(np.uint8)
     n, lab, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
