@@ -87,7 +87,16 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     pts = np.stack([masks.cx, masks.cy], 1)
     ids = np.arange(1, n + 1)
     med_area = float(np.median(area[ids][~masks.touches_edge[ids]])) if n else 0.0
-    ball_like = ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~masks.touches_edge[ids]]
+    # what is neither on a site nor a solid, round blob is not solder (via
+    # barrels and trace crossings are rings and lines; a stray ball is solid)
+    h, w = prep.att.shape
+    cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
+    cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
+    solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak
+    # the lattice is fitted on solid, ball-sized blobs only: dog-bone vias sit
+    # between four balls and would make a finer, 45-degree lattice
+    ball_like = ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~masks.touches_edge[ids]
+                    & solid[ids]]
     rows = cols = None
     depop = ()
     if pkg is not None:
@@ -135,6 +144,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                 continue
             if site not in fit.expected and area[k] < 0.35 * med_area:
                 continue        # a stray speck near a depopulated site is extra solder
+            if not solid[k] and area[k] < 0.6 * med_area:
+                continue        # a ring (via barrel) is not a ball
             if site in site_of and offset[site_of[site]] <= dd:
                 continue
             if site in site_of:
@@ -148,12 +159,6 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, np.isin(np.arange(n + 1), list(site_of.values()))
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with]))
-    # what is neither on a site nor a solid, round blob is not solder (via
-    # barrels and trace crossings are rings and lines; a stray ball is solid)
-    h, w = prep.att.shape
-    cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
-    cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
-    solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak
     is_joint = (rc[:, 0] >= 0) | (solid & (circ > 0.55) & (area < 3 * max(med_area, 1)) & (area >= 6))
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     for k in ids:

@@ -199,7 +199,7 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         origin, u, v, idx, inlier = fit_lattice(points, pitch_px=pitch_px)
     except (np.linalg.LinAlgError, ValueError, IndexError):
         return None, np.full((len(points), 2), -1)       # no lattice in these points
-    if not (np.isfinite(u).all() and np.isfinite(v).all()) or abs(np.cross(u, v)) < 1e-6:
+    if not (np.isfinite(u).all() and np.isfinite(v).all()) or abs(u[0] * v[1] - u[1] * v[0]) < 1e-6:
         return None, np.full((len(points), 2), -1)
     origin, u, v, idx = canonical(origin, u, v, idx)
     inlier &= _main_cluster(idx, inlier)
