@@ -1,0 +1,66 @@
+"""Smoke test of scripts/evaluate.py and of the Fiji-style baseline."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+from xrayinspect.baseline import score_baseline
+from xrayinspect.evaluation import Tally
+from xrayinspect.synth import generate_frame
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
+
+
+def _load_evaluate():
+    spec = importlib.util.spec_from_file_location("xrayinspect_evaluate_script", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def test_evaluate_two_bga_frames(tmp_path):
+    ev = _load_evaluate()
+    # seeds far from the evaluation ranges and from development: this is a smoke run
+    r = ev.evaluate(n_bga=2, n_qfn=0, size=384, workers=1, keep=tmp_path, seed_bga=9_900_000,
+                    progress=False)
+    table = r["table"]
+    lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["metric", "target", "xrayinspect (no recipe)", "xrayinspect (with recipe)", "baseline"]
+    body = {}
+    for ln in lines[1:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        body[cells[0].split(" (n=")[0]] = cells
+    for label in ev.ROW_LABELS:
+        assert label in body, f"row {label!r} missing from\n{table}"
+    # BGA rows: xrayinspect and the baseline give numbers
+    for label in ("ball detection F1", "centroid median error px", "void abs err mean pp",
+                  "void abs err p95 pp", "frame verdict accuracy"):
+        cells = body[label]
+        for c in cells[2:5]:
+            assert _number(c) is not None and math.isfinite(_number(c)), (label, cells)
+    assert r["frames"] == 2
+    assert r["values"]["cli"]["detection_f1"] > 0.9
+    assert (tmp_path / "out" / "frames.csv").is_file()
+
+
+def test_baseline_finds_balls_on_clean_frame():
+    f = generate_frame(12345, package="bga", shape=(384, 384), difficulty="easy", export="tiff16",
+                       defects=False)
+    r = score_baseline(f.image, frame="easy")
+    assert r.status == "ok"
+    t = Tally()
+    t.add(f.truth, r)
+    s = t.summary()
+    assert s["detection_f1"] > 0.9, s
+    for j in r.joints:
+        assert 0.0 <= j.void_pct <= 100.0
+        assert j.largest_void_pct <= j.void_pct + 1e-9
+        assert set(j.defects) <= {"void"}
