@@ -54,6 +54,18 @@ class JointMasks:
     bridged_with: list
 
 
+def label_max(values, labels, n):
+    """Maximum of ``values`` per label 1..n (index 0 unused), over labelled pixels only.
+
+    ``scipy.ndimage.maximum`` sorts the whole frame; this touches only the joints.
+    """
+    sel = labels > 0
+    out = np.full(n + 1, -np.inf)
+    np.maximum.at(out, labels[sel], values[sel].astype(np.float64))
+    out[0] = 0.0
+    return out
+
+
 def typical_peak(att_smooth, valid, diameter_px):
     """Median peak attenuation of the joint-sized blobs of a frame.
 
@@ -73,7 +85,7 @@ def typical_peak(att_smooth, valid, diameter_px):
     ok = np.nonzero((area > 0.3 * nominal) & (area < 2.0 * nominal))[0] + 1
     if ok.size < 3:
         return hi
-    return float(np.median(ndi.maximum(att_smooth, lab, ok)))
+    return float(np.median(label_max(att_smooth, lab, n - 1)[ok]))
 
 
 def _split_merged(core_lab, att_smooth, stats, big):
@@ -160,7 +172,7 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         return _empty(h, w)
     idx = np.arange(1, m + 1)
     peak = np.zeros(m + 1)
-    peak[1:] = ndi.maximum(att_smooth, core_lab, idx)
+    peak[1:] = label_max(att_smooth, core_lab, m)[1:]
     # grow each core into its neighbourhood; the edge is relative to its own peak
     margin = int(max(2, round(0.3 * diameter_px))) * 2 + 1
     grown = cv2.dilate(core_lab.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin)))
