@@ -333,7 +333,9 @@ def _atomic_open(path):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        # backslashreplace: a frame name from a non-UTF-8 file name (lone surrogates) is written
+        # as \udcff escapes so the tables stay valid UTF-8 instead of crashing the batch
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", errors="backslashreplace") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -378,7 +380,7 @@ class _ParquetSink:
         if v == "" or v is None:
             return None
         if c in _STR_COLS:
-            return str(v)
+            return str(v).encode("utf-8", "backslashreplace").decode("utf-8")
         try:
             return int(v) if c in _INT_COLS else float(v)
         except (TypeError, ValueError):

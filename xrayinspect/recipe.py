@@ -153,6 +153,15 @@ class Recipe:
 # --------------------------------------------------------------------------
 
 
+def _r(v, limit: int = 60) -> str:
+    """``repr(v)`` cut to ``limit`` characters: a 5 MB string or a 400-digit integer stays one short line."""
+    try:
+        s = repr(v)
+    except Exception:  # a repr that raises: an int over the str-digits limit, a list nested too deeply
+        s = f"<{type(v).__name__}>"
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
 class _Ctx:
     def __init__(self, source: str):
         self.source = source
@@ -167,12 +176,17 @@ class _Ctx:
 
 def _num(ctx: _Ctx, key: str, v, lo: float, hi: float, unit: str, *, lo_open=False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        ctx.fail(key, f"= {v!r} is not a number", f"write a number from {lo:g} to {hi:g}{unit}")
-    v = float(v)
-    bad = not math.isfinite(v) or v > hi or (v <= lo if lo_open else v < lo)
+        ctx.fail(key, f"= {_r(v)} is not a number", f"write a number from {lo:g} to {hi:g}{unit}")
+    try:
+        f = float(v)
+    except OverflowError:  # an integer too large for a float (possible from a dict, not from TOML)
+        f = math.inf if v > 0 else -math.inf
+    bad = not math.isfinite(f) or f > hi or (f <= lo if lo_open else f < lo)
     if bad:
         rng = f"above {lo:g} and up to {hi:g}" if lo_open else f"from {lo:g} to {hi:g}"
-        ctx.fail(key, f"= {v:g} is out of range", f"use a value {rng}{unit}")
+        shown = f"{f:g}" if math.isfinite(f) or isinstance(v, float) else _r(v)
+        ctx.fail(key, f"= {shown} is out of range", f"use a value {rng}{unit}")
+    v = f
     return v
 
 
@@ -180,9 +194,9 @@ def _int(ctx: _Ctx, key: str, v, lo: int, hi: int) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     if isinstance(v, bool) or not isinstance(v, int):
-        ctx.fail(key, f"= {v!r} is not a whole number", f"write an integer from {lo} to {hi}")
+        ctx.fail(key, f"= {_r(v)} is not a whole number", f"write an integer from {lo} to {hi}")
     if not lo <= v <= hi:
-        ctx.fail(key, f"= {v} is out of range", f"use an integer from {lo} to {hi}")
+        ctx.fail(key, f"= {_r(v)} is out of range", f"use an integer from {lo} to {hi}")
     return v
 
 
@@ -217,7 +231,7 @@ def _parse_package(ctx: _Ctx, t: Mapping) -> PackageSpec:
         ctx.fail("[package] type", "is missing", 'add type = "bga" or type = "qfn" under [package]')
     ptype = t["type"]
     if not isinstance(ptype, str) or ptype.strip().lower() not in PACKAGE_TYPES:
-        ctx.fail("[package] type", f"= {ptype!r} is not a known package", 'use "bga" or "qfn"')
+        ctx.fail("[package] type", f"= {_r(ptype)} is not a known package", 'use "bga" or "qfn"')
     ptype = ptype.strip().lower()
     out: dict = {"type": ptype}
     bga_only = ("rows", "cols", "ball_diameter_mm", "depopulated")
@@ -236,11 +250,11 @@ def _parse_package(ctx: _Ctx, t: Mapping) -> PackageSpec:
             out[key] = _num(ctx, k, v, 0.0, 5.0, " mm", lo_open=True)
         elif key == "pad_mm":
             if not isinstance(v, (list, tuple)) or len(v) != 2:
-                ctx.fail(k, f"= {v!r} is not a [width, height] pair", "write pad_mm = [3.1, 3.1] (mm)")
+                ctx.fail(k, f"= {_r(v)} is not a [width, height] pair", "write pad_mm = [3.1, 3.1] (mm)")
             out[key] = tuple(_num(ctx, k, x, 0.0, 100.0, " mm", lo_open=True) for x in v)
         elif key == "depopulated":
             if not isinstance(v, (list, tuple)):
-                ctx.fail(k, f"= {v!r} is not a list", "write depopulated = [[row, col], ...] (from 0)")
+                ctx.fail(k, f"= {_r(v)} is not a list", "write depopulated = [[row, col], ...] (from 0)")
             sites = set()
             for item in v:
                 if (
@@ -248,11 +262,11 @@ def _parse_package(ctx: _Ctx, t: Mapping) -> PackageSpec:
                     or len(item) != 2
                     or any(isinstance(x, bool) or not isinstance(x, int) for x in item)
                 ):
-                    ctx.fail(k, f"entry {item!r} is not a [row, col] pair of integers",
+                    ctx.fail(k, f"entry {_r(item)} is not a [row, col] pair of integers",
                              "write depopulated = [[row, col], ...] (from 0)")
                 r, c = int(item[0]), int(item[1])
                 if r < 0 or c < 0:
-                    ctx.fail(k, f"entry [{r}, {c}] is negative", "sites count from 0")
+                    ctx.fail(k, f"entry [{_r(r)}, {_r(c)}] is negative", "sites count from 0")
                 sites.add((r, c))
             out[key] = frozenset(sites)
         else:
@@ -265,7 +279,7 @@ def _parse_package(ctx: _Ctx, t: Mapping) -> PackageSpec:
     spec = PackageSpec(**out)
     for r, c in sorted(spec.depopulated):
         if (spec.rows is not None and r >= spec.rows) or (spec.cols is not None and c >= spec.cols):
-            ctx.fail("[package] depopulated", f"entry [{r}, {c}] lies outside the {spec.rows}x{spec.cols} grid",
+            ctx.fail("[package] depopulated", f"entry [{_r(r)}, {_r(c)}] lies outside the {spec.rows}x{spec.cols} grid",
                      "sites count from 0 and must be below rows and cols")
     if spec.ball_diameter_mm is not None and spec.pitch_mm is not None:
         if spec.ball_diameter_mm >= spec.pitch_mm:
@@ -283,7 +297,7 @@ def _parse_image(ctx: _Ctx, t: Mapping) -> ImageSpec:
             out[key] = _num(ctx, k, v, 0.5, 500.0, " um")
         elif key == "solder":
             if not isinstance(v, str) or v.strip().lower() not in SOLDER_MODES:
-                ctx.fail(k, f"= {v!r} is not a solder mode", 'use "auto", "dark" or "bright"')
+                ctx.fail(k, f"= {_r(v)} is not a solder mode", 'use "auto", "dark" or "bright"')
             out[key] = v.strip().lower()
         else:
             ctx.warn(f"unknown key [image] {key} ignored")
@@ -324,7 +338,9 @@ def parse_recipe(text_or_dict, source: str = "<string>") -> Recipe:
     >>> r.package.pitch_mm, r.limits.ball_void_pct, sorted(r.limits.explicit)
     (0.8, 20.0, ['ball_void_pct'])
     """
-    ctx = _Ctx(str(source))
+    # one line whatever the name: a path holding a newline would split the message
+    source = str(source).replace("\r", "\\r").replace("\n", "\\n")
+    ctx = _Ctx(source)
     if isinstance(text_or_dict, (bytes, bytearray)):
         try:
             text_or_dict = bytes(text_or_dict).decode("utf-8")
@@ -336,6 +352,9 @@ def parse_recipe(text_or_dict, source: str = "<string>") -> Recipe:
         except tomllib.TOMLDecodeError as exc:
             msg = " ".join(str(exc).split())
             raise RecipeError(f"{source}: malformed TOML ({msg}); fix the syntax there") from None
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise RecipeError(f"{source}: malformed TOML (arrays or inline tables nested too deeply); "
+                              "a recipe needs at most two levels") from None
     elif isinstance(text_or_dict, Mapping):
         data = dict(text_or_dict)
     else:

@@ -283,7 +283,17 @@ class ReviewStore:
             while dest.exists():
                 dest = self.history_dir / f"joints_reviewed.{stamp}.{n}.csv"
                 n += 1
-            shutil.copy2(self.csv_path, dest)
+            # copy under a temporary name and rename: a crash mid-copy never leaves a torn history file
+            tmp = self.history_dir / f".{dest.name}.part"
+            try:
+                shutil.copy2(self.csv_path, tmp)
+                os.replace(tmp, dest)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
         atomic_write_text(self.csv_path, csv_text(rows, REVIEWED_COLUMNS))
         return self.csv_path
 
