@@ -13,6 +13,50 @@ from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
 
 
+#: Which attenuation map voids are measured on: "smooth" (sigma 1 px) or "light" (sigma 0.5 px).
+VOID_SOURCE = "light"
+
+
+def _light_smooth(att):
+    import cv2
+
+    return cv2.GaussianBlur(att, (0, 0), 0.5)
+
+
+#: Open each joint mask with a disc (radius ~ 1/8 of a ball) so thin things
+#: touching a ball (via barrels, traces, bridge necks) do not skew its shape.
+OPEN_MASKS = True
+#: Opening radius = ball diameter / this (4: necks narrower than half a ball go).
+OPEN_DIVISOR = 4
+
+
+def _open_masks(masks, d_ball):
+    """Remove thin attachments from the joint masks; update area and centroid in place."""
+    import cv2
+
+    r = int(max(1, round(d_ball / OPEN_DIVISOR)))
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    fg = (masks.labels > 0).astype(np.uint8)
+    opened = cv2.morphologyEx(fg, cv2.MORPH_OPEN, ker)
+    lab = np.where(opened > 0, masks.labels, 0)
+    n = masks.n
+    area = np.bincount(lab.ravel(), minlength=n + 1)[:n + 1].astype(float)
+    # a joint the opening would erase entirely (a tiny stray ball) keeps its mask
+    lost = (area == 0) & (masks.area_px > 0)
+    lost[0] = False
+    if lost.any():
+        keep = lost[masks.labels]
+        lab = np.where(keep, masks.labels, lab)
+        area = np.bincount(lab.ravel(), minlength=n + 1)[:n + 1].astype(float)
+    ys, xs = np.nonzero(lab)
+    l = lab[ys, xs]
+    cnt = np.maximum(area, 1)
+    masks.cx = np.bincount(l, xs, n + 1) / cnt
+    masks.cy = np.bincount(l, ys, n + 1) / cnt
+    masks.area_px = area
+    masks.labels = lab.astype(np.int32)
+
+
 def _hip_scores(diam, peak, points, usable):
     """Neighbour-relative head-in-pillow score per ball.
 
@@ -78,7 +122,10 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         if abs(d_meas / diam - 1) > 0.3:
             masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas)
     n = masks.n
-    vs = ball_voids(prep.att_smooth, masks.labels, n)
+    if OPEN_MASKS and n:
+        _open_masks(masks, d_ball=float(np.median(equivalent_diameter(masks.area_px[1:]))))
+    vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
+                    clipped=getattr(prep, "clipped", None))
     contours, perim = contours_by_label(masks.labels, n)
     vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
     area = masks.area_px
@@ -175,6 +222,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         j.void_contours = []
         if rc[k, 0] < 0 and not j.partial:
             j.defects.append("extra")
+            # stray solder is judged by being there; its voids are not measured
+            j.void_pct = j.largest_void_pct = 0.0
+            j.void_count = 0
         if any(q in site_of.values() for q in masks.bridged_with[k]) and rc[k, 0] >= 0:
             j.defects.append("bridge")
         joints.append(j)

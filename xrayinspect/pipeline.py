@@ -28,6 +28,29 @@ def _limits(recipe, profile):
     return prof.apply_profile(recipe, p).limits, p.name, recipe
 
 
+def clipped_pixels(image, polarity):
+    """Pixels an export clipped at its most attenuating grey level, or None.
+
+    A windowed 8-bit export often maps the densest solder to 0 (or, inverted,
+    to full scale); there the true attenuation is unknown (only a lower
+    bound). Counted as clipped when at least 0.05 % of the frame sits exactly
+    at that extreme and the level is the container's limit.
+    """
+    if image.dtype.kind not in "ui":
+        return None
+    lo = image.min() if polarity == "dark" else image.max()
+    limit = 0 if polarity == "dark" else (np.iinfo(image.dtype).max if image.dtype == np.uint8 else image.max())
+    if lo != limit and image.dtype == np.uint8:
+        return None
+    m = image == lo
+    if m.mean() < 5e-4:
+        return None
+    import cv2
+
+    # blur spreads the clipped plateau by a pixel
+    return cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
 def detect_package(image, polarity):
     """``"qfn"`` when one large flat solder area dominates the frame, else ``"bga"``."""
     from .qfn import looks_like_qfn
@@ -79,6 +102,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     if recipe is not None and px_um and recipe.package.ball_diameter_mm:
         feature_d = recipe.package.ball_diameter_mm * 1000 / px_um * 1.1
     prep = prepare(image, solder=solder, bits_used=bits, feature_diameter_px=feature_d)
+    prep.clipped = clipped_pixels(image, prep.polarity)
     if pkg_type is None:
         pkg_type = detect_package(image, prep.polarity)
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,

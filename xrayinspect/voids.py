@@ -15,14 +15,24 @@ import cv2
 import numpy as np
 
 #: Seed and grow levels, in robust noise sigmas and as a fraction of the dome peak (calibrated).
-SEED_SIGMA, GROW_SIGMA = 5.0, 3.0
-SEED_FRACTION, GROW_FRACTION = 0.15, 0.10
+SEED_SIGMA, GROW_SIGMA = 4.0, 2.5
+SEED_FRACTION, GROW_FRACTION = 0.10, 0.06
+#: A void's edge is where the shortfall falls to this fraction of the void's own
+#: deepest shortfall (calibrated): a threshold relative to each void, like the
+#: joints' edge, sits at the same place on its profile whatever its depth.
+VOID_EDGE_FRACTION = 0.3
+#: Refit each ball's void-free scale without its voided pixels.
+REFIT = False
+#: Fit each ball's profile exponent as well as its scale.
+FIT_GAMMA = True
 #: Voids are looked for inside this elliptical radius (the rim is all partial volume).
 RHO_MAX = 0.93
 #: Width of the radial bins of the measured ball profile (elliptical radius units).
 PROFILE_BIN = 0.05
 #: Voids smaller than this are not reported, px.
 MIN_VOID_AREA_PX = 3
+#: Steps (px) a void grows from its seed into the halo around it.
+GROW_STEPS = 4
 
 
 @dataclass
@@ -69,7 +79,67 @@ def _group_quantile(values, groups, n, q):
     return out
 
 
-def ball_voids(att, joint_labels, n, *, model="dome"):
+def _fit_scale_gamma(a, shape, lab, n, use, first_guess):
+    """Per ball, fit ``A = s * profile^gamma`` in log space, twice, leaving out voided pixels.
+
+    The exponent absorbs what a display window does to each ball (an 8-bit
+    export's black level sharpens the centre of dense balls more than of
+    thin ones), which a shared profile with one scale cannot.
+    """
+    expected = first_guess
+    la = np.log(np.maximum(a, 1e-6))
+    lp = np.log(np.maximum(shape, 1e-6))
+    for _ in range(2):
+        ok = use & (expected - a < 0.12 * expected)      # not voided by the last fit
+        w = ok.astype(float)
+        cnt = np.bincount(lab, w, n + 1)
+        sx = np.bincount(lab, w * lp, n + 1)
+        sy = np.bincount(lab, w * la, n + 1)
+        sxx = np.bincount(lab, w * lp * lp, n + 1)
+        sxy = np.bincount(lab, w * lp * la, n + 1)
+        den = cnt * sxx - sx * sx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where((cnt > 8) & (den > 1e-9), (cnt * sxy - sx * sy) / den, 1.0)
+        gamma = np.clip(np.nan_to_num(gamma, nan=1.0), 0.6, 1.6)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(cnt > 0, (sy - gamma * sx) / np.maximum(cnt, 1), 0.0)
+        expected = np.exp(b[lab] + gamma[lab] * lp)
+    return expected
+
+
+def _void_edges(vl, nvo, short, ys, xs, search, sigma):
+    """Move each void's edge to a fixed fraction of its own deepest shortfall.
+
+    Parameters
+    ----------
+    vl : ndarray of int32
+        Void component labels (1..nvo) from the seeded hysteresis.
+    short : ndarray
+        Shortfall below the void-free profile at the joint pixels ``(ys, xs)``.
+    search : ndarray of bool
+        Joint pixels where voids are looked for.
+    sigma : float
+        Robust noise of the shortfall.
+
+    Returns
+    -------
+    ndarray of int32
+        Refined void labels.
+    """
+    h, w = vl.shape
+    short_img = np.full((h, w), -np.inf, np.float32)
+    short_img[ys[search], xs[search]] = short[search]
+    sel = vl > 0
+    peak = np.full(nvo + 1, 0.0)
+    np.maximum.at(peak, vl[sel], short_img[sel].astype(np.float64))
+    grown = cv2.dilate(vl.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(np.int32)
+    thr = np.maximum(VOID_EDGE_FRACTION * peak, 2.0 * sigma).astype(np.float32)[grown]
+    out = np.where((grown > 0) & (short_img > thr), grown, 0).astype(np.int32)
+    # the seeded core always stays a void
+    return np.where(sel, vl, out)
+
+
+def ball_voids(att, joint_labels, n, *, model="dome", clipped=None):
     """Measure voids in every labelled joint.
 
     Parameters
@@ -83,6 +153,10 @@ def ball_voids(att, joint_labels, n, *, model="dome"):
     model : {"dome", "flat"}
         Void-free profile: a spheroid dome (BGA balls) or a flat layer
         (QFN pads and pins, whose level is the joint's upper quantile).
+    clipped : ndarray of bool, optional
+        Pixels the export clipped at its most attenuating grey level. Their
+        attenuation is only a lower bound, so they are neither used to fit
+        the profile nor taken for voids (a void lets more through, never less).
 
     Returns
     -------
@@ -91,6 +165,7 @@ def ball_voids(att, joint_labels, n, *, model="dome"):
     ys, xs = np.nonzero(joint_labels)
     lab = joint_labels[ys, xs]
     a = att[ys, xs].astype(np.float64)
+    sat = clipped[ys, xs] if clipped is not None else np.zeros(a.shape, bool)
     area = np.bincount(lab, minlength=n + 1).astype(float)
     if model == "dome":
         rho = _ellipse_rho(xs.astype(float), ys.astype(float), lab, n, area)
@@ -106,16 +181,28 @@ def ball_voids(att, joint_labels, n, *, model="dome"):
         prof = _group_quantile(ratio, rbin, nb - 1, 0.6)
         prof = np.maximum(prof, 1e-3)
         shape = prof[rbin]
-        fit_px = rho < 0.8
+        fit_px = (rho < 0.8) & ~sat
         a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
+        if FIT_GAMMA:
+            expected = _fit_scale_gamma(a, shape, lab, n, fit_px & (shape > 0.05) & (a > 0), expected)
+        if REFIT:
+            # a large void pulls the quantile down; refit each ball's scale from
+            # the pixels that are clearly not voided, then look again
+            short0 = expected - a
+            resid0 = short0[search & (short0 < 0)]
+            s0 = 1.4826 * np.median(-resid0) if resid0.size > 50 else 0.0
+            clean = fit_px & (short0 < np.maximum(2.0 * s0, 0.05 * a0[lab]))
+            a0 = _group_quantile((a / shape)[clean], lab[clean], n, 0.5)
+            expected = a0[lab] * shape
     else:
         # a flat land: its rim is all blur, so voids are looked for inside it
         inner_img = cv2.erode((joint_labels > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
         search = inner_img[ys, xs] > 0
         a0 = _group_quantile(a[search], lab[search], n, 0.6)
         expected = a0[lab]
+    search = search & ~sat
     short = expected - a
     resid = short[search & (short < 0)]
     sigma = 1.4826 * np.median(-resid) if resid.size > 50 else 0.02 * float(np.median(a0[1:]) if n else 1)
@@ -125,16 +212,28 @@ def ball_voids(att, joint_labels, n, *, model="dome"):
     h, w = joint_labels.shape
     grow_img = np.zeros((h, w), np.uint8)
     grow_img[ys[grow], xs[grow]] = 1
-    nv, vl = cv2.connectedComponents(grow_img, connectivity=8)
-    has_seed = np.zeros(nv, bool)
-    has_seed[vl[ys[seed], xs[seed]]] = True
+    # one void per seed: the grown halo of blur would merge neighbouring voids
+    # into one and inflate the largest-void figure, so each grown pixel joins
+    # the seed it is reached from first (geodesic dilation inside the halo)
+    seed_img = np.zeros((h, w), np.uint8)
+    seed_img[ys[seed], xs[seed]] = 1
+    ns, sl = cv2.connectedComponents(seed_img, connectivity=8)
+    vl = sl.astype(np.float32)
+    ker = np.ones((3, 3), np.uint8)
+    halo = grow_img > 0
+    for _ in range(GROW_STEPS):
+        nxt = cv2.dilate(vl, ker)
+        vl = np.where((vl == 0) & halo, nxt, vl)
+    vl = vl.astype(np.int32)
+    vsize = np.bincount(vl.ravel(), minlength=ns)
+    has_seed = vsize >= MIN_VOID_AREA_PX
     has_seed[0] = False
-    vsize = np.bincount(vl.ravel(), minlength=nv)
-    has_seed &= vsize >= MIN_VOID_AREA_PX
-    remap = np.zeros(nv, np.int32)
+    remap = np.zeros(ns, np.int32)
     remap[has_seed] = np.arange(1, has_seed.sum() + 1)
     vl = remap[vl]
     nvo = int(has_seed.sum())
+    if nvo and VOID_EDGE_FRACTION is not None:
+        vl = _void_edges(vl, nvo, short, ys, xs, search, sigma)
     owner = np.zeros(nvo + 1, np.int32)
     vmask = vl[ys, xs] > 0
     owner[vl[ys[vmask], xs[vmask]]] = lab[vmask]
