@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 #: Fraction of a joint's peak attenuation that marks its edge (calibrated).
 EDGE_FRACTION = 0.16
@@ -59,11 +58,47 @@ def label_max(values, labels, n):
 
     ``scipy.ndimage.maximum`` sorts the whole frame; this touches only the joints.
     """
-    sel = labels > 0
-    out = np.full(n + 1, -np.inf)
-    np.maximum.at(out, labels[sel], values[sel].astype(np.float64))
+    lab = labels.ravel()
+    idx = np.flatnonzero(lab)
+    return _label_max_at(values.ravel()[idx], lab[idx], n)
+
+
+def _label_max_at(vals, labs, n):
+    """Per-label maximum of ``vals`` (labels ``labs`` in 1..n), float64, index 0 = 0."""
+    out = np.full(n + 1, -np.inf, dtype=vals.dtype if vals.dtype.kind == "f" else np.float64)
+    np.maximum.at(out, labs, vals)
+    out = out.astype(np.float64)      # the max of float32 values is exact in float64
     out[0] = 0.0
     return out
+
+
+def _percentile(values, q):
+    """``np.percentile(values, q)`` (linear method) of a large 1-D array, without partitioning all of it.
+
+    The candidates above a bound taken from a subsample are partitioned
+    instead of the whole array; the result is bit-identical (same order
+    statistics, same interpolation as numpy's). Falls back to numpy when the
+    bound does not hold the order statistics needed.
+    """
+    n = values.size
+    if n < 200_000 or not 50 <= q < 100:
+        return float(np.percentile(values, q))
+    virt = (n - 1) * (q / 100)
+    lo = int(np.floor(virt))
+    hi = min(lo + 1, n - 1)
+    step = max(1, n // 65_536)
+    sub = values[::step]
+    t = np.partition(sub, int(sub.size * max(q - 0.5, 0) / 100))[int(sub.size * max(q - 0.5, 0) / 100)]
+    cand = values[values >= t]
+    below = n - cand.size
+    if below > lo or cand.size == 0:
+        return float(np.percentile(values, q))
+    k0, k1 = lo - below, hi - below
+    part = np.partition(cand, [k0, k1] if k1 != k0 else [k0])
+    a, b = part[k0], part[k1]
+    g = virt - lo
+    d = b - a
+    return float((b - d * (1 - g)) if g >= 0.5 else (a + d * g))
 
 
 def typical_peak(att_smooth, valid, diameter_px):
@@ -72,25 +107,72 @@ def typical_peak(att_smooth, valid, diameter_px):
     Found on the frame itself (no fixed grey level): blobs above a quarter of
     the 99.5th percentile whose area is near the nominal joint area.
     """
-    v = att_smooth[valid]
+    v = att_smooth.ravel() if valid.all() else att_smooth[valid]
     if v.size == 0:
         return np.inf
-    hi = float(np.percentile(v, 99.5))
-    mask = (att_smooth > 0.25 * hi).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    hi = _percentile(v, 99.5)
+    mask = att_smooth > 0.25 * hi
+    # only the grouping of the blobs matters here, not their numbering: the
+    # fastest labelling algorithm will do, and areas come from the blob pixels
+    n, lab = _components(mask.view(np.uint8), fast=True)
     if n <= 1:
         return hi
-    area = stats[1:, cv2.CC_STAT_AREA]
+    idx = np.flatnonzero(mask)
+    lv = lab.ravel()[idx]
+    area = np.bincount(lv, minlength=n)[1:]
     nominal = np.pi * (max(diameter_px, 4.0) / 2) ** 2
     ok = np.nonzero((area > 0.3 * nominal) & (area < 2.0 * nominal))[0] + 1
     if ok.size < 3:
         return hi
-    return float(np.median(label_max(att_smooth, lab, n - 1)[ok]))
+    # peaks of the joint-sized blobs only, over their pixels only
+    sel = np.zeros(n, bool)
+    sel[ok] = True
+    keep = sel[lv]
+    pk = _label_max_at(att_smooth.ravel()[idx[keep]], lv[keep], n - 1)
+    return float(np.median(pk[ok]))
+
+
+def _components(mask_u8, fast=False):
+    """``cv2.connectedComponents`` (8-connected) of a 0/1 uint8 mask: ``(n, labels)``.
+
+    ``fast=True`` allows another labelling algorithm (same components,
+    possibly numbered differently); the default keeps OpenCV's default
+    numbering, which sets the joint numbers.
+    """
+    if fast and hasattr(cv2, "connectedComponentsWithAlgorithm") and hasattr(cv2, "CCL_GRANA"):
+        return cv2.connectedComponentsWithAlgorithm(mask_u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    return cv2.connectedComponents(mask_u8, connectivity=8)
+
+
+def _cc_stats(lab, idx, n, w):
+    """``connectedComponentsWithStats``-like stats (left, top, width, height, area) of the
+    components of ``lab`` from their pixels ``idx`` (flat indices); row 0 is not filled."""
+    lv = lab.ravel()[idx]
+    ys = idx // w
+    xs = idx - ys * w
+    st = np.zeros((n, 5), np.int64)
+    x0 = np.full(n, np.iinfo(np.int64).max, np.int64)
+    y0 = x0.copy()
+    x1 = np.full(n, -1, np.int64)
+    y1 = x1.copy()
+    np.minimum.at(x0, lv, xs)
+    np.maximum.at(x1, lv, xs)
+    np.minimum.at(y0, lv, ys)
+    np.maximum.at(y1, lv, ys)
+    st[1:, 0], st[1:, 1] = x0[1:], y0[1:]
+    st[1:, 2], st[1:, 3] = x1[1:] - x0[1:] + 1, y1[1:] - y0[1:] + 1
+    st[:, 4] = np.bincount(lv, minlength=n)
+    return st, lv
 
 
 def _split_merged(core_lab, att_smooth, stats, big):
-    """Split cores that hold two or more joints (a bridge, touching balls)."""
-    nxt = core_lab.max() + 1
+    """Split cores that hold two or more joints (a bridge, touching balls).
+
+    Returns the label image (its dtype widened if the new labels need it)
+    and ``{old label: [new labels]}`` of the cores split.
+    """
+    nxt = int(stats.shape[0])          # the highest label is stats.shape[0] - 1
+    split = {}
     for k in big:
         x, y, bw, bh = stats[k, :4]
         sl = (slice(y, y + bh), slice(x, x + bw))
@@ -102,13 +184,16 @@ def _split_merged(core_lab, att_smooth, stats, big):
             if n - 1 >= 2:
                 sizes = np.bincount(parts.ravel())[1:]
                 if (sizes >= 0.15 * own.sum() / (n - 1)).sum() >= 2:
+                    if nxt + n > np.iinfo(core_lab.dtype).max:
+                        core_lab = core_lab.astype(np.int32)
                     sub = core_lab[sl]
                     sub[own] = 0
-                    for i in range(1, n):
-                        sub[parts == i] = nxt
-                        nxt += 1
+                    new = list(range(nxt, nxt + n - 1))
+                    sub[parts > 0] = (parts[parts > 0] - 1 + nxt).astype(core_lab.dtype)
+                    split[k] = new
+                    nxt += n - 1
                     break
-    return core_lab
+    return core_lab, split
 
 
 def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTION,
@@ -137,82 +222,138 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     Returns
     -------
     JointMasks
+
+    Notes
+    -----
+    Only the stages that need a neighbourhood (thresholds, connected
+    components, erosion, the growth dilation) run on the whole frame; every
+    per-joint quantity (peaks, areas, centroids, boxes, edge contact) is
+    gathered from the joint pixels alone with ``bincount``/``ufunc.at``.
     """
     h, w = att_smooth.shape
     diameter_px = max(float(diameter_px), 4.0)
+    all_valid = bool(valid.all())
     p_typ = typical_peak(att_smooth, valid, diameter_px)
-    core = ((att_smooth > core_fraction * p_typ) & valid).astype(np.uint8)
+    core = att_smooth > core_fraction * p_typ
+    if not all_valid:
+        core &= valid
+    core8 = core.view(np.uint8)
     # thin features (via barrels, traces, wire bonds) vanish under an erosion
     ek = 3 if diameter_px < 24 else 5
-    eroded = cv2.erode(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ek, ek)))
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    eroded = cv2.erode(core8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ek, ek)))
+    n, lab = _components(core8)
+    labf = lab.ravel()
+    cidx = np.flatnonzero(core)                    # core pixels, raster order
+    stats, lab_c = _cc_stats(lab, cidx, n, w)
     thick = np.zeros(n, bool)
-    thick[np.unique(lab[eroded > 0])] = True
+    thick[labf[np.flatnonzero(eroded.view(bool))]] = True
     nominal = np.pi * (diameter_px / 2) ** 2
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
     bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     keep = thick & (area <= max_area_frac * nominal) & (np.maximum(bw, bh) < 4.5 * diameter_px)
     keep[0] = False
-    remap = np.zeros(n, np.int32)
-    remap[keep] = np.arange(1, keep.sum() + 1)
-    core_lab = remap[lab]
     kept = np.nonzero(keep)[0]
-    stats_k = np.zeros((keep.sum() + 1, 5), int)
-    stats_k[1:] = stats[kept]
-    med_core = np.median(area[kept]) if kept.size else 0
-    big = [i for i in range(1, len(kept) + 1) if stats_k[i, 4] > 1.7 * med_core]
-    core_lab = _split_merged(core_lab, att_smooth, stats_k, big)
-    ids = np.unique(core_lab)
-    ids = ids[ids > 0]
-    remap2 = np.zeros(core_lab.max() + 1, np.int32)
-    remap2[ids] = np.arange(1, ids.size + 1)
-    core_lab = remap2[core_lab]
-    m = int(ids.size)
-    if m == 0:
+    n_kept = int(kept.size)
+    if n_kept == 0:
         return _empty(h, w)
-    idx = np.arange(1, m + 1)
-    peak = np.zeros(m + 1)
-    peak[1:] = label_max(att_smooth, core_lab, m)[1:]
-    # grow each core into its neighbourhood; the edge is relative to its own peak
+    ldt = np.uint16 if n_kept < 32_000 else np.int32
+    remap = np.zeros(n, ldt)
+    remap[kept] = np.arange(1, n_kept + 1)
+    cv_ = remap[lab_c]                              # core label of each core pixel
+    core_lab = np.zeros(h * w, ldt)
+    core_lab[cidx] = cv_
+    core_lab = core_lab.reshape(h, w)
+    stats_k = np.zeros((n_kept + 1, 5), int)
+    stats_k[1:] = stats[kept]
+    med_core = np.median(area[kept])
+    big = [i for i in range(1, n_kept + 1) if stats_k[i, 4] > 1.7 * med_core]
+    core_lab, split = _split_merged(core_lab, att_smooth, stats_k, big)
+    # the core component (of ``lab``) each label comes from
+    origin = np.concatenate([[0], kept])
+    if split:
+        # renumber: unsplit cores keep their order, the parts follow
+        old = [k for k in range(1, n_kept + 1) if k not in split]
+        parts = [(p, k) for k in sorted(split) for p in split[k]]
+        new_ids = old + [p for p, _ in parts]
+        remap2 = np.zeros(max(new_ids) + 1, np.int64)
+        remap2[new_ids] = np.arange(1, len(new_ids) + 1)
+        par = dict(parts)
+        origin = np.concatenate([[0], [origin[par.get(i, i)] for i in new_ids]]).astype(np.int64)
+        clf = core_lab.ravel()
+        cv_ = remap2[clf[cidx]].astype(core_lab.dtype)
+        clf[cidx] = cv_
+        m = len(new_ids)
+    else:
+        m = n_kept
+    inc = cv_ > 0
+    ci = cidx[inc]
+    cv_ = cv_[inc]
+    peak = _label_max_at(att_smooth.ravel()[ci], cv_, m)
+    peak[0] = 0.0
+    # grow each core into its neighbourhood; the edge is relative to its own peak.
+    # Dilating a label image keeps, where neighbourhoods overlap, the highest label.
     margin = int(max(2, round(0.3 * diameter_px))) * 2 + 1
-    grown = cv2.dilate(core_lab.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin)))
-    grown = grown.astype(np.int32)
-    thr = (edge_fraction * peak).astype(np.float32)[grown]
-    labels = np.where((grown > 0) & (att_smooth > thr) & valid, grown, 0).astype(np.int32)
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin))
+    if m <= np.iinfo(np.uint16).max:
+        grown = cv2.dilate(core_lab if core_lab.dtype == np.uint16 else core_lab.astype(np.uint16), ker)
+    else:
+        grown = cv2.dilate(core_lab.astype(np.float32), ker).astype(np.int32)
+    gi = np.flatnonzero(grown != 0)
+    gl = grown.ravel()[gi]
+    thr = (edge_fraction * peak).astype(np.float32)
+    inside = att_smooth.ravel()[gi] > thr[gl]
+    if not all_valid:
+        inside &= valid.ravel()[gi]
+    li = gi[inside]                    # joint pixels (flat indices, raster order)
+    lv = gl[inside].astype(np.intp)    # their labels
     # a core swallowed by a neighbour's growth leaves an empty label: renumber
-    present = np.bincount(labels.ravel(), minlength=m + 1) > 0
+    counts = np.bincount(lv, minlength=m + 1)
+    present = counts > 0
     present[0] = False
     if not present[1:].all():
-        rm = np.zeros(m + 1, np.int32)
+        rm = np.zeros(m + 1, np.intp)
         rm[present] = np.arange(1, present.sum() + 1)
-        labels = rm[labels]
-        core_lab = rm[core_lab]
+        lv = rm[lv]
+        cv_ = rm[cv_]
         peak = np.concatenate([[0.0], peak[present]])
+        origin = np.concatenate([[0], origin[present]])
+        counts = np.concatenate([[0], counts[present]])
         m = int(present.sum())
-        idx = np.arange(1, m + 1)
-    area_px = np.zeros(m + 1)
-    area_px[:] = np.bincount(labels.ravel(), minlength=m + 1)[:m + 1]
+    labels = np.zeros(h * w, np.int32)
+    labels[li] = lv
+    labels = labels.reshape(h, w)
+    area_px = counts[:m + 1].astype(float)
     area_px[0] = 0
+    ys = li // w
+    xs = li - ys * w
     cy, cx = np.zeros(m + 1), np.zeros(m + 1)
-    com = ndi.center_of_mass(np.ones(labels.shape, np.uint8), labels, idx)
-    for k, (yk, xk) in enumerate(com, start=1):
-        cy[k], cx[k] = yk, xk
-    objs = ndi.find_objects(labels, max_label=m)
-    bbox = np.zeros((m + 1, 4), int)
-    touches = np.zeros(m + 1, bool)
-    inval = ~valid
-    any_inval = bool(inval.any())
-    if any_inval:
-        near_invalid = cv2.dilate(inval.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    for k, sl in enumerate(objs, start=1):
-        if sl is None:
-            continue
-        y0, y1, x0, x1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
-        bbox[k] = (x0, y0, x1, y1)
-        touches[k] = x0 == 0 or y0 == 0 or x1 == w or y1 == h
-        if any_inval and not touches[k]:
-            touches[k] = bool((near_invalid[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == k)).any())
-    bridged = _bridges(att_smooth, core_lab, valid, bridge_fraction * p_typ, m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cy[1:] = (np.bincount(lv, weights=ys, minlength=m + 1) / area_px)[1:]
+        cx[1:] = (np.bincount(lv, weights=xs, minlength=m + 1) / area_px)[1:]
+    x0 = np.full(m + 1, w, np.intp)
+    y0 = np.full(m + 1, h, np.intp)
+    x1 = np.full(m + 1, -1, np.intp)
+    y1 = np.full(m + 1, -1, np.intp)
+    np.minimum.at(x0, lv, xs)
+    np.maximum.at(x1, lv, xs)
+    np.minimum.at(y0, lv, ys)
+    np.maximum.at(y1, lv, ys)
+    bbox = np.stack([x0, y0, x1 + 1, y1 + 1], 1).astype(int)
+    bbox[0] = 0
+    touches = (bbox[:, 0] == 0) | (bbox[:, 1] == 0) | (bbox[:, 2] == w) | (bbox[:, 3] == h)
+    if not all_valid:
+        near_invalid = cv2.dilate((~valid).view(np.uint8), np.ones((3, 3), np.uint8))
+        touches |= np.bincount(lv[near_invalid.ravel()[li] > 0], minlength=m + 1) > 0
+    touches[0] = False
+    level = bridge_fraction * p_typ
+    if level == core_fraction * p_typ:
+        # the solder above the bridge level is the core mask itself: each core
+        # lies in the connected component it was cut from
+        bridged = _group_bridges(origin, m)
+    else:
+        cl = np.zeros(h * w, np.int32)
+        cl[ci] = cv_
+        bridged = _bridges(att_smooth, cl.reshape(h, w), valid, level, m)
     return JointMasks(labels=labels, n=m, area_px=area_px, cx=cx, cy=cy, peak=peak, bbox=bbox,
                       touches_edge=touches, bridged_with=bridged)
 
@@ -223,14 +364,29 @@ def _empty(h, w):
                       bbox=np.zeros((1, 4), int), touches_edge=np.zeros(1, bool), bridged_with=[set()])
 
 
+def _group_bridges(region, m):
+    """Labels 1..m bridged when they share a region id (``region[k]``)."""
+    bridged = [set() for _ in range(m + 1)]
+    by_region = {}
+    for k in range(1, m + 1):
+        by_region.setdefault(int(region[k]), []).append(k)
+    for ks in by_region.values():
+        if len(ks) > 1:
+            for a in ks:
+                bridged[a].update(b for b in ks if b != a)
+    return bridged
+
+
 def _bridges(att_smooth, core_lab, valid, level, m):
     """Joints whose cores lie in one connected region of solder above ``level``."""
     bridged = [set() for _ in range(m + 1)]
     n, cc = cv2.connectedComponents(((att_smooth > level) & valid).astype(np.uint8), connectivity=8)
-    sel = core_lab > 0
-    pairs = np.unique(np.stack([cc[sel], core_lab[sel]], 1), axis=0)
+    clf = core_lab.ravel()
+    ci = np.flatnonzero(clf)
+    # one 1-D key per (region, label) pair: unique on it is a plain sort
+    key = np.unique(cc.ravel()[ci].astype(np.int64) * (m + 1) + clf[ci])
     by_region = {}
-    for region, k in pairs.tolist():
+    for region, k in zip((key // (m + 1)).tolist(), (key % (m + 1)).tolist()):
         by_region.setdefault(region, []).append(k)
     for ks in by_region.values():
         if len(ks) > 1:

@@ -56,8 +56,8 @@ def invalid_bands(image):
     # JPEG ringing lifts a black band a few grey levels: "black" is near zero
     top = float(np.percentile(image[::4, ::4], 99.9)) if image.size else 0.0
     zero = image <= max(0.02 * top, 0)
-    rows = zero.mean(axis=1) > 0.9
-    cols = zero.mean(axis=0) > 0.9
+    rows = np.count_nonzero(zero, axis=1) / max(image.shape[1], 1) > 0.9
+    cols = np.count_nonzero(zero, axis=0) / max(image.shape[0], 1) > 0.9
     valid = np.ones(image.shape, bool)
     if rows.any() or cols.any():
         rows = np.convolve(rows, [1, 1, 1], "same") > 0
@@ -83,7 +83,7 @@ def _coarse(image, target=512):
     """Area-averaged copy no larger than ``target`` px a side, and its factor."""
     h, w = image.shape
     k = max(1, int(np.ceil(max(h, w) / target)))
-    small = cv2.resize(image.astype(np.float32), (max(w // k, 1), max(h // k, 1)), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image.astype(np.float32, copy=False), (max(w // k, 1), max(h // k, 1)), interpolation=cv2.INTER_AREA)
     return small, k
 
 
@@ -101,6 +101,41 @@ def _blob_stats(mask, min_area=4):
     return int(similar.sum()), float(med)
 
 
+#: Pixels of a frame's noise statistics beyond which they are taken on row bands.
+NOISE_PIXELS = 3 << 19
+
+
+def _noise_maps(image, valid, max_pixels=NOISE_PIXELS, band=32):
+    """3x3 mean, absolute residual and Sobel gradient of the frame (flattened), with ``valid``.
+
+    Frames larger than ``max_pixels`` are sampled on evenly spaced bands of
+    ``band`` full-resolution rows (every value is the one the full frame would
+    give: each band carries two rows of context either side); quantiles of
+    ~1 Mpx are as good as of 4 Mpx for a polarity vote.
+    """
+    h, w = image.shape
+    every = max(1, int(np.ceil(h * w / max_pixels)))
+    if every == 1:
+        spans = [(0, h)]
+    else:
+        spans = [(y, min(y + band, h)) for y in range(0, h, band * every)]
+    sm, rs, gr, vb = [], [], [], []
+    for y0, y1 in spans:
+        a, b = max(y0 - 2, 0), min(y1 + 2, h)
+        f = image[a:b].astype(np.float32)
+        smooth = cv2.blur(f, (3, 3))
+        resid = cv2.absdiff(f, smooth)
+        grad = cv2.add(cv2.absdiff(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), 0), cv2.absdiff(cv2.Sobel(smooth, cv2.CV_32F, 0, 1), 0))
+        k = slice(y0 - a, y0 - a + (y1 - y0))
+        sm.append(smooth[k])
+        rs.append(resid[k])
+        gr.append(grad[k])
+        if valid is not None:
+            vb.append(valid[y0:y1])
+    cat = (lambda x: x[0]) if len(spans) == 1 else np.concatenate
+    return cat(sm), cat(rs), cat(gr), (cat(vb) if valid is not None else None)
+
+
 def noise_polarity(image, valid=None, *, ratio=1.3):
     """Polarity from quantum noise: in a radiograph noise grows with the photons counted.
 
@@ -115,14 +150,10 @@ def noise_polarity(image, valid=None, *, ratio=1.3):
         None when the two differ by less than ``ratio`` (a smoothed or
         reconstructed export, e.g. a CT slice).
     """
-    f = image.astype(np.float32)
-    smooth = cv2.blur(f, (3, 3))
-    resid = np.abs(f - smooth)
-    # flat regions only: edges would dominate the residual
-    grad = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    smooth, resid, grad, vband = _noise_maps(image, valid)
     ok = grad < np.percentile(grad, 50)
-    if valid is not None:
-        ok &= valid
+    if vband is not None:
+        ok &= vband
     sv, rv = smooth[ok], resid[ok]
     if sv.size < 1000:
         return None
@@ -139,7 +170,70 @@ def noise_polarity(image, valid=None, *, ratio=1.3):
     return None
 
 
-def detect_polarity(image, valid=None):
+def _ellipse_half_widths(size):
+    """Half-width of each row of OpenCV's ``size`` x ``size`` ellipse kernel, or None if not symmetric runs."""
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    r = size // 2
+    out = []
+    for row in ker:
+        nz = np.flatnonzero(row)
+        if nz.size == 0 or nz[0] != r - (nz[-1] - r) or nz.size != nz[-1] - nz[0] + 1:
+            return None
+        out.append(int(nz[-1] - r))
+    return out
+
+
+def _morph_ellipse(src, size, erode):
+    """``cv2.erode``/``cv2.dilate`` of a float32 image by the ``size`` ellipse, bit-identical,
+    in O(size) passes instead of O(size^2) per pixel.
+
+    The ellipse is a stack of centred row runs: the min (max) over a run of
+    half-width ``a`` comes from a sparse table of power-of-two windows (two
+    lookups per width), and the rows are then combined by shifting.
+    Pixels outside the image are ignored, as OpenCV's default border does.
+    """
+    half = _ellipse_half_widths(size)
+    if half is None or src.dtype != np.float32 or src.ndim != 2:
+        ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        return cv2.erode(src, ker) if erode else cv2.dilate(src, ker)
+    op = np.minimum if erode else np.maximum
+    r = size // 2
+    amax = max(half)
+    h, w = src.shape
+    pad = np.full((h, w + 2 * amax), np.inf if erode else -np.inf, np.float32)
+    pad[:, amax:amax + w] = src
+    tables = [pad]                      # tables[j][:, x] = op over pad[:, x:x + 2**j]
+    for j in range(int(np.log2(2 * amax + 1))):
+        t = tables[-1].copy()
+        op(t[:, :-(1 << j)], tables[-1][:, 1 << j:], out=t[:, :-(1 << j)])
+        tables.append(t)
+    rows = {}
+    for a in set(half):
+        n = 2 * a + 1
+        j = int(np.log2(n))
+        t = tables[j]
+        x0 = amax - a
+        rows[a] = op(t[:, x0:x0 + w], t[:, x0 + n - (1 << j):x0 + n - (1 << j) + w])
+    out = rows[half[r]].copy()
+    for dy in range(1, r + 1):
+        top, bot = rows[half[r - dy]], rows[half[r + dy]]
+        op(out[:-dy], bot[dy:], out=out[:-dy])
+        op(out[dy:], top[:-dy], out=out[dy:])
+    return out
+
+
+#: Kernel size from which the decomposed ellipse morphology beats OpenCV's.
+_DECOMPOSE_FROM = 31
+
+
+def open_ellipse(src, size):
+    """``cv2.morphologyEx(src, MORPH_OPEN, ellipse(size))``, bit-identical, fast for large kernels."""
+    if size < _DECOMPOSE_FROM or src.dtype != np.float32:
+        return cv2.morphologyEx(src, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    return _morph_ellipse(_morph_ellipse(src, size, True), size, False)
+
+
+def detect_polarity(image, valid=None, *, _f32=None):
     """Decide whether solder is dark or bright in a frame.
 
     Solder joints are the many like-sized compact features of a board
@@ -157,31 +251,53 @@ def detect_polarity(image, valid=None):
     diameter_px : float
         Equivalent diameter of the typical blob at full resolution, px.
     """
-    small, k = _coarse(image)
+    small, k = _coarse(image if _f32 is None else _f32)
     if valid is not None:
         vs = cv2.resize(valid.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-        small = np.where(vs, small, np.median(small[vs]) if vs.any() else 0)
+        if not vs.all():
+            small = np.where(vs, small, np.median(small[vs]) if vs.any() else 0)
     small = cv2.GaussianBlur(small, (0, 0), 1.0)
     # solder joints stay the same blobs whatever the top-hat size; the gaps
     # between balls (what the wrong polarity finds) vanish at larger sizes,
     # so each polarity is scored by its median count over three sizes
-    scored = {}
-    for pol in ("dark", "bright"):
-        s = -small if pol == "dark" else small
-        counts, meds = [], []
-        for size in (15, 41, 101):
-            ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-            th = s - cv2.morphologyEx(s, cv2.MORPH_OPEN, ker)
+    sizes = (15, 41, 101)
+    found = {}
+
+    def blobs(pol, size):
+        if (pol, size) not in found:
+            s = -small if pol == "dark" else small
+            th = s - open_ellipse(s, size)
             v = th[th > 0]
-            n, med = (0, 0.0) if v.size < 16 else _blob_stats(th > _otsu(v))
-            counts.append(n)
-            meds.append(med)
+            found[pol, size] = (0, 0.0) if v.size < 16 else _blob_stats(th > _otsu(v))
+        return found[pol, size]
+
+    # strong, physical evidence wins: then only its polarity needs scoring
+    by_noise = noise_polarity(image, valid, ratio=2.0)
+    pols = ("dark", "bright") if by_noise is None else (by_noise,)
+    for pol in pols:
+        for size in sizes[:2]:
+            blobs(pol, size)
+    winner = by_noise
+    if winner is None:
+        # the median of three counts lies between the two smaller-size counts:
+        # when those ranges do not overlap the vote is decided without the
+        # largest (and by far dearest) opening of the losing polarity
+        d = [found["dark", z][0] for z in sizes[:2]]
+        b = [found["bright", z][0] for z in sizes[:2]]
+        if min(d) >= max(b):
+            winner = "dark"
+        elif max(d) < min(b):
+            winner = "bright"
+    scored = {}
+    for pol in (pols if winner is None else (winner,)):
+        counts = [blobs(pol, z)[0] for z in sizes]
+        meds = [blobs(pol, z)[1] for z in sizes]
         order = np.argsort(counts)
         scored[pol] = (counts[order[1]], meds[order[2]] if counts[order[2]] else meds[order[1]])
-    pol = "dark" if scored["dark"][0] >= scored["bright"][0] else "bright"
-    by_noise = noise_polarity(image, valid, ratio=2.0)
-    if by_noise is not None:
-        pol = by_noise          # strong, physical evidence wins
+    if winner is not None:
+        pol = winner
+    else:
+        pol = "dark" if scored["dark"][0] >= scored["bright"][0] else "bright"
     n, med = scored[pol]
     return pol, float(2 * np.sqrt(med / np.pi) * k) if n else 0.0
 
@@ -220,16 +336,17 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
     Prepared
     """
     valid = invalid_bands(image)
-    pol, diam = detect_polarity(image, valid)
+    all_valid = bool(valid.all())
+    f = image.astype(np.float32)
+    pol, diam = detect_polarity(image, valid, _f32=f)
     if solder in ("dark", "bright"):
         pol = solder
     if feature_diameter_px:
         diam = float(feature_diameter_px)
-    f = image.astype(np.float32)
     if pol == "bright":
-        f = np.float32(_full_scale(image, bits_used)) - f
-    f = np.maximum(f, np.float32(0.5))
-    if not valid.all():
+        np.subtract(np.float32(_full_scale(image, bits_used)), f, out=f)
+    np.maximum(f, np.float32(0.5), out=f)
+    if not all_valid:
         f = np.where(valid, f, np.float32(np.median(f[valid]) if valid.any() else 1.0))
     # local unattenuated level: an upper envelope wider than a joint, built
     # on a coarse copy (a max filter at full size would cost more than scoring)
@@ -239,8 +356,11 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
     env = cv2.GaussianBlur(env, (0, 0), size / 2.0)
     env = np.maximum(env, small)
     env = cv2.resize(env, f.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    att = np.log(np.maximum(env, f)) - np.log(f)
-    att = att.astype(np.float32)
+    # log(max(env, f)) - log(f) as one log of the ratio (0 where f >= env)
+    att = cv2.divide(env, f)
+    np.maximum(att, np.float32(1.0), out=att)
+    cv2.log(att, dst=att)
     att_s = cv2.GaussianBlur(att, (0, 0), 1.0)
-    att_s[~valid] = 0
+    if not all_valid:
+        att_s[~valid] = 0
     return Prepared(att=att, att_smooth=att_s, valid=valid, polarity=pol, blob_diameter_px=float(diam))
