@@ -23,6 +23,11 @@ def _light_smooth(att):
     return cv2.GaussianBlur(att, (0, 0), 0.5)
 
 
+#: Cores above this fraction of the typical ball peak (stray solder balls are
+#: small spheres with a third of a ball's peak or less).
+CORE_FRACTION = 0.3
+
+
 #: Open each joint mask with a disc (radius ~ 1/8 of a ball) so thin things
 #: touching a ball (via barrels, traces, bridge necks) do not skew its shape.
 OPEN_MASKS = True
@@ -115,12 +120,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             diam = pkg.ball_diameter_mm * 1000 / pixel_size_um * 1.1   # reflowed balls spread ~10 %
     if not diam or diam < 4:
         diam = 12.0
-    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam)
+    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
     if masks.n >= 3:
         # the first guess of the size sets only the search scale; refine once
         d_meas = float(np.median(equivalent_diameter(masks.area_px[1:])))
         if abs(d_meas / diam - 1) > 0.3:
-            masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas)
+            masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas, core_fraction=CORE_FRACTION)
     n = masks.n
     if OPEN_MASKS and n:
         _open_masks(masks, d_ball=float(np.median(equivalent_diameter(masks.area_px[1:]))))
