@@ -145,3 +145,80 @@ def test_onnx_matches_torch(trained, tmp_path):
     onnx_clf = classify.OnnxJointClassifier(folder)
     assert np.abs(onnx_clf.predict_proba(x) - load_model(folder).predict_proba(x)).max() < 1e-4
     assert ort is not None
+
+
+def _usable_balls(result):
+    return [j for j in result.joints if j.kind == "ball" and "missing" not in j.defects and not j.partial]
+
+
+@pytest.mark.parametrize("gate", ["shipped", "every ball"])
+def test_score_frame_with_default_classifier(monkeypatch, gate):
+    """End to end on the scorer's own segmentation: columns set, rule-certain codes untouched."""
+    import copy
+
+    from xrayinspect.pipeline import score_frame
+    from xrayinspect.synth import generate_frame
+
+    monkeypatch.delenv("XRAYINSPECT_MODEL_DIR", raising=False)
+    if not (classify.packaged_model_dir() / "model.safetensors").is_file():
+        pytest.skip("no packaged default model")
+    clf = classify.load_classifier("default")
+    if gate == "every ball":
+        clf = copy.copy(clf)
+        clf.thresholds = dict(clf.thresholds, gate_hip_score=None)
+    f = generate_frame(21, package="bga", shape=(512, 512))
+    rules = score_frame(f.image, frame="f")
+    both = score_frame(f.image, frame="f", classifier=clf)
+    assert len(rules.joints) == len(both.joints) and len(_usable_balls(both)) > 20
+    for a, b in zip(rules.joints, both.joints):
+        assert (a.x_px, a.y_px, a.kind) == (b.x_px, b.y_px, b.kind) or np.isnan(a.x_px)
+        for code in ("missing", "extra", "misaligned", "void"):
+            assert (code in a.defects) == (code in b.defects), (code, a.joint_id)
+        if "bridge" in a.defects:
+            assert "bridge" in b.defects
+        assert b.verdict == ("fail" if b.defects else "pass")
+    for j in _usable_balls(both):
+        row = j.row("f")
+        assert row["classifier_label"] in CLASSES + (classify.SKIPPED,)
+        if j.classifier_label == classify.SKIPPED:
+            assert j.hip_score < clf.thresholds["gate_hip_score"] and row["classifier_confidence"] == ""
+        else:
+            assert 0.0 < j.classifier_confidence <= 1.0 and row["classifier_confidence"] != ""
+    if gate == "every ball":
+        assert all(j.classifier_label in CLASSES for j in _usable_balls(both))
+    # a model-added bridge always lands on a pair
+    assert sum("bridge" in j.defects for j in both.joints) != 1
+
+
+def test_default_backends_agree(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.delenv("XRAYINSPECT_MODEL_DIR", raising=False)
+    folder = classify.packaged_model_dir()
+    if not (folder / "model.onnx").is_file():
+        pytest.skip("packaged default has no model.onnx")
+    auto = classify.load_classifier("default")
+    tch = classify.load_classifier("default", backend="torch")
+    assert isinstance(auto, classify.OnnxJointClassifier) and hasattr(tch, "model")
+    x = np.random.default_rng(2).uniform(-0.25, 1.25, (300, 32, 32)).astype(np.float32)
+    assert np.abs(auto.predict_proba(x) - tch.predict_proba(x)).max() < 1e-4
+    with torch.no_grad():                            # BatchNorm folding changes nothing
+        ref = torch.softmax(tch.model(torch.from_numpy(x[:, None])), 1).numpy()
+    assert np.abs(tch.predict_proba(x) - ref).max() < 1e-5
+    assert tch.predict_proba(np.zeros((0, 32, 32), np.float32)).shape == (0, len(CLASSES))
+
+
+def test_evaluate_classifier_script_smoke(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.delenv("XRAYINSPECT_MODEL_DIR", raising=False)
+    if not (classify.packaged_model_dir() / "model.safetensors").is_file():
+        pytest.skip("no packaged default model")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "evaluate_classifier.py"
+    spec = importlib.util.spec_from_file_location("xrayinspect_evaluate_classifier", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "eval.md"
+    assert mod.main(["--n", "1", "--size", "384", "--out", str(out), "--quiet"]) == 0
+    text = out.read_text()
+    assert "| hip |" in text and "Classifier overhead" in text and "score_frame, rules only" in text

@@ -142,6 +142,112 @@ def test_apply_classifier_updates_joints():
     assert r.joints[4].classifier_label == ""
 
 
+def _reference_crops(image, centers_xy, d, *, size=32, polarity="dark", context=2.0):
+    """The per-joint implementation crop_joints replaced (copyMakeBorder + blur + warpAffine), unstretched."""
+    import cv2
+
+    img = np.asarray(image).astype(np.float32)
+    img = -img if polarity == "dark" else img
+    h, w = img.shape
+    out = np.zeros((len(centers_xy), size, size), np.float32)
+    for i, (x, y) in enumerate(centers_xy):
+        side = context * d
+        s = size / side
+        half = int(math.ceil(side / 2 + 3))
+        x0, y0 = int(math.floor(x)) - half, int(math.floor(y)) - half
+        x1, y1 = x0 + 2 * half + 2, y0 + 2 * half + 2
+        cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        roi = cv2.copyMakeBorder(img[cy0:cy1, cx0:cx1], cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1, cv2.BORDER_REPLICATE)
+        if s < 1.0:
+            roi = cv2.GaussianBlur(roi, (0, 0), 0.45 / s, borderType=cv2.BORDER_REPLICATE)
+        m = np.array([[s, 0.0, (size - 1) / 2 - s * (x - x0)], [0.0, s, (size - 1) / 2 - s * (y - y0)]])
+        out[i] = cv2.warpAffine(roi, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+@pytest.mark.parametrize("d", [9.0, 22.4, 45.0])
+def test_vectorised_crops_match_per_joint_reference(d):
+    """One remap over all joints gives the patches the model was trained on (per-joint warpAffine)."""
+    rng = np.random.default_rng(4)
+    img = rng.normal(2000, 300, (300, 260)).astype(np.uint16)
+    c = np.column_stack([rng.uniform(-5, 265, 40), rng.uniform(-5, 305, 40)])
+    for pol in ("dark", "bright"):
+        got = classify._sample_patches(img, c, d, polarity=pol)
+        ref = _reference_crops(img, c, d, polarity=pol)
+        assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
+
+
+def test_combine_hip_veto():
+    th = {"hip": 0.5, "hip_add": None, "hip_veto": 0.01}
+    d, *_ = combine(["hip"], 4.0, _p(good=0.9, hip=0.02), CLASSES, th)
+    assert d == ["hip"]                             # a weak but not negligible model hip keeps the rule call
+    d, *_ = combine(["void", "hip"], 4.0, _p(good=0.99, hip=0.001), CLASSES, th)
+    assert d == ["void"]                            # the model vetoes a rule hip it is sure of; void stays
+    d, *_ = combine([], 2.5, _p(hip=0.99), CLASSES, th)
+    assert d == []                                  # hip_add None: the model never adds hip alone
+
+
+class _Gated(_Fake):
+    thresholds = {"hip": 0.5, "gate_hip_score": 2.0}
+    config = {"crop": {"size": 32, "context": 2.0, "norm": "frame"}}
+
+
+def test_apply_classifier_gate_keeps_the_frame_stretch():
+    img, c, d = _disc_frame("dark")
+    joints = [JointResult(joint_id=i, x_px=x, y_px=y, diameter_px=di, hip_score=h)
+              for i, ((x, y), di, h) in enumerate(zip(c, d, [3.5, 0.2, 1.0]))]
+    r = FrameResult(frame="f", joints=joints)
+    clf = _Gated()
+    apply_classifier(img, r, clf, "dark")
+    assert clf.seen.shape == (1, 32, 32)            # only the ball at or above the gate went through
+    full = crop_joints(img, c, classify.reference_diameter(d), polarity="dark")
+    assert np.allclose(clf.seen[0], full[0], atol=1e-6)   # same patch as a crop of every ball
+    assert [j.classifier_label for j in joints] == ["hip", classify.SKIPPED, classify.SKIPPED]
+    assert math.isnan(joints[1].classifier_confidence) and joints[1].defects == [] and joints[1].verdict == "pass"
+
+
+def _bridge_frame():
+    """Four balls in a row on a dark-solder frame; balls 1 and 2 joined by a solder neck."""
+    yy, xx = np.mgrid[0:80, 0:200].astype(float)
+    att = np.zeros(xx.shape)
+    centres = [(30.0, 40.0), (75.0, 40.0), (120.0, 40.0), (165.0, 40.0)]
+    for x, y in centres:
+        att = np.maximum(att, ((xx - x) ** 2 + (yy - y) ** 2 <= 14 ** 2).astype(float))
+    att = np.maximum(att, ((xx >= 75) & (xx <= 120) & (np.abs(yy - 40) <= 4)).astype(float))
+    img = (3000 - 2000 * att).astype(np.uint16)
+    joints = [JointResult(joint_id=i, x_px=x, y_px=y, diameter_px=28.0, hip_score=0.0)
+              for i, (x, y) in enumerate(centres)]
+    return img, FrameResult(frame="b", joints=joints)
+
+
+class _SaysBridge:
+    classes = CLASSES
+    thresholds = {"hip": 0.5, "bridge_add": 0.97}
+    config = {"crop": {"size": 32, "context": 2.0, "norm": "frame"}}
+
+    def __init__(self, on):
+        self.on = on
+
+    def predict_proba(self, patches):
+        out = np.tile(_p(good=0.9), (len(patches), 1))
+        out[self.on] = _p(bridge=50.0)
+        return out
+
+
+def test_model_bridge_lands_on_both_balls_or_none():
+    img, r = _bridge_frame()
+    apply_classifier(img, r, _SaysBridge(1), "dark")          # ball 1: neck towards ball 2
+    assert [("bridge" in j.defects) for j in r.joints] == [False, True, True, False]
+    assert r.joints[2].verdict == "fail"
+    img, r = _bridge_frame()
+    apply_classifier(img, r, _SaysBridge(2), "dark")          # from the other side: same pair
+    assert [("bridge" in j.defects) for j in r.joints] == [False, True, True, False]
+    img, r = _bridge_frame()
+    apply_classifier(img, r, _SaysBridge(0), "dark")          # ball 0 has no neck: the model's bridge is dropped
+    assert not any("bridge" in j.defects for j in r.joints)
+    assert r.joints[0].verdict == "pass" and r.joints[0].classifier_label == "bridge"
+
+
 def _block_torch(monkeypatch, also_onnx=True):
     real_import = builtins.__import__
     blocked = ("torch", "safetensors") + (("onnxruntime",) if also_onnx else ())

@@ -69,6 +69,19 @@ def predict_logits(model, x, batch_size=512):
     return torch.cat(out) if out else torch.zeros(0, len(CLASSES))
 
 
+#: How scoring uses the model (:func:`xrayinspect.classify.combine` / ``apply_classifier``), written
+#: into every ``thresholds.json``. Chosen end to end, on the scorer's own segmentation of
+#: calibration frames (seeds 900000-900063, 1024 px; never the evaluation seeds 7_200_000+), with
+#: the shipped weights. The scorer's segmented diameters are 0.945x the simulator's truth diameters
+#: the model was trained with, so crops scale the frame's median segmented diameter by 1.058 (without
+#: it true hips fell to p_hip 0.02-0.05). Then the model's hip probability separates the rules' false
+#: hip alarms (p_hip < 0.015 for all but one) from true hips (p_hip > 0.5), but as a caller on its
+#: own it raises more false hips than the rules (every true hip had a rule hip score >= 4.7). So the
+#: model vetoes a rule ``hip`` it is sure of (p_hip < 0.1), never adds one, and only balls with a hip
+#: score of at least 2 (the rules call hip at 3) go through it.
+SCORING_POLICY = {"hip_add": None, "hip_veto": 0.1, "gate_hip_score": 2.0, "crop_diameter_scale": 1.058}
+
+
 def calibrate_thresholds(proba, labels):
     """``hip``: the threshold in [0.5, 0.95] maximising hip F1 on validation; ``bridge_add``: the
     lowest threshold in [0.95, 0.99] with validation precision >= 0.95 on bridge (0.99 when none).
@@ -238,6 +251,7 @@ def train_model(data_dirs, out_dir, *, seed=0, epochs=30, val_frac=0.2, patience
 
     pva = torch.softmax(predict_logits(model, xva.squeeze(1).numpy()), 1).numpy()
     thresholds = calibrate_thresholds(pva, yva.numpy())
+    thresholds.update(SCORING_POLICY)
     metrics = {"seed": seed, "n_train": int(len(tr)), "n_val": int(len(va)),
                "train_counts": {c: int(n) for c, n in zip(CLASSES, counts)},
                "best_epoch": best[2], "epochs_run": len(history), "history": history,
