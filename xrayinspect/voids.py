@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 
 #: Seed and grow levels, in robust noise sigmas and as a fraction of the dome peak (calibrated).
-SEED_SIGMA, GROW_SIGMA = 4.0, 2.5
-SEED_FRACTION, GROW_FRACTION = 0.10, 0.06
+SEED_SIGMA, GROW_SIGMA = 5.0, 3.0
+SEED_FRACTION, GROW_FRACTION = 0.15, 0.10
 #: A void's edge is where the shortfall falls to this fraction of the void's own
 #: deepest shortfall (calibrated): a threshold relative to each void, like the
 #: joints' edge, sits at the same place on its profile whatever its depth.
-VOID_EDGE_FRACTION = 0.3
+VOID_EDGE_FRACTION = None
 #: Refit each ball's void-free scale without its voided pixels.
 REFIT = False
 #: Fit each ball's profile exponent as well as its scale.
@@ -210,21 +210,30 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None):
     seed = search & (short > np.maximum(SEED_SIGMA * sigma, SEED_FRACTION * peak))
     grow = search & (short > np.maximum(GROW_SIGMA * sigma, GROW_FRACTION * peak))
     h, w = joint_labels.shape
-    grow_img = np.zeros((h, w), np.uint8)
-    grow_img[ys[grow], xs[grow]] = 1
+    # image work only inside the window that holds the candidate voids
+    if grow.any():
+        gy, gx = ys[grow], xs[grow]
+        y0, y1 = max(int(gy.min()) - 3, 0), min(int(gy.max()) + 4, h)
+        x0, x1 = max(int(gx.min()) - 3, 0), min(int(gx.max()) + 4, w)
+    else:
+        y0 = y1 = x0 = x1 = 0
+    grow_img = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    grow_img[ys[grow] - y0, xs[grow] - x0] = 1
     # one void per seed: the grown halo of blur would merge neighbouring voids
     # into one and inflate the largest-void figure, so each grown pixel joins
     # the seed it is reached from first (geodesic dilation inside the halo)
-    seed_img = np.zeros((h, w), np.uint8)
-    seed_img[ys[seed], xs[seed]] = 1
-    ns, sl = cv2.connectedComponents(seed_img, connectivity=8)
+    seed_img = np.zeros_like(grow_img)
+    seed_img[ys[seed] - y0, xs[seed] - x0] = 1
+    ns, sl = cv2.connectedComponents(seed_img, connectivity=8) if seed_img.size else (1, seed_img.astype(np.int32))
     vl = sl.astype(np.float32)
     ker = np.ones((3, 3), np.uint8)
     halo = grow_img > 0
-    for _ in range(GROW_STEPS):
+    for _ in range(GROW_STEPS if vl.size else 0):
         nxt = cv2.dilate(vl, ker)
         vl = np.where((vl == 0) & halo, nxt, vl)
-    vl = vl.astype(np.int32)
+    win = vl.astype(np.int32)
+    vl = np.zeros((h, w), np.int32)
+    vl[y0:y1, x0:x1] = win
     vsize = np.bincount(vl.ravel(), minlength=ns)
     has_seed = vsize >= MIN_VOID_AREA_PX
     has_seed[0] = False
