@@ -136,6 +136,11 @@ def _noise_maps(image, valid, max_pixels=NOISE_PIXELS, band=32):
     return cat(sm), cat(rs), cat(gr), (cat(vb) if valid is not None else None)
 
 
+#: Noise in the brightest tenth over the darkest tenth (or the reverse) that
+#: settles polarity on its own (checked on 36 BGA and 16 QFN development frames).
+NOISE_RATIO = 1.3
+
+
 def noise_polarity(image, valid=None, *, ratio=1.3):
     """Polarity from quantum noise: in a radiograph noise grows with the photons counted.
 
@@ -272,7 +277,7 @@ def detect_polarity(image, valid=None, *, _f32=None):
         return found[pol, size]
 
     # strong, physical evidence wins: then only its polarity needs scoring
-    by_noise = noise_polarity(image, valid, ratio=2.0)
+    by_noise = noise_polarity(image, valid, ratio=NOISE_RATIO)
     pols = ("dark", "bright") if by_noise is None else (by_noise,)
     for pol in pols:
         for size in sizes[:2]:
