@@ -23,6 +23,10 @@ from .results import JointResult
 
 #: A pad void is where attenuation falls this far below the pad's solder level (fraction).
 PAD_VOID_FRACTION = 0.22
+#: Pins joined by solder above this fraction of the pad level are bridged.
+PIN_BRIDGE_FRACTION = 0.3
+#: Pins lie within this many pad half-widths of the pad centre (a QFN pad is about half its body).
+PIN_REACH = 2.4
 #: A via's copper rim rises this far above the pad level (fraction of the level).
 VIA_RIM_FRACTION = 0.35
 
@@ -124,6 +128,13 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
         rim = float(np.percentile(prep.att[y0:y1, x0:x1][ring], 90)) if ring.any() else 0.0
         round_ = vstats[k, cv2.CC_STAT_AREA] / max(ww * hh, 1) > 0.6 and 0.6 < ww / max(hh, 1) < 1.6
         (via_ids if (round_ and rim > (1 + VIA_RIM_FRACTION) * level) else void_ids).append(k)
+    if via_ids:
+        # thermal vias are alike: a rimmed region much larger than the typical
+        # via is a void that has swallowed a via
+        va = np.array([vstats[k, cv2.CC_STAT_AREA] for k in via_ids], float)
+        med_via = float(np.median(va))
+        void_ids += [k for k, a_ in zip(via_ids, va) if a_ > 2.0 * med_via]
+        via_ids = [k for k, a_ in zip(via_ids, va) if a_ <= 2.0 * med_via]
     if len(via_ids) < 2:
         # a lone rimmed spot is more likely a void on a trace than a via pattern
         void_ids += via_ids
@@ -148,13 +159,29 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
     # pins: like-sized lands outside the pad
     px0, py0 = xs.min(), ys.min()
     px1, py1 = xs.max(), ys.max()
-    pin_ids = [k for k in range(1, n) if k not in pad_ids and area[k] >= 6
-               and not (px0 <= cents[k, 0] <= px1 and py0 <= cents[k, 1] <= py1)]
+    # pins sit in a ring around the pad no wider than the package body (the
+    # pad is about half the body), and are solid lands, not via rings
+    half = 0.5 * max(px1 - px0, py1 - py0)
+    pcx0, pcy0 = 0.5 * (px0 + px1), 0.5 * (py0 + py1)
+    pin_ids = []
+    for k in range(1, n):
+        if k in pad_ids or area[k] < 6:
+            continue
+        if px0 <= cents[k, 0] <= px1 and py0 <= cents[k, 1] <= py1:
+            continue
+        if max(abs(cents[k, 0] - pcx0), abs(cents[k, 1] - pcy0)) > PIN_REACH * half:
+            continue
+        x, y, bw, bh = stats[k, :4]
+        own = lab[y:y + bh, x:x + bw] == k
+        if ndi.binary_fill_holes(own).sum() > 1.3 * area[k] or area[k] < 0.45 * bw * bh:
+            continue            # a ring (via barrel) or a thin line
+        pin_ids.append(k)
     joints = [pad]
     if pin_ids:
         med = float(np.median(area[pin_ids]))
         pin_ids = [k for k in pin_ids if 0.25 * med <= area[k] <= 4.0 * med]
     pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep)
+    _pin_bridges(pins, lab, pin_ids, att, level, prep.valid, pad_filled)
     joints += pins
     for j in joints:
         codes = list(j.defects)
@@ -190,6 +217,40 @@ def _pin_pitch(pins):
 
     d, _ = cKDTree(pts).query(pts, k=2)
     return float(np.median(d[:, 1]))
+
+
+def _pin_bridges(pins, lab, pin_ids, att, level, valid, pad_mask):
+    """Flag pins joined by solder thinner than a land (below the land threshold).
+
+    A bridge between two pins is a thin solder sheet; it may not reach the
+    threshold that separates lands, so connectivity is checked at a fraction
+    of the pad's solder level, like the necks between BGA balls.
+    """
+    if len(pin_ids) < 2:
+        return
+    # the pad (and wire bonds over it) must not connect pins through the middle
+    keep_out = cv2.dilate(pad_mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    low = ((att > PIN_BRIDGE_FRACTION * level) & valid & ~keep_out).astype(np.uint8)
+    n, cc = cv2.connectedComponents(low, connectivity=8)
+    region_of = {}
+    for k in pin_ids:
+        ys, xs = np.nonzero(lab == k)
+        region_of[k] = int(np.bincount(cc[ys, xs]).argmax()) if ys.size else 0
+    by_region = {}
+    for k, rg in region_of.items():
+        if rg:
+            by_region.setdefault(rg, []).append(k)
+    joined = {k for ks in by_region.values() if len(ks) > 1 for k in ks}
+    if not joined:
+        return
+    # match components back to the pin joints by position
+    for j in pins:
+        if "missing" in j.defects or "bridge" in j.defects:
+            continue
+        yi, xi = int(round(j.y_px)), int(round(j.x_px))
+        k = lab[min(max(yi, 0), lab.shape[0] - 1), min(max(xi, 0), lab.shape[1] - 1)]
+        if k in joined:
+            j.defects.append("bridge")
 
 
 def _pins(lab, pin_ids, stats, cents, area, att, centre, prep):
