@@ -62,6 +62,66 @@ def _open_masks(masks, d_ball):
     masks.labels = lab.astype(np.int32)
 
 
+#: Cut masks that cover two expected sites (thick bridges) into two balls.
+SPLIT_MERGED = True
+
+
+def _split_on_sites(masks, fit, med_area, to_frame):
+    """Split every joint mask that covers two or more expected, otherwise empty sites.
+
+    Each pixel goes to the nearest of the covered sites; both pieces are
+    recorded as bridged to each other. Updates ``masks`` in place.
+
+    Returns
+    -------
+    bool
+        Whether anything was split.
+    """
+    labels = masks.labels
+    h, w = labels.shape
+    sites = sorted(fit.expected)
+    if not sites:
+        return False
+    rc = np.array(sites)
+    sxy = to_frame(fit.site_xy(rc[:, 0], rc[:, 1]))
+    xi = np.round(sxy[:, 0]).astype(int)
+    yi = np.round(sxy[:, 1]).astype(int)
+    inside = (xi >= 0) & (yi >= 0) & (xi < w) & (yi < h)
+    lab_at = np.zeros(len(sites), np.int64)
+    lab_at[inside] = labels[yi[inside], xi[inside]]
+    changed = False
+    for k in np.unique(lab_at[lab_at > 0]):
+        if masks.area_px[k] < 1.6 * med_area:
+            continue
+        cover = np.nonzero(lab_at == k)[0]
+        if cover.size < 2:
+            continue
+        ys, xs = np.nonzero(labels == k)
+        d = np.hypot(xs[:, None] - sxy[cover, 0][None, :], ys[:, None] - sxy[cover, 1][None, :])
+        near = d.argmin(1)
+        new_ids = [k] + list(range(masks.n + 1, masks.n + cover.size))
+        for i, lid in enumerate(new_ids):
+            sel = near == i
+            labels[ys[sel], xs[sel]] = lid
+        masks.n += cover.size - 1
+        extra = cover.size - 1
+        masks.area_px = np.concatenate([masks.area_px, np.zeros(extra)])
+        masks.cx = np.concatenate([masks.cx, np.zeros(extra)])
+        masks.cy = np.concatenate([masks.cy, np.zeros(extra)])
+        masks.peak = np.concatenate([masks.peak, np.full(extra, masks.peak[k])])
+        masks.touches_edge = np.concatenate([masks.touches_edge, np.full(extra, masks.touches_edge[k])])
+        masks.bbox = np.concatenate([masks.bbox, np.repeat(masks.bbox[k:k + 1], extra, 0)])
+        masks.bridged_with = list(masks.bridged_with) + [set() for _ in range(extra)]
+        for i, lid in enumerate(new_ids):
+            sel = near == i
+            masks.area_px[lid] = sel.sum()
+            masks.cx[lid] = xs[sel].mean() if sel.any() else 0
+            masks.cy[lid] = ys[sel].mean() if sel.any() else 0
+            masks.bridged_with[lid] = set(masks.bridged_with[lid]) | {q for q in new_ids if q != lid}
+        changed = True
+    return changed
+
+
 def _hip_scores(diam, peak, points, usable):
     """Neighbour-relative head-in-pillow score per ball.
 
@@ -129,13 +189,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     n = masks.n
     if OPEN_MASKS and n:
         _open_masks(masks, d_ball=float(np.median(equivalent_diameter(masks.area_px[1:]))))
-    vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
-                    clipped=getattr(prep, "clipped", None))
-    contours, perim = contours_by_label(masks.labels, n)
-    vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
     area = masks.area_px
     dia = equivalent_diameter(area)
-    circ = circularity(area, perim)
     pts = np.stack([masks.cx, masks.cy], 1)
     ids = np.arange(1, n + 1)
     med_area = float(np.median(area[ids][~masks.touches_edge[ids]])) if n else 0.0
@@ -169,10 +224,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     fit, idx = fit_grid(fit_pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
                         depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
                         if ball_like.size else 5.0)
-    site_of = {}
-    offset = np.full(n + 1, np.nan)
-    site_xy = np.full((n + 1, 2), np.nan)
-    rc = np.full((n + 1, 2), -1)
+
     def to_frame(xy):
         """Collapsed (band-free) coordinates back to frame pixels."""
         xy = np.array(xy, float)
@@ -184,6 +236,28 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             xy[..., 1] = np.interp(xy[..., 1], np.arange(keep_y.size), keep_y)
         return xy
 
+    if fit is not None and SPLIT_MERGED:
+        # a thick bridge can leave two balls in one mask: cut it between the
+        # two expected sites it covers, then assign as usual
+        if _split_on_sites(masks, fit, med_area, to_frame):
+            n = masks.n
+            area = masks.area_px
+            dia = equivalent_diameter(area)
+            pts = np.stack([masks.cx, masks.cy], 1)
+            ids = np.arange(1, n + 1)
+            fit_pts = pts.copy()
+            if band_x.any() or band_y.any():
+                xi = np.clip(np.round(pts[:, 0]).astype(int), 0, band_x.size - 1)
+                yi = np.clip(np.round(pts[:, 1]).astype(int), 0, band_y.size - 1)
+                fit_pts[:, 0] -= np.cumsum(band_x)[xi]
+                fit_pts[:, 1] -= np.cumsum(band_y)[yi]
+            cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
+            cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
+            solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak
+    site_of = {}
+    offset = np.full(n + 1, np.nan)
+    site_xy = np.full((n + 1, 2), np.nan)
+    rc = np.full((n + 1, 2), -1)
     if fit is not None:
         basis = np.stack([fit.u, fit.v], 1)
         frac = np.linalg.solve(basis, (fit_pts[ids] - fit.origin).T).T      # (col, row)
@@ -208,6 +282,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             rc[k] = site
             offset[k] = dd
             site_xy[k] = sx
+    vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
+                    clipped=getattr(prep, "clipped", None))
+    contours, perim = contours_by_label(masks.labels, n)
+    vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
+    circ = circularity(area, perim)
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, np.isin(np.arange(n + 1), list(site_of.values()))
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with]))
