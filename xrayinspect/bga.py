@@ -283,7 +283,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             offset[k] = dd
             site_xy[k] = sx
     vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
-                    clipped=getattr(prep, "clipped", None))
+                    clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None))
     contours, perim = contours_by_label(masks.labels, n)
     vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
     circ = circularity(area, perim)

@@ -103,6 +103,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         feature_d = recipe.package.ball_diameter_mm * 1000 / px_um * 1.1
     prep = prepare(image, solder=solder, bits_used=bits, feature_diameter_px=feature_d)
     prep.clipped = clipped_pixels(image, prep.polarity)
+    # 8-bit exports are windowed for display: their grey levels are not linear in dose
+    prep.windowed = image.dtype == np.uint8
     if pkg_type is None:
         pkg_type = detect_package(image, prep.polarity)
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,

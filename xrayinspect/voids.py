@@ -139,7 +139,7 @@ def _void_edges(vl, nvo, short, ys, xs, search, sigma):
     return np.where(sel, vl, out)
 
 
-def ball_voids(att, joint_labels, n, *, model="dome", clipped=None):
+def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=None):
     """Measure voids in every labelled joint.
 
     Parameters
@@ -153,6 +153,12 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None):
     model : {"dome", "flat"}
         Void-free profile: a spheroid dome (BGA balls) or a flat layer
         (QFN pads and pins, whose level is the joint's upper quantile).
+    fit_gamma : bool, optional
+        Fit a per-ball profile exponent as well as a scale (default
+        :data:`FIT_GAMMA`). Right for windowed 8-bit exports, whose black
+        level bends each ball's profile differently; on linear 16-bit data
+        the log attenuation is exact and the extra freedom would absorb
+        central voids.
     clipped : ndarray of bool, optional
         Pixels the export clipped at its most attenuating grey level. Their
         attenuation is only a lower bound, so they are neither used to fit
@@ -185,7 +191,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None):
         a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
-        if FIT_GAMMA:
+        if (FIT_GAMMA if fit_gamma is None else fit_gamma):
             expected = _fit_scale_gamma(a, shape, lab, n, fit_px & (shape > 0.05) & (a > 0), expected)
         if REFIT:
             # a large void pulls the quantile down; refit each ball's scale from
