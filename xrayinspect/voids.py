@@ -25,6 +25,8 @@ VOID_EDGE_FRACTION = None
 REFIT = False
 #: Fit each ball's profile exponent as well as its scale.
 FIT_GAMMA = True
+#: Seed and grow levels are this much higher on windowed 8-bit exports.
+WINDOWED_FACTOR = 1.4
 #: Voids are looked for inside this elliptical radius (the rim is all partial volume).
 RHO_MAX = 0.93
 #: Width of the radial bins of the measured ball profile (elliptical radius units).
@@ -213,8 +215,11 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     resid = short[search & (short < 0)]
     sigma = 1.4826 * np.median(-resid) if resid.size > 50 else 0.02 * float(np.median(a0[1:]) if n else 1)
     peak = a0[lab]
-    seed = search & (short > np.maximum(SEED_SIGMA * sigma, SEED_FRACTION * peak))
-    grow = search & (short > np.maximum(GROW_SIGMA * sigma, GROW_FRACTION * peak))
+    # a windowed 8-bit export (quantised, often JPEG-blocked) needs a clearer
+    # shortfall before a void is believed
+    k8 = WINDOWED_FACTOR if (FIT_GAMMA if fit_gamma is None else fit_gamma) else 1.0
+    seed = search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak))
+    grow = search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak))
     h, w = joint_labels.shape
     # image work only inside the window that holds the candidate voids
     if grow.any():
