@@ -84,14 +84,16 @@ def svg_histogram(counts, *, limit=None, width=560, height=200, xlabel="void %",
     for i, c in enumerate(shown):
         if not c:
             continue
-        bh = span_h * c / cmax
+        # at least 2 px: a bin of a few joints beside one of thousands (the 0 % bin) must stay
+        # visible, above all the joints over the limit
+        bh = max(2.0, span_h * c / cmax)
         over = limit is not None and i >= limit
         parts.append(f'<rect x="{left + i * bw:.1f}" y="{top + span_h - bh:.1f}" width="{max(bw - 1, 0.5):.1f}" '
                      f'height="{bh:.1f}" fill="{"#c33" if over else "#4a7"}"><title>{i}-{i + 1} %: {c}</title></rect>')
     parts.append(f'<line x1="{left}" y1="{top + span_h}" x2="{width - 10}" y2="{top + span_h}" stroke="#444"/>')
     for v in range(0, last + 1, 5 if last <= 50 else 10):
         parts.append(f'<text x="{left + v * bw:.1f}" y="{height - 12}" text-anchor="middle">{v}</text>')
-    parts.append(f'<text x="{left}" y="{top + 8}">{cmax}</text>')
+    parts.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{cmax}</text>')
     parts.append(f'<text x="{width - 10}" y="{height - 1}" text-anchor="end">{_esc(xlabel)}</text>')
     if limit is not None:
         x = left + limit * bw
@@ -244,7 +246,8 @@ def write_report(out, agg, summary, *, limits, store=None, paths=None, max_pixel
             f"<tr><td>Rule profile</td><td>{_esc(summary.profile)}; limits: "
             + ", ".join(f"{_esc(k)} {v:g}" for k, v in limits.items()) + "</td></tr>",
             f"<tr><td>Run</td><td>{summary.n_scored} scored now, {summary.n_resumed} resumed; "
-            f"{summary.seconds:.1f} s wall on {_esc(summary.backend)} ({summary.workers} workers); "
+            f"{summary.seconds:.1f} s wall on {_esc(summary.backend)} "
+            f"({summary.workers} worker{'' if summary.workers == 1 else 's'}); "
             f"xrayinspect {__version__}</td></tr>",
             "</table>"]
     if agg.errors:
