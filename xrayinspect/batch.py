@@ -151,6 +151,20 @@ def overlay_name(frame):
     return sidecar_name(frame)[: -len(".json")] + ".png"
 
 
+def _one_thread_worker():
+    """Pool worker start-up: one frame per worker process, one thread per frame.
+
+    OpenCV's own threads would make each worker take more than its core, so
+    N workers would not scale to N cores.
+    """
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # noqa: BLE001 -- only a performance hint
+        pass
+
+
 def score_task(path, frame, recipe=None, profile=None, classifier=None, max_pixels=None,
                overlay_dir=None, overlay_bytes=False, scorer=None):
     """Read and score one frame; returns ``(sidecar dict, extras dict)``. Never raises for bad input.
@@ -599,7 +613,7 @@ def _run_pool(items, task_kw, workers):
     suspects = deque()      # frames that were in flight when a worker died: run one at a time
     inflight = {}           # future -> (item, isolated)
     window = max(2, 2 * workers)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_one_thread_worker)
     try:
         while pending or suspects or inflight:
             broken = False
@@ -636,7 +650,7 @@ def _run_pool(items, task_kw, workers):
                     suspects.append(it)
                 inflight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_one_thread_worker)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
