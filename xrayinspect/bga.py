@@ -62,6 +62,10 @@ def _open_masks(masks, d_ball):
     masks.labels = lab.astype(np.int32)
 
 
+#: Share of a ball's pixels far denser than its own profile above which the ball
+#: is obstructed (not judged for head-in-pillow).
+OBSTRUCTED_FRAC = 0.05
+
 #: Cut masks that cover two expected sites (thick bridges) into two balls.
 SPLIT_MERGED = True
 
@@ -287,9 +291,13 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     contours, perim = contours_by_label(masks.labels, n)
     vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
     circ = circularity(area, perim)
+    # a ball with something denser than solder across it (a via barrel, a part
+    # seen through it) cannot be compared with its neighbours: no hip call
+    obstructed = (vs.foreign_frac if vs.foreign_frac is not None else np.zeros(n + 1)) > OBSTRUCTED_FRAC
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, np.isin(np.arange(n + 1), list(site_of.values()))
-                      & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with]))
+                      & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
+                      & ~obstructed)
     is_joint = (rc[:, 0] >= 0) | (solid & (circ > 0.55) & (area < 3 * max(med_area, 1)) & (area >= 6))
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     for k in ids:
@@ -301,7 +309,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         offset_px=float(offset[k]), diameter_px=float(dia[k]), area_px=float(area[k]),
                         circularity=float(circ[k]), void_pct=float(vs.void_pct[k]),
                         largest_void_pct=float(vs.largest_void_pct[k]), void_count=int(vs.void_count[k]),
-                        hip_score=float(hip[k]) if rc[k, 0] >= 0 else 0.0, partial=bool(masks.touches_edge[k]),
+                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k]) else 0.0, partial=bool(masks.touches_edge[k]),
                         peak_att=float(vs.dome_peak[k]), contour=contours[k])
         j.void_contours = []
         if rc[k, 0] < 0 and not j.partial:

@@ -27,6 +27,12 @@ REFIT = False
 FIT_GAMMA = True
 #: Seed and grow levels are this much higher on windowed 8-bit exports.
 WINDOWED_FACTOR = 1.4
+#: Pixels this far above a ball's median profile belong to something denser than
+#: solder lying across it; they are left out of the profile fit (None: keep all).
+FOREIGN_EXCESS = 1.25
+#: ... and pixels this far above it count towards a ball being obstructed (a head-in-pillow
+#: ball is denser than its neighbours, but not by this much).
+OBSTRUCTION_EXCESS = 1.6
 #: Voids are looked for inside this elliptical radius (the rim is all partial volume).
 RHO_MAX = 0.93
 #: Width of the radial bins of the measured ball profile (elliptical radius units).
@@ -47,6 +53,7 @@ class VoidStats:
     dome_peak: np.ndarray
     void_labels: np.ndarray      # int32 image: void component ids (0 none)
     void_owner: np.ndarray       # joint label of each void component
+    foreign_frac: np.ndarray = None   # share of a ball covered by something denser than solder
 
 
 def _ellipse_rho(xs, ys, lab, n, area):
@@ -97,6 +104,8 @@ def _fit_scale_gamma(a, shape, lab, n, use, first_guess):
     lp = np.log(np.maximum(shape, 1e-6))
     for _ in range(2):
         ok = use & (expected - a < 0.12 * expected)      # not voided by the last fit
+        if FOREIGN_EXCESS is not None:
+            ok &= a < FOREIGN_EXCESS * expected            # nor covered by something denser
         w = ok.astype(float)
         cnt = np.bincount(lab, w, n + 1)
         sx = np.bincount(lab, w * lp, n + 1)
@@ -177,6 +186,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     ys, xs = np.nonzero(joint_labels)
     lab = joint_labels[ys, xs]
     a = att[ys, xs].astype(np.float64)
+    foreign = np.zeros(n + 1)
     sat = clipped[ys, xs] if clipped is not None else np.zeros(a.shape, bool)
     area = np.bincount(lab, minlength=n + 1).astype(float)
     if model == "dome":
@@ -195,6 +205,18 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         shape = prof[rbin]
         fit_px = (rho < 0.8) & ~sat
         a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
+        if FOREIGN_EXCESS is not None:
+            # something denser than solder crossing the ball (a via barrel or a
+            # part projected onto it in an oblique view) lifts the quantile and
+            # turns the rest of the ball into a false void: start from the
+            # median, drop what stands far above it, and fit again
+            med = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.5)
+            dense = rho < 0.9
+            over = dense & (a >= OBSTRUCTION_EXCESS * med[lab] * shape)
+            foreign = np.bincount(lab[over], minlength=n + 1)[:n + 1] / np.maximum(
+                np.bincount(lab[dense], minlength=n + 1)[:n + 1], 1)
+            fit_px = fit_px & (a < FOREIGN_EXCESS * med[lab] * shape)
+            a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
         if (FIT_GAMMA if fit_gamma is None else fit_gamma):
@@ -273,4 +295,4 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         pct = np.where(area > 0, 100 * void_area / area, 0.0)
         lpct = np.where(area > 0, 100 * largest / area, 0.0)
     return VoidStats(void_pct=pct, largest_void_pct=lpct, void_count=count, dome_peak=a0,
-                     void_labels=vl, void_owner=owner)
+                     void_labels=vl, void_owner=owner, foreign_frac=foreign)
