@@ -31,6 +31,8 @@ FRAMES = [
      "12x12 BGA seen at 35 degrees: balls are ellipses, pads separate"),
     ("bga_defects", 5005, dict(package="bga", export="tiff16", polarity="dark", rows=20, cols=20, tilt_deg=1.0),
      "20x20 BGA with defects"),
+    ("bga_ct_slice", 5008, dict(package="bga", export="tiff16", modality="ct", rows=12, cols=12),
+     "12x12 BGA as a CT slice through the balls: bright solder on dark, edge halos, streaks"),
     ("qfn_dark_16bit", 5006, dict(package="qfn", export="tiff16", polarity="dark"),
      "QFN: thermal pad with voids, perimeter pins, 16-bit TIFF"),
     ("qfn_bright_8bit", 5007, dict(package="qfn", export="png8", polarity="bright"),

@@ -157,3 +157,17 @@ def test_synth_cli_writes_frames_truth_and_recipes(tmp_path):
     assert len(truths) == 2 and len(recipes) == 2
     assert {json.loads(t.read_text())["package"] for t in truths} == {"bga", "qfn"}
     assert {load_recipe(r).package.type for r in recipes} == {"bga", "qfn"}
+
+
+def test_ct_slice_truth_and_look():
+    f = generate_frame(77, shape=(384, 384), rows=8, cols=8, modality="ct", export="tiff16")
+    assert f.truth["modality"] == "ct" and f.truth["polarity"] == "bright"
+    balls = [t for t in f.truth["joints"] if "missing" not in t["defects"] and not t.get("partial")]
+    assert len(balls) >= 40
+    img = f.image.astype(float)
+    bg = np.median(img)
+    for t in balls[:20]:
+        # solder is bright in a slice; a void is a dark hole in it
+        assert _patch(img, t["x_px"], t["y_px"], 0.2 * t["diameter_px"]).max() > bg + 0.3 * (img.max() - bg)
+    # the slice's void % is of the ball's cross-section at that height
+    assert all(0 <= t["void_pct"] <= 100 for t in balls)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .detector import expose, jpeg_roundtrip, tile_with_borders, to_8bit
-from .render import render_scene
+from .detector import ct_export, expose, jpeg_roundtrip, tile_with_borders, to_8bit
+from .render import render_scene, render_slice
 from .scene import DIFFICULTIES, bga_scene, qfn_scene
 
 __all__ = ["SynthFrame", "generate_frame", "write_set", "EXPORTS", "DIFFICULTIES", "dict_to_toml"]
@@ -62,7 +62,8 @@ def _judge_truth(joints, limits=LIMITS):
 
 
 def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, export=None, polarity=None,
-                   bits=None, tilt_deg=None, tiled=None, rows=None, cols=None, defects=True, ss=4):
+                   bits=None, tilt_deg=None, tiled=None, rows=None, cols=None, defects=True, ss=4,
+                   modality="radiograph"):
     """Simulate one X-ray frame with its ground truth.
 
     Parameters
@@ -89,6 +90,10 @@ def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, expo
         Place defects (False gives a good board).
     ss : int
         Sub-pixel samples per axis for the joints and their truth.
+    modality : {"radiograph", "ct"}
+        ``"ct"``: a reconstructed slice through the middle of the balls
+        (BGA only): bright solder on dark, edge halos, streaks; the truth
+        is then per slice (void % of the ball's cross-section).
 
     Returns
     -------
@@ -98,7 +103,12 @@ def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, expo
         raise ValueError(f"package must be 'bga' or 'qfn', got {package!r}")
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
+    if modality not in ("radiograph", "ct"):
+        raise ValueError(f"modality must be 'radiograph' or 'ct', got {modality!r}")
     rng = np.random.default_rng(seed)
+    if modality == "ct":
+        return _ct_frame(rng, seed, package=package, difficulty=difficulty, shape=shape, export=export,
+                         rows=rows, cols=cols, defects=defects, ss=ss)
     if package == "bga":
         shape = shape or (2048, 2048)
         scene = bga_scene(rng, shape=shape, difficulty=difficulty, rows=rows, cols=cols, tilt_deg=tilt_deg,
@@ -148,6 +158,31 @@ def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, expo
         "joints": joints,
     }
     return SynthFrame(image=image, truth=truth, recipe=scene.recipe, suffix=EXPORTS[export])
+
+
+def _ct_frame(rng, seed, *, package, difficulty, shape, export, rows, cols, defects, ss):
+    """A CT-slice export of a BGA: the slice through the balls' mid-height."""
+    if package != "bga":
+        raise ValueError("CT-slice frames are simulated for BGA packages only")
+    shape = shape or (2048, 2048)
+    scene = bga_scene(rng, shape=shape, difficulty=difficulty, rows=rows, cols=cols, tilt_deg=0.0, defects=defects)
+    mu, joints = render_slice(scene, scene.frame["ball_height_px"], ss=ss)
+    export = export or str(rng.choice(["tiff16", "png8"]))
+    if export not in ("tiff16", "png16", "png8", "tiff8"):
+        raise ValueError(f"CT-slice export must be tiff16, png16, png8 or tiff8, got {export!r}")
+    image, det = ct_export(mu, rng, bits=8 if export.endswith("8") else 16, difficulty=difficulty)
+    frame_verdict = _judge_truth(joints)
+    truth = {
+        "schema": "xrayinspect-truth/1", "seed": seed if isinstance(seed, int) else list(seed),
+        "package": package, "difficulty": difficulty, "export": export, "polarity": "bright",
+        "modality": "ct", "slice_height_px": scene.frame["ball_height_px"], "jpeg_quality": None,
+        "tiled": False, "bands": [], "shape": list(image.shape), "pixel_size_um": scene.pixel_size_um,
+        "detector": det, "scene": scene.frame, "frame_verdict": frame_verdict, "pad_void_pct": None,
+        "joints": joints,
+    }
+    recipe = dict(scene.recipe)
+    recipe["image"] = dict(recipe["image"], solder="bright")
+    return SynthFrame(image=image, truth=truth, recipe=recipe, suffix=EXPORTS[export])
 
 
 def dict_to_toml(d):

@@ -66,6 +66,16 @@ class Ellipsoid:
         disc = B * B - 4.0 * A * C
         return np.sqrt(np.maximum(disc, 0.0)) / A
 
+    def contains(self, u, v, z):
+        """Whether points ``(u, v)`` at height ``z`` (px) lie inside the solid."""
+        cx, cy, cz = self.center
+        a, b, c = self.axes
+        ca, sa = np.cos(self.angle), np.sin(self.angle)
+        px, py = u - cx, v - cy
+        qx = (ca * px + sa * py) / a
+        qy = (-sa * px + ca * py) / b
+        return qx * qx + qy * qy + ((z - cz) / c) ** 2 <= 1.0
+
 
 @dataclass(frozen=True)
 class Slab:
@@ -122,6 +132,12 @@ class Slab:
     def path_length(self, u, v, d):
         """Path length (px) through the layer; a thin-layer approximation."""
         return self.footprint(u, v, d) * (self.thickness / d[2])
+
+    def contains(self, u, v, z):
+        """Whether points ``(u, v)`` at height ``z`` (px) lie inside the layer."""
+        if abs(z - self.z) > 0.5 * self.thickness:
+            return np.zeros(np.shape(u), bool)
+        return self.footprint(u, v, np.array([0.0, 0.0, 1.0]))
 
 
 def sample_grid(x0, y0, w, h, ss):

@@ -218,3 +218,91 @@ def render_scene(scene, *, ss=4):
         t["joint_id"] = i
     np.clip(T, 1e-6, 1.0, out=T)
     return T, joints
+
+
+def render_slice(scene, z, *, ss=4):
+    """Linear attenuation in one horizontal slice at height ``z`` (px), as a CT or laminography slice shows it.
+
+    Parameters
+    ----------
+    scene : Scene
+    z : float
+        Slice height above the board surface, px (e.g. mid-ball).
+    ss : int
+        Sub-pixel samples per axis.
+
+    Returns
+    -------
+    mu : ndarray of float32
+        Linear attenuation (1/mm) per pixel, averaged over its sub-samples.
+    joints : list of dict
+        Truth per joint in that slice: cross-section area, centroid, void % of
+        the cross-section (the slice definition of voiding).
+    """
+    h, w = scene.shape
+    mu = np.zeros((h, w), np.float32)
+    joints = []
+    up = np.array([0.0, 0.0, 1.0])
+    for group in scene.groups:
+        if not group.solids:
+            continue
+        box, _ = _group_box(scene, group)
+        x0, y0, bw, bh = box
+        if x0 >= w or y0 >= h or x0 + bw <= 0 or y0 + bh <= 0:
+            continue
+        u, v = sample_grid(x0, y0, bw, bh, ss)
+        inside = {}
+        per = []
+        for s in group.solids:
+            m = s.contains(u, v, z) if hasattr(s, "contains") else np.zeros(u.shape, bool)
+            per.append(m)
+            inside.setdefault(s.material, np.zeros(u.shape, float))
+            inside[s.material] += s.sign * m
+        patch = np.zeros(u.shape)
+        for m, occ in inside.items():
+            patch += MU_PER_MM[m] * np.clip(occ, 0, 1)
+        pm = block_mean(patch, ss).astype(np.float32)
+        cx0, cy0 = max(x0, 0), max(y0, 0)
+        cx1, cy1 = min(x0 + bw, w), min(y0 + bh, h)
+        mu[cy0:cy1, cx0:cx1] = np.maximum(mu[cy0:cy1, cx0:cx1], pm[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0])
+        if group.role == "missing" and group.truth.get("_site_xyz") is not None:
+            sx, sy, _ = group.truth["_site_xyz"]
+            if -0.5 <= sx <= w - 0.5 and -0.5 <= sy <= h - 0.5:
+                t = {k: val for k, val in group.truth.items() if not k.startswith("_")}
+                t.update(kind="ball", x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
+                         area_px=0.0, diameter_px=0.0, void_pct=0.0, largest_void_pct=0.0, void_count=0,
+                         partial=False, offset_px=0.0)
+                joints.append(t)
+            continue
+        if group.role == "feature" or not group.joint_solids:
+            continue
+        joint = np.zeros(u.shape, bool)
+        for i in group.joint_solids:
+            joint |= per[i]
+        voids = np.zeros(u.shape, bool)
+        for i in group.void_solids:
+            voids |= per[i]
+        voids &= joint
+        n = joint.sum()
+        if not n:
+            continue
+        t = {k: val for k, val in group.truth.items() if not k.startswith("_")}
+        t["kind"] = {"ball": "ball", "extra": "ball", "pad": "pad", "pin": "pin"}.get(group.role, "ball")
+        t["area_px"] = float(n / ss ** 2)
+        t["diameter_px"] = float(2 * np.sqrt(t["area_px"] / np.pi))
+        t["x_px"], t["y_px"] = float(u[joint].mean()), float(v[joint].mean())
+        out = (u[joint] < -0.5) | (u[joint] > w - 0.5) | (v[joint] < -0.5) | (v[joint] > h - 0.5)
+        t["partial"] = bool(out.any())
+        lab, nlab = ndi.label(voids)
+        sizes = np.bincount(lab.ravel())[1:] if nlab else np.zeros(0)
+        t["void_pct"] = float(100.0 * voids.sum() / n)
+        t["largest_void_pct"] = float(100.0 * sizes.max() / n) if nlab else 0.0
+        t["void_count"] = int((sizes >= 2 * ss ** 2).sum())
+        site = group.truth.get("_site_xyz")
+        if site is not None:
+            t["site_x_px"], t["site_y_px"] = float(site[0]), float(site[1])
+        t["offset_px"] = float(np.hypot(t["x_px"] - t.get("site_x_px", t["x_px"]), t["y_px"] - t.get("site_y_px", t["y_px"])))
+        joints.append(t)
+    for i, t in enumerate(joints):
+        t["joint_id"] = i
+    return mu, joints
