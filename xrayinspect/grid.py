@@ -166,7 +166,7 @@ def inside_frame(xy, shape, margin, valid=None):
 
 
 def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=(), valid=None,
-             radius_px=5.0):
+             radius_px=5.0, other_points=None):
     """Fit the package grid and number its sites.
 
     Parameters
@@ -185,6 +185,11 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         Usable pixels (stitching bands are not).
     radius_px : float
         Typical ball radius, px: sites closer than this to the edge are not judged.
+    other_points : ndarray, shape (m, 2), optional
+        Centroids of the other solder blobs (not used for the fit). When the
+        seen part of a grid must be placed in the recipe's larger grid, a
+        site with any blob on it counts as occupied, so balls the fit left
+        out (cut, obstructed) still place the grid.
 
     Returns
     -------
@@ -227,6 +232,8 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         # place the seen part in the full grid: the shift that leaves the fewest
         # in-frame expected sites empty, then the most depopulated sites empty
         best = None
+        others = cKDTree(np.asarray(other_points, float)) if other_points is not None and len(other_points) else None
+        step = float(np.linalg.norm(u))
         for sr in range(rows - nrow + 1):
             for sc in range(cols - ncol + 1):
                 o = origin + (rmin - sr) * v + (cmin - sc) * u
@@ -234,10 +241,15 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
                 xy = o + cc[..., None] * u + rr[..., None] * v
                 seen = inside_frame(xy, shape, radius_px, valid)
                 occ = {(r + sr, c + sc) for r, c in occupied}
+                if others is not None:
+                    near, _ = others.query(xy.reshape(-1, 2), k=1)
+                    occ |= {(int(i // cols), int(i % cols)) for i in np.nonzero(near < 0.3 * step)[0]}
                 empty = sum(1 for r in range(rows) for c in range(cols)
                             if seen[r, c] and (r, c) not in occ and (r, c) not in depop)
                 clash = sum(1 for rc in occ if rc in depop)
-                score = (empty + 3 * clash, -sr - sc)
+                # a ball on a designed-empty site is strong evidence against a placement;
+                # an empty site may just be hidden (a part over it, a cut ball)
+                score = (empty + 6 * clash, -sr - sc)
                 if best is None or score < best[0]:
                     best = (score, sr, sc)
         shift = (best[1], best[2])
