@@ -28,6 +28,26 @@ def _limits(recipe, profile):
     return prof.apply_profile(recipe, p).limits, p.name, recipe
 
 
+def _unband(joints, keep_x, keep_y):
+    """Map joint positions and contours from a band-free copy back to the frame."""
+    ix, iy = np.arange(keep_x.size), np.arange(keep_y.size)
+
+    def fx(x):
+        return float(np.interp(x, ix, keep_x))
+
+    def fy(y):
+        return float(np.interp(y, iy, keep_y))
+
+    for j in joints:
+        for kx, ky in (("x_px", "y_px"), ("site_x_px", "site_y_px")):
+            x, y = getattr(j, kx), getattr(j, ky)
+            if np.isfinite(x) and np.isfinite(y):
+                setattr(j, kx, fx(x))
+                setattr(j, ky, fy(y))
+        j.contour = [[fx(x), fy(y)] for x, y in j.contour]
+        j.void_contours = [[[fx(x), fy(y)] for x, y in c] for c in j.void_contours]
+
+
 def clipped_pixels(image, polarity):
     """Pixels an export clipped at its most attenuating grey level, or None.
 
@@ -112,9 +132,19 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     if pkg_type == "qfn":
         from .qfn import score_qfn
 
+        # a stitching band through the pad would cut it into pieces: score the
+        # frame with the bands taken out, then map positions back
+        band_x = (~prep.valid).all(axis=0)
+        band_y = (~prep.valid).all(axis=1)
+        keep_x, keep_y = np.nonzero(~band_x)[0], np.nonzero(~band_y)[0]
+        banded = bool(band_x.any() or band_y.any()) and keep_x.size > 16 and keep_y.size > 16
+        sub = image[np.ix_(keep_y, keep_x)] if banded else image
         # the pad is far wider than a ball: its background must come from beyond it
-        prep = prepare(image, solder=prep.polarity, bits_used=bits, feature_diameter_px=0.6 * min(image.shape))
+        prep = prepare(sub, solder=prep.polarity, bits_used=bits, feature_diameter_px=0.6 * min(sub.shape))
         joints, info = score_qfn(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
+        if banded:
+            _unband(joints, keep_x, keep_y)
+            info = dict(info, labels=None, void_labels=None)
     else:
         from .bga import score_bga
 
