@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .measure import circularity, contours_by_label, equivalent_diameter
-from .preprocess import _coarse, _otsu, prepare
+from .preprocess import _coarse, _otsu, open_ellipse, prepare
 from .results import JointResult
 
 #: A pad void is where attenuation falls this far below the pad's solder level (fraction).
@@ -47,7 +47,7 @@ def looks_like_qfn(image, polarity):
     small, _ = _coarse(image, target=256)
     s = -small if polarity == "dark" else small
     size = int(0.6 * min(small.shape)) | 1
-    th = s - cv2.morphologyEx(s, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    th = s - open_ellipse(s.astype(np.float32), size)
     v = th[th > 0]
     if v.size < 50:
         return False
