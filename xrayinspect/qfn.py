@@ -56,12 +56,15 @@ def looks_like_qfn(image, polarity):
     if n < 3:
         return False
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
-    big = int(np.argmax(area))
-    bw, bh = stats[1 + big, cv2.CC_STAT_WIDTH], stats[1 + big, cv2.CC_STAT_HEIGHT]
-    filled = ndi.binary_fill_holes(lab == big + 1).sum()
-    # BGA balls are many and alike; a QFN is one big flat pad and its pins
-    return bool(area[big] > 0.25 * area.sum() and area[big] > 5 * np.median(area)
-                and filled / max(bw * bh, 1) > 0.6 and 0.5 < bw / max(bh, 1) < 2.0)
+    med = float(np.median(area))
+    # the largest compact, roughly square blob (a pad; windows filled in)
+    for big in np.argsort(area)[::-1][:5]:
+        bw, bh = stats[1 + big, cv2.CC_STAT_WIDTH], stats[1 + big, cv2.CC_STAT_HEIGHT]
+        filled = ndi.binary_fill_holes(lab == big + 1).sum()
+        if filled / max(bw * bh, 1) > 0.6 and 0.5 < bw / max(bh, 1) < 2.0:
+            # BGA balls are many and alike; a QFN is one big flat pad and its pins
+            return bool(area[big] > 0.12 * area.sum() and area[big] > 10 * med)
+    return False
 
 
 def _rotated_box_mask(shape, contour):
