@@ -117,8 +117,12 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
     grey = to_display(image)
     out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     h, w = grey.shape
-    t = thickness or max(1, round(max(h, w) / 1000))
-    font_scale = max(0.35, max(h, w) / 2500)
+    # sizes follow the frame but stay bounded: a 3 x 100000 frame must not ask
+    # OpenCV for a 100 px stroke (which crashes it) nor text that cannot fit
+    t = thickness or int(np.clip(round(max(h, w) / 1000), 1, 8))
+    font_scale = float(np.clip(max(h, w) / 2500, 0.35, 3.0))
+    if min(h, w) < 40:
+        labels = False
     joints = list(_get(result, "joints", []) or [])
 
     def jget(j, k, d=None):
@@ -170,7 +174,7 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
         if not isinstance(verdict, str):
             verdict = ""
         n_fail = sum(jget(j, "verdict") == "fail" for j in joints)
-        head = f"{_get(result, 'frame', '')}  {verdict}  {len(joints)} joints, {n_fail} fail"
+        head = _ascii(f"{_get(result, 'frame', '')}  {verdict}  {len(joints)} joints, {n_fail} fail")[:120]
         cv2.putText(out, head, (int(8 * t), int(28 * font_scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                     (0, 0, 0), t + 2, cv2.LINE_AA)
         cv2.putText(out, head, (int(8 * t), int(28 * font_scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
@@ -178,7 +182,13 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
     return out
 
 
+def _ascii(text):
+    """Text OpenCV's Hershey fonts can draw (non-ASCII and surrogates become '?')."""
+    return str(text).encode("ascii", "replace").decode("ascii")
+
+
 def _label(cv2, out, text, x, y, r, scale, t):
+    text = _ascii(text)
     org = (round(x + r + 2), round(y - r - 2))
     cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, (0, 0, 0), t + 2, cv2.LINE_AA)
     cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, COLOURS["text"], t, cv2.LINE_AA)
