@@ -40,7 +40,8 @@ from pathlib import Path
 
 from ._version import SCHEMA_VERSION, __version__
 from .errors import XrayInspectError
-from .results import DEFECT_CODES, FRAME_COLUMNS, JOINT_COLUMNS, FrameResult, error_result, sidecar_name
+from .results import (DEFECT_CODES, FRAME_COLUMNS, JOINT_COLUMNS, FrameResult, atomic_write_bytes, atomic_write_text,
+                      error_result, sidecar_name)
 
 __all__ = ["BatchError", "BatchSummary", "run_batch", "exit_code", "STATE_DIR", "STORE_NAME"]
 
@@ -189,7 +190,7 @@ def score_task(path, frame, recipe=None, profile=None, classifier=None, max_pixe
         try:
             png = _overlay_png(path, result, max_pixels)
             if overlay_dir:
-                _atomic_write_bytes(Path(overlay_dir) / overlay_name(frame), png)
+                atomic_write_bytes(Path(overlay_dir) / overlay_name(frame), png)
             else:
                 extras["overlay_png"] = png
         except Exception as e:  # an overlay is a nicety; say why it is absent
@@ -215,21 +216,6 @@ def _umask_mode():
     m = os.umask(0)
     os.umask(m)
     return 0o666 & ~m
-
-
-def _atomic_write_bytes(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------
@@ -359,14 +345,6 @@ def _atomic_open(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _write_text(path, text):
-    """Atomic text write with umask permissions (results.atomic_write_text leaves mkstemp's 0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_open(path) as f:
-        f.write(text)
 
 
 class _ParquetSink:
@@ -895,7 +873,7 @@ def run_batch(inputs, out, *, recipe=None, profile=None, workers=None, dask=None
         run_path = state / RUN_NAME
         if not force:
             _check_rerun(run_path, settings)
-        _write_text(run_path, json.dumps({
+        atomic_write_text(run_path, json.dumps({
             "xrayinspect_version": __version__, "schema_version": SCHEMA_VERSION,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "argv": argv, "inputs": [os.path.abspath(p) for p in inputs], "out": str(out.resolve()),
@@ -935,13 +913,13 @@ def run_batch(inputs, out, *, recipe=None, profile=None, workers=None, dask=None
             for it, sc, ex in results:
                 png = ex.pop("overlay_png", None)
                 if png is not None:
-                    _atomic_write_bytes(overlay_dir / overlay_name(it.frame), png)
+                    atomic_write_bytes(overlay_dir / overlay_name(it.frame), png)
                 if ex.get("overlay_error"):
                     prog.log(f"{it.frame}: overlay not drawn ({ex['overlay_error']})")
                 if ex.get("crashed"):
                     summary.n_crashed += 1
                     prog.log(f"{it.frame}: worker crashed; marked as error, pool restarted")
-                _write_text(out / "sidecars" / sidecar_name(it.frame),
+                atomic_write_text(out / "sidecars" / sidecar_name(it.frame),
                                   json.dumps(_clean(sc), allow_nan=False))
                 store.append(sc, ex, it.key)
                 summary.n_scored += 1
@@ -1008,4 +986,4 @@ def _write_summary(out, s, agg, limits):
                     "backend": s.backend, "workers": s.workers},
         "crashed": s.n_crashed,
     }
-    _write_text(Path(out) / "summary.json", json.dumps(doc, indent=1, allow_nan=False))
+    atomic_write_text(Path(out) / "summary.json", json.dumps(doc, indent=1, allow_nan=False))

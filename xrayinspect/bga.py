@@ -217,14 +217,18 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     # with the bands taken out, then put the sites back in frame coordinates
     band_x = (~prep.valid).all(axis=0)
     band_y = (~prep.valid).all(axis=1)
-    fit_pts = pts.copy()
-    if band_x.any() or band_y.any():
-        cx_shift = np.cumsum(band_x)
-        cy_shift = np.cumsum(band_y)
-        xi = np.clip(np.round(pts[:, 0]).astype(int), 0, band_x.size - 1)
-        yi = np.clip(np.round(pts[:, 1]).astype(int), 0, band_y.size - 1)
-        fit_pts[:, 0] -= cx_shift[xi]
-        fit_pts[:, 1] -= cy_shift[yi]
+
+    def collapse(xy):
+        """Frame pixels to band-free coordinates (the inverse of ``to_frame``)."""
+        xy = np.array(xy, float)
+        if band_x.any() or band_y.any():
+            xi = np.clip(np.round(xy[:, 0]).astype(int), 0, band_x.size - 1)
+            yi = np.clip(np.round(xy[:, 1]).astype(int), 0, band_y.size - 1)
+            xy[:, 0] -= np.cumsum(band_x)[xi]
+            xy[:, 1] -= np.cumsum(band_y)[yi]
+        return xy
+
+    fit_pts = collapse(pts)
     fit, idx = fit_grid(fit_pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
                         depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
                         if ball_like.size else 5.0, other_points=fit_pts[ids])
@@ -249,12 +253,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             dia = equivalent_diameter(area)
             pts = np.stack([masks.cx, masks.cy], 1)
             ids = np.arange(1, n + 1)
-            fit_pts = pts.copy()
-            if band_x.any() or band_y.any():
-                xi = np.clip(np.round(pts[:, 0]).astype(int), 0, band_x.size - 1)
-                yi = np.clip(np.round(pts[:, 1]).astype(int), 0, band_y.size - 1)
-                fit_pts[:, 0] -= np.cumsum(band_x)[xi]
-                fit_pts[:, 1] -= np.cumsum(band_y)[yi]
+            fit_pts = collapse(pts)
             cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
             cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
             solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak

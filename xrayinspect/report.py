@@ -316,7 +316,7 @@ def write_report(out, agg, summary, *, limits, store=None, paths=None, max_pixel
            "<meta name=viewport content='width=device-width,initial-scale=1'>"
            f"<title>xrayinspect report</title><style>{_CSS}</style></head><body>"
            + "\n".join(body) + "</body></html>\n")
-    from .batch import _write_text
+    from .results import atomic_write_text
 
-    _write_text(out / "report.html", doc)
+    atomic_write_text(out / "report.html", doc)
     return out / "report.html"

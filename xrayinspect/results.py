@@ -194,17 +194,20 @@ def error_result(frame, reason, package=""):
     return FrameResult(frame=frame, package=package, status="error", error=" ".join(str(reason).split()))
 
 
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    The file gets the usual permissions (0666 less the umask), not mkstemp's
+    0600, and a reader never sees a half-written file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="", errors="surrogateescape") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp makes 0600 files; results are for the whole team to read
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -215,6 +218,15 @@ def atomic_write_text(path, text):
         except OSError:
             pass
         raise
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` as UTF-8 to ``path`` atomically (see :func:`atomic_write_bytes`).
+
+    Lone surrogates (from file names that are not UTF-8) are written as
+    ``\\udcXX`` escapes, so the file stays valid UTF-8.
+    """
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def csv_text(rows, columns):

@@ -17,7 +17,6 @@ True
 """
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,13 +204,6 @@ def dict_to_toml(d):
     return "\n".join(out)
 
 
-def _atomic_write_bytes(path, data):
-    tmp = Path(str(path) + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def write_set(out, n, seed, *, package="bga", difficulty="normal", shape=None, **kwargs):
     """Write ``n`` frames with ``<name>.truth.json`` and ``<name>.recipe.toml`` beside each.
 
@@ -232,6 +224,7 @@ def write_set(out, n, seed, *, package="bga", difficulty="normal", shape=None, *
         The frame files written.
     """
     from ..io import write_frame
+    from ..results import atomic_write_bytes
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -242,7 +235,7 @@ def write_set(out, n, seed, *, package="bga", difficulty="normal", shape=None, *
         name = f"{pkg}_{seed}_{i:04d}"
         path = out / (name + f.suffix)
         write_frame(path, f.image, pixel_size_um=f.truth["pixel_size_um"], bits_used=f.truth["detector"]["bits_used"])
-        _atomic_write_bytes(out / (name + ".truth.json"), json.dumps(f.truth, indent=1).encode())
-        _atomic_write_bytes(out / (name + ".recipe.toml"), dict_to_toml(f.recipe).encode())
+        atomic_write_bytes(out / (name + ".truth.json"), json.dumps(f.truth, indent=1).encode())
+        atomic_write_bytes(out / (name + ".recipe.toml"), dict_to_toml(f.recipe).encode())
         paths.append(path)
     return paths

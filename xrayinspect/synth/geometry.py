@@ -53,9 +53,7 @@ class Ellipsoid:
         ca, sa = np.cos(self.angle), np.sin(self.angle)
         # ray origin relative to the centre, rotated into the body frame and
         # scaled so the ellipsoid is the unit sphere
-        px, py = u - cx, v - cy
-        qx = (ca * px + sa * py) / a
-        qy = (-sa * px + ca * py) / b
+        qx, qy = self._unit_xy(u, v)
         qz = -cz / c
         ex = (ca * d[0] + sa * d[1]) / a
         ey = (-sa * d[0] + ca * d[1]) / b
@@ -68,13 +66,16 @@ class Ellipsoid:
 
     def contains(self, u, v, z):
         """Whether points ``(u, v)`` at height ``z`` (px) lie inside the solid."""
-        cx, cy, cz = self.center
-        a, b, c = self.axes
+        qx, qy = self._unit_xy(u, v)
+        return qx * qx + qy * qy + ((z - self.center[2]) / self.axes[2]) ** 2 <= 1.0
+
+    def _unit_xy(self, u, v):
+        """``(u, v)`` in the body frame, scaled so the horizontal semi-axes are 1."""
+        cx, cy, _ = self.center
+        a, b, _ = self.axes
         ca, sa = np.cos(self.angle), np.sin(self.angle)
         px, py = u - cx, v - cy
-        qx = (ca * px + sa * py) / a
-        qy = (-sa * px + ca * py) / b
-        return qx * qx + qy * qy + ((z - cz) / c) ** 2 <= 1.0
+        return (ca * px + sa * py) / a, (-sa * px + ca * py) / b
 
 
 @dataclass(frozen=True)
