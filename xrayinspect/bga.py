@@ -62,6 +62,94 @@ def _open_masks(masks, d_ball):
     masks.labels = lab.astype(np.int32)
 
 
+#: Clip each joint mask to the ellipse of its cap (the pixels above CAP_FRACTION
+#: of its own peak), scaled by the frame's typical mask-to-cap size ratio times
+#: CLIP_TOLERANCE. None: no clip.
+CAP_FRACTION = 0.5
+CLIP_TOLERANCE = 1.12
+
+
+def _clip_to_cap(masks, att, only):
+    """Cut every joint mask back to the ellipse its bright cap predicts.
+
+    A ball's cap (its pixels above half its own peak) is a clean ellipse even
+    where the ball's faint rim runs into something beside it: the blurred gap
+    to a via pad or a trace, a bridge neck, the halo of a windowed export.
+    Those appendages skew the mask's moments, and the void model then reads
+    the dark gap inside the mask as a crescent void. The mask is kept within
+    the cap's ellipse scaled by the frame's median ratio of mask size to cap
+    size (measured, so blur and display window are in it) plus a tolerance.
+    Only the joints where ``only`` (bool per label) is set are cut; the
+    ratio is measured on them. Updates ``masks`` in place (labels, area,
+    centroid).
+    """
+    n = masks.n
+    lab_img = masks.labels
+    ys, xs = np.nonzero(lab_img)
+    if ys.size == 0:
+        return
+    lab = lab_img[ys, xs]
+    a = att[ys, xs]
+    # a via barrel across a ball (oblique views) sets its peak: the cap level
+    # is taken from the ball's peak or the frame's typical one, the lower
+    typ = float(np.median(masks.peak[1:][only[1:]])) if only[1:].any() else np.inf
+    level = CAP_FRACTION * np.minimum(masks.peak, 1.3 * typ)
+    cap = a > level[lab]
+    # the cap is the largest connected piece above the level: a bright via
+    # ring or trace joined to the rim is above it too, but apart from the cap
+    import cv2
+
+    cap_img = np.zeros(lab_img.shape, np.uint8)
+    cap_img[ys[cap], xs[cap]] = 1
+    ncc, cc = cv2.connectedComponents(cap_img, connectivity=4)
+    if ncc > 2:
+        key = cc[ys[cap], xs[cap]].astype(np.int64) * (n + 1) + lab[cap]
+        uk, cnt = np.unique(key, return_counts=True)
+        best = np.zeros(n + 1, np.int64)
+        bestn = np.zeros(n + 1, np.int64)
+        for kk, nn in zip(uk.tolist(), cnt.tolist()):
+            l = kk % (n + 1)
+            if nn > bestn[l]:
+                bestn[l], best[l] = nn, kk // (n + 1)
+        sub = np.nonzero(cap)[0]
+        cap[sub] = cc[ys[sub], xs[sub]] == best[lab[sub]]
+    cl, cx_, cy_ = lab[cap], xs[cap].astype(float), ys[cap].astype(float)
+    ccnt = np.bincount(cl, minlength=n + 1).astype(float)
+    ok = ccnt >= 5
+    c = np.maximum(ccnt, 1)
+    mx = np.bincount(cl, cx_, n + 1) / c
+    my = np.bincount(cl, cy_, n + 1) / c
+    dx, dy = cx_ - mx[cl], cy_ - my[cl]
+    sxx = np.bincount(cl, dx * dx, n + 1) / c + 1 / 12
+    syy = np.bincount(cl, dy * dy, n + 1) / c + 1 / 12
+    sxy = np.bincount(cl, dx * dy, n + 1) / c
+    det = np.maximum(sxx * syy - sxy * sxy, 1e-9)
+    # size ratio mask / cap on balls whose cap is a fair share of the mask
+    area = np.bincount(lab, minlength=n + 1).astype(float)
+    ratio = np.sqrt(area / c)
+    good = ok & (ccnt > 0.2 * area) & only
+    good[0] = False
+    if good.sum() < 3:
+        return
+    k = float(np.median(ratio[good])) * CLIP_TOLERANCE
+    ddx, ddy = xs - mx[lab], ys - my[lab]
+    q = (syy[lab] * ddx * ddx - 2 * sxy[lab] * ddx * ddy + sxx[lab] * ddy * ddy) / det[lab]
+    rho = np.sqrt(np.maximum(q, 0) / 4.0)
+    # half a pixel of slack beyond the scaled cap edge, so small balls keep their rim
+    semi = np.sqrt(np.maximum(np.minimum(sxx, syy)[lab], 1e-9) * 4.0)
+    drop = (ok & only)[lab] & (rho > k + 0.7 / semi)
+    if not drop.any():
+        return
+    lab_img[ys[drop], xs[drop]] = 0
+    keep = ~drop
+    lk, xk, yk = lab[keep], xs[keep], ys[keep]
+    area = np.bincount(lk, minlength=n + 1)[:n + 1].astype(float)
+    cnt = np.maximum(area, 1)
+    masks.cx = np.bincount(lk, xk, n + 1) / cnt
+    masks.cy = np.bincount(lk, yk, n + 1) / cnt
+    masks.area_px = area
+
+
 #: Share of a ball's pixels far denser than its own profile above which the ball
 #: is obstructed (not judged for head-in-pillow).
 OBSTRUCTED_FRAC = 0.05
@@ -285,6 +373,15 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             rc[k] = site
             offset[k] = dd
             site_xy[k] = sx
+    if CLIP_TOLERANCE is not None and site_of:
+        # balls on sites only: what is off every site keeps the shape that tells
+        # a ring or a trace crossing from a stray ball
+        _clip_to_cap(masks, prep.att_smooth, np.isin(np.arange(n + 1), list(site_of.values())))
+        area = masks.area_px
+        dia = equivalent_diameter(area)
+        pts = np.stack([masks.cx, masks.cy], 1)
+        on = rc[:, 0] >= 0
+        offset[on] = np.hypot(*(pts[on] - site_xy[on]).T)
     vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
                     clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None))
     contours, perim = contours_by_label(masks.labels, n)
