@@ -71,6 +71,38 @@ def test_missing_ball_is_reported_at_its_site():
         assert any(np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 3 for j in got)
 
 
+def test_site_under_dense_part_is_not_called_missing():
+    """A site covered by something denser than a ball cannot be seen: no missing call there."""
+    for s in range(9030, 9060):
+        f = generate_frame(s, shape=(512, 512), rows=10, cols=10, tilt_deg=0.5, polarity="dark",
+                           export="tiff16")
+        miss = [t for t in f.truth["joints"] if "missing" in t["defects"]]
+        if miss:
+            break
+    rows = sorted({t["grid_row"] for t in f.truth["joints"] if t["grid_row"] >= 0})
+    free = [r for r in rows[2:-2] if all(t["grid_row"] != r for t in miss)]
+    row = free[0]
+    ys = [t["y_px"] for t in f.truth["joints"] if t["grid_row"] == row]
+    pitch = f.truth["scene"]["pitch_px"]
+    img = f.image.astype(np.float64)
+    # a part seen through the board: a block a pitch tall over four sites of a row,
+    # 1.5 times as attenuating as a ball's centre (dark polarity: dimmer)
+    y0, y1 = int(min(ys) - 0.5 * pitch), int(max(ys) + 0.5 * pitch)
+    centres = [img[int(t["y_px"]), int(t["x_px"])] for t in f.truth["joints"] if t["grid_row"] == row
+               and "missing" not in t["defects"]]
+    bg = np.median(img)
+    xs = sorted(t["x_px"] for t in f.truth["joints"] if t["grid_row"] == row)
+    x0, x1 = int(xs[2] - 0.5 * pitch), int(xs[5] + 0.5 * pitch)
+    img[y0:y1, x0:x1] = bg * (np.median(centres) / bg) ** 1.5
+    r = score_frame(img.astype(np.uint16), recipe=parse_recipe(f.recipe))
+    got = [j for j in r.joints if "missing" in j.defects]
+    assert not [j for j in got if j.grid_row == row]
+    # the real missing balls elsewhere are still called
+    for t in miss:
+        if not y0 - pitch < t["y_px"] < y1 + pitch:
+            assert any(np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 3 for j in got)
+
+
 def test_bad_file_becomes_error_result(tmp_path):
     p = tmp_path / "broken.png"
     p.write_bytes(b"\x89PNG\r\n\x1a\n garbage")

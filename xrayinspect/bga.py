@@ -214,6 +214,23 @@ def _split_on_sites(masks, fit, med_area, to_frame):
     return changed
 
 
+def _site_obstructed(att, x, y, r, typ_peak):
+    """Whether the disc of radius ``r`` (px) at an empty site is covered by dense material.
+
+    An empty site shows its copper pad at a small fraction of a ball's
+    attenuation; most of the disc standing at half a ball's peak or more
+    means something else lies across it.
+    """
+    h, w = att.shape
+    xi, yi = int(round(x)), int(round(y))
+    y0, y1, x0, x1 = max(yi - r, 0), min(yi + r + 1, h), max(xi - r, 0), min(xi + r + 1, w)
+    if y1 <= y0 or x1 <= x0 or not np.isfinite(typ_peak):
+        return False
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    disc = (yy - yi) ** 2 + (xx - xi) ** 2 <= r * r
+    return bool(np.median(att[y0:y1, x0:x1][disc]) >= 0.5 * typ_peak)
+
+
 def _hip_scores(diam, peak, points, usable):
     """Neighbour-relative head-in-pillow score per ball.
 
@@ -422,11 +439,21 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         by_joint.setdefault(int(vs.void_owner[vid]), []).append(vcont[vid])
     for k, j in zip([k for k in ids if is_joint[k]], joints):
         j.void_contours = by_joint.get(int(k), [])
+    obstructed_sites = []
     if fit is not None:
+        on_site = np.array(list(site_of.values()), int)
+        typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
+        r_in = max(1, int(round(0.35 * float(np.median(dia[on_site])) if on_site.size else 2)))
         for site in sorted(fit.expected):
             if site in site_of:
                 continue
             sx, sy = to_frame(fit.site_xy(*site))
+            if _site_obstructed(prep.att_smooth, sx, sy, r_in, typ_peak):
+                # something at least half as dense as a ball covers the site
+                # (a via barrel or a part seen through the board in an oblique
+                # view): the ball cannot be seen, so it is not called missing
+                obstructed_sites.append(site)
+                continue
             joints.append(JointResult(joint_id=0, kind="ball", grid_row=site[0], grid_col=site[1],
                                       x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
                                       offset_px=0.0, defects=["missing"]))
@@ -437,5 +464,6 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         j.joint_id = i
     info = {"pitch_px": fit.pitch_px if fit else math.nan, "angle_deg": fit.angle_deg if fit else math.nan,
             "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
-            "labels": masks.labels, "void_labels": vs.void_labels}
+            "labels": masks.labels, "void_labels": vs.void_labels,
+            "obstructed_sites": [list(x) for x in obstructed_sites]}
     return joints, info
