@@ -137,3 +137,42 @@ def test_qfn_pad_void_pct_close_to_truth():
     pad = [j for j in r.joints if j.kind == "pad"][0]
     tp = [t for t in f.truth["joints"] if t["kind"] == "pad"][0]
     assert abs(pad.void_pct - tp["void_pct"]) < 4.0
+
+
+def test_typical_area_is_not_pulled_down_by_small_clutter():
+    from xrayinspect.bga import typical_area
+
+    areas = [30.0] * 40 + [9000.0, 9200.0, 8800.0, 9100.0] * 3
+    assert np.median(areas) == 30.0          # what the plain median would say
+    assert 8800 <= typical_area(areas) <= 9200
+    assert typical_area([]) == 0.0
+
+
+def test_stray_ball_rules_reject_rings_dense_parts_and_far_blobs():
+    """Off-site blobs: a solid small sphere inside the footprint is stray solder; a ring, a
+    blob denser than any ball, or one far outside the array is not."""
+    from types import SimpleNamespace
+
+    from xrayinspect.bga import _stray_solder
+
+    h = w = 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+
+    def dome(x, y, r, a0):
+        q = 1 - ((xx - x) ** 2 + (yy - y) ** 2) / r ** 2
+        return a0 * np.sqrt(np.clip(q, 0, None))
+
+    att = dome(50, 50, 8, 1.0) + dome(70, 50, 8, 1.0) + dome(60, 60, 3, 0.4)      # two balls + a stray
+    att += dome(60, 100, 3, 3.0)                                                    # denser than solder
+    ring = np.hypot(xx - 100, yy - 60)
+    att += np.where(np.abs(ring - 3.5) < 1.2, 0.6, 0.0)                              # a via ring
+    att += dome(190, 190, 3, 0.4)                                                    # far outside
+    cx = np.array([0, 50, 70, 60, 60, 100, 190.0])
+    cy = np.array([0, 50, 50, 60, 100, 60, 190.0])
+    peak = np.array([0, 1.0, 1.0, 0.4, 3.0, 0.6, 0.4])
+    masks = SimpleNamespace(n=6, cx=cx, cy=cy, peak=peak)
+    fit = SimpleNamespace(u=np.array([20.0, 0]), v=np.array([0, 20.0]), origin=np.array([50.0, 50.0]),
+                          rows=3, cols=3)
+    rc = np.array([[-1, -1], [0, 0], [0, 1], [-1, -1], [-1, -1], [-1, -1], [-1, -1]])
+    out = _stray_solder(masks, att, fit, np.stack([cx, cy], 1), rc)
+    assert out.tolist() == [False, True, True, True, False, False, False]

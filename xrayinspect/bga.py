@@ -214,6 +214,21 @@ def _split_on_sites(masks, fit, med_area, to_frame):
     return changed
 
 
+def typical_area(areas):
+    """Area of the typical joint, px: the area-weighted median of ``areas``.
+
+    Half of all joint pixels lie in blobs this size or smaller. A package's
+    balls hold most of the solder in a frame, so a crowd of small clutter
+    (via rings, trace crossings, specks) cannot pull it down as it pulls down
+    the plain median of a frame with a few large balls.
+    """
+    a = np.sort(np.asarray(areas, float))
+    if a.size == 0:
+        return 0.0
+    c = np.cumsum(a)
+    return float(a[np.searchsorted(c, 0.5 * c[-1])])
+
+
 def _site_obstructed(att, x, y, r, typ_peak):
     """Whether the disc of radius ``r`` (px) at an empty site is covered by dense material.
 
@@ -229,6 +244,55 @@ def _site_obstructed(att, x, y, r, typ_peak):
     yy, xx = np.mgrid[y0:y1, x0:x1]
     disc = (yy - yi) ** 2 + (xx - xi) ** 2 <= r * r
     return bool(np.median(att[y0:y1, x0:x1][disc]) >= 0.5 * typ_peak)
+
+
+#: A stray ball's centre stands at least this fraction of its own peak (a ring's
+#: centre, even blurred, dips below it).
+STRAY_CENTRE = 0.8
+#: ... and its peak is at most this multiple of the typical ball peak (a smaller
+#: sphere of the same alloy cannot be denser; what is, is a part or a via).
+STRAY_MAX_PEAK = 1.3
+#: ... and it lies within this many pitches of the outer sites (the package's
+#: footprint; what lies beyond belongs to another part).
+STRAY_MARGIN = 1.0
+
+
+def _stray_solder(masks, att, fit, fit_pts, rc):
+    """Which joints off every site look like stray solder balls.
+
+    Parameters
+    ----------
+    masks : JointMasks
+    att : ndarray
+        Smoothed attenuation map.
+    fit : GridFit or None
+    fit_pts : ndarray, shape (n + 1, 2)
+        Joint centroids in lattice-fit (band-free) coordinates, px.
+    rc : ndarray, shape (n + 1, 2)
+        Assigned site per joint (-1 none).
+
+    Returns
+    -------
+    ndarray of bool, shape (n + 1,)
+    """
+    h, w = att.shape
+    n = masks.n
+    cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
+    cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = att[cyi, cxi] / masks.peak
+    out = centre >= STRAY_CENTRE
+    on = rc[:, 0] >= 0
+    on[0] = False
+    if on.any():
+        out &= masks.peak <= STRAY_MAX_PEAK * float(np.median(masks.peak[on]))
+    if fit is not None:
+        basis = np.stack([fit.u, fit.v], 1)
+        c, r = np.linalg.solve(basis, (fit_pts - fit.origin).T)
+        m = STRAY_MARGIN
+        out &= (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
+    out[0] = False
+    return out
 
 
 def _hip_scores(diam, peak, points, usable):
@@ -292,17 +356,17 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
     if masks.n >= 3:
         # the first guess of the size sets only the search scale; refine once
-        d_meas = float(np.median(equivalent_diameter(masks.area_px[1:])))
+        d_meas = float(equivalent_diameter(typical_area(masks.area_px[1:])))
         if abs(d_meas / diam - 1) > 0.3:
             masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas, core_fraction=CORE_FRACTION)
     n = masks.n
     if OPEN_MASKS and n:
-        _open_masks(masks, d_ball=float(np.median(equivalent_diameter(masks.area_px[1:]))))
+        _open_masks(masks, d_ball=float(equivalent_diameter(typical_area(masks.area_px[1:]))))
     area = masks.area_px
     dia = equivalent_diameter(area)
     pts = np.stack([masks.cx, masks.cy], 1)
     ids = np.arange(1, n + 1)
-    med_area = float(np.median(area[ids][~masks.touches_edge[ids]])) if n else 0.0
+    med_area = typical_area(area[ids][~masks.touches_edge[ids]]) if n else 0.0
     # what is neither on a site nor a solid, round blob is not solder (via
     # barrels and trace crossings are rings and lines; a stray ball is solid)
     h, w = prep.att.shape
@@ -411,7 +475,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     hip = _hip_scores(dia, vs.dome_peak, pts, np.isin(np.arange(n + 1), list(site_of.values()))
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
                       & ~obstructed)
-    is_joint = (rc[:, 0] >= 0) | (solid & (circ > 0.55) & (area < 3 * max(med_area, 1)) & (area >= 6))
+    is_joint = (rc[:, 0] >= 0) | (_stray_solder(masks, prep.att_smooth, fit, fit_pts, rc) & (circ > 0.55)
+                                  & (area < 3 * max(med_area, 1)) & (area >= 6))
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     for k in ids:
         if not is_joint[k]:

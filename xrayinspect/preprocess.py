@@ -88,7 +88,12 @@ def _coarse(image, target=512):
 
 
 def _blob_stats(mask, min_area=4):
-    """Count of like-sized compact blobs in a mask and their median area."""
+    """Count of like-sized compact blobs in a mask and their typical area.
+
+    The count is of blobs near the median area; the typical area is the
+    area-weighted median (half the blob pixels lie in blobs this size or
+    smaller), so a crowd of small rings cannot stand for a few large balls.
+    """
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     bw, bh = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
@@ -98,7 +103,9 @@ def _blob_stats(mask, min_area=4):
         return 0, 0.0
     med = np.median(area[ok])
     similar = ok & (area > 0.5 * med) & (area < 2.0 * med)
-    return int(similar.sum()), float(med)
+    a = np.sort(area[ok])
+    c = np.cumsum(a)
+    return int(similar.sum()), float(a[np.searchsorted(c, 0.5 * c[-1])])
 
 
 #: Pixels of a frame's noise statistics beyond which they are taken on row bands.
