@@ -295,6 +295,97 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
     return out
 
 
+#: Faint stray balls: blobs above this fraction of the typical ball peak (and
+#: FAINT_SIGMA noise sigmas) off every joint; None: no faint pass.
+FAINT_FRACTION = 0.1
+FAINT_SIGMA = 6.0
+
+
+def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
+    """Small stray solder balls too faint for the joint cores.
+
+    A stray ball a third of a ball's size carries a third of its peak or less,
+    and blur takes more: under the core level. They are looked for off every
+    joint and at least a third of a pitch from every lattice site (a bare pad
+    on an empty site is round and solid too), and must pass the stray-ball
+    rules: solid, round, fainter than a ball, inside the footprint.
+
+    Parameters
+    ----------
+    att : ndarray of float32
+        Smoothed attenuation map.
+    valid : ndarray of bool
+    labels : ndarray of int
+        Joint labels already found.
+    fit : GridFit
+    fit_xy : callable
+        Frame px -> lattice-fit (band-free) px.
+    typ_peak : float
+        Typical ball peak attenuation.
+    med_area : float
+        Typical ball area, px.
+
+    Returns
+    -------
+    list of dict
+        ``x_px, y_px, area_px, peak, contour`` per stray ball found.
+    """
+    import cv2
+
+    if fit is None or not np.isfinite(typ_peak) or med_area <= 0:
+        return []
+    near = cv2.dilate((labels > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    bg = att[valid & ~near]
+    if bg.size < 100:
+        return []
+    sigma = mad_sigma(bg[::max(1, bg.size // 200_000)])
+    level = max(FAINT_FRACTION * typ_peak, float(np.median(bg)) + FAINT_SIGMA * sigma)
+    # whole components above the level: a trace running between balls is one
+    # long component touching them, not short pieces cut out beside each ball
+    cand = (att > level) & valid
+    n, lab, stats, cen = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
+    touching = np.zeros(n, bool)
+    touching[np.unique(lab[near & cand])] = True
+    out = []
+    h, w = att.shape
+    basis = np.stack([fit.u, fit.v], 1)
+    for k in range(1, n):
+        x0, y0, bw, bh, a = stats[k]
+        if touching[k] or a < 6 or a > 0.5 * med_area or x0 == 0 or y0 == 0 or x0 + bw == w or y0 + bh == h:
+            continue
+        sub = lab[y0:y0 + bh, x0:x0 + bw] == k
+        vals = att[y0:y0 + bh, x0:x0 + bw]
+        pk = float(vals[sub].max())
+        if pk > 0.8 * typ_peak:
+            continue
+        yy, xx = np.nonzero(sub)
+        cx, cy = xx.mean() + x0, yy.mean() + y0
+        if att[int(round(cy)), int(round(cx))] < STRAY_CENTRE * pk:
+            continue                        # a ring (via barrel or pad), not a sphere
+        # a sphere falls away on every side; a trace crossing keeps its arms
+        # (each at about half the crossing's peak) beyond the blob
+        ya, yb, xa, xb = max(y0 - 3, 0), min(y0 + bh + 3, h), max(x0 - 3, 0), min(x0 + bw + 3, w)
+        blob = np.zeros((yb - ya, xb - xa), np.uint8)
+        blob[yy + y0 - ya, xx + x0 - xa] = 1
+        ring = (cv2.dilate(blob, np.ones((5, 5), np.uint8)) > 0) & (blob == 0)
+        if np.percentile(att[ya:yb, xa:xb][ring], 90) > 0.5 * pk:
+            continue
+        cov = np.cov(np.stack([xx, yy])) if a > 2 else np.eye(2)
+        ev = np.linalg.eigvalsh(cov + np.eye(2) / 12)
+        if ev[1] > 2.5 * ev[0]:
+            continue                        # elongated: a trace or wire crossing
+        c, r = np.linalg.solve(basis, (fit_xy(np.array([[cx, cy]]))[0] - fit.origin))
+        m = STRAY_MARGIN
+        if not (-m <= r <= fit.rows - 1 + m and -m <= c <= fit.cols - 1 + m):
+            continue
+        if np.hypot(*(basis @ np.array([c - round(c), r - round(r)]))) < fit.pitch_px / 3:
+            continue                        # on a lattice site: a pad, not a stray ball
+        cnts, _ = cv2.findContours(sub.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contour = (max(cnts, key=len)[:, 0, :] + [x0, y0]).tolist() if cnts else []
+        out.append({"x_px": float(cx), "y_px": float(cy), "area_px": float(a), "peak": pk, "contour": contour})
+    return out
+
+
 def _hip_scores(diam, peak, points, usable):
     """Neighbour-relative head-in-pillow score per ball.
 
@@ -504,6 +595,15 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         by_joint.setdefault(int(vs.void_owner[vid]), []).append(vcont[vid])
     for k, j in zip([k for k in ids if is_joint[k]], joints):
         j.void_contours = by_joint.get(int(k), [])
+    if fit is not None and FAINT_FRACTION is not None:
+        on_site = np.array(list(site_of.values()), int)
+        typ = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
+        for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ, med_area):
+            j = JointResult(joint_id=0, kind="ball", grid_row=-1, grid_col=-1, x_px=st["x_px"], y_px=st["y_px"],
+                            diameter_px=float(equivalent_diameter(st["area_px"])), area_px=st["area_px"],
+                            peak_att=st["peak"], contour=st["contour"], defects=["extra"])
+            j.void_contours = []
+            joints.append(j)
     obstructed_sites = []
     if fit is not None:
         on_site = np.array(list(site_of.values()), int)
