@@ -194,3 +194,21 @@ def test_small_stray_balls_are_found_as_extra():
     assert total >= 10
     assert found >= 0.8 * total
     assert false <= 1
+
+
+def test_dense_ring_over_four_balls_is_not_a_bridge():
+    """A via barrel seen through the board whose thin rim runs over four balls joins them above
+    the bridge level, but no solder neck crosses any gap: no bridge calls."""
+    f = generate_frame(9301, shape=(512, 512), rows=10, cols=10, defects=False, polarity="dark",
+                       export="tiff16", tilt_deg=0.5)
+    balls = {(t["grid_row"], t["grid_col"]): t for t in f.truth["joints"] if t["kind"] == "ball"}
+    a, b = balls[(4, 4)], balls[(4, 5)]
+    pitch = f.truth["scene"]["pitch_px"]
+    img = f.image.astype(np.float64)
+    yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    cx, cy = (a["x_px"] + b["x_px"]) / 2, (a["y_px"] + b["y_px"]) / 2 - 0.5 * pitch
+    img[np.abs(np.hypot(xx - cx, yy - cy) - 0.62 * pitch) < 1.5] *= 0.35
+    r = score_frame(img.astype(np.uint16), recipe=parse_recipe(f.recipe))
+    found = {(j.grid_row, j.grid_col) for j in r.joints if "missing" not in j.defects}
+    assert {(3, 4), (3, 5), (4, 4), (4, 5)} <= found
+    assert not [j for j in r.joints if "bridge" in j.defects]

@@ -182,6 +182,7 @@ def _split_on_sites(masks, fit, med_area, to_frame):
     lab_at = np.zeros(len(sites), np.int64)
     lab_at[inside] = labels[yi[inside], xi[inside]]
     changed = False
+    split_ids = masks.__dict__.setdefault("split_bridged", set())
     for k in np.unique(lab_at[lab_at > 0]):
         if masks.area_px[k] < 1.6 * med_area:
             continue
@@ -210,6 +211,7 @@ def _split_on_sites(masks, fit, med_area, to_frame):
             masks.cx[lid] = xs[sel].mean() if sel.any() else 0
             masks.cy[lid] = ys[sel].mean() if sel.any() else 0
             masks.bridged_with[lid] = set(masks.bridged_with[lid]) | {q for q in new_ids if q != lid}
+            split_ids.update(new_ids)
         changed = True
     return changed
 
@@ -383,6 +385,74 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
         cnts, _ = cv2.findContours(sub.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         contour = (max(cnts, key=len)[:, 0, :] + [x0, y0]).tolist() if cnts else []
         out.append({"x_px": float(cx), "y_px": float(cy), "area_px": float(a), "peak": pk, "contour": contour})
+    return out
+
+
+#: Two neighbouring balls are bridged when the solder between them stays above
+#: this fraction of the lower of their two peaks all the way across the gap
+#: (None: bridges from the connected cores alone).
+SADDLE_FRACTION = 0.15
+#: How bridges are called: "cores" (solder above the bridge level joins the two
+#: cores anywhere), "saddle" (the straight gap between the two balls stays
+#: solid), or "both" (either).
+BRIDGE_RULE = "saddle"
+#: Width (fraction of the ball diameter) a neck must hold across the gap.
+NECK_WIDTH = 0.25
+
+
+def _gap_saddles(att, labels, site_of, peak):
+    """Lowest attenuation across the straight gap between each pair of neighbouring balls.
+
+    Parameters
+    ----------
+    att : ndarray
+        Smoothed attenuation map.
+    labels : ndarray of int
+        Joint labels.
+    site_of : dict
+        ``(row, col) -> label`` of the balls on sites.
+    peak : ndarray
+        Peak attenuation per label.
+
+    Returns
+    -------
+    dict
+        ``(label_a, label_b) -> saddle / min(peak_a, peak_b)`` for balls on
+        row- or column-adjacent sites. A solder bridge is a neck straight
+        across the gap; a via ring or trace that touches both balls elsewhere
+        leaves this line at the background level.
+    """
+    h, w = labels.shape
+    out = {}
+    ys_all, xs_all = np.nonzero(labels)
+    lab = labels[ys_all, xs_all]
+    n = int(labels.max()) + 1
+    cnt = np.maximum(np.bincount(lab, minlength=n), 1)
+    cx = np.bincount(lab, xs_all, n) / cnt
+    cy = np.bincount(lab, ys_all, n) / cnt
+    for (r, c), a in site_of.items():
+        for q in ((r, c + 1), (r + 1, c)):
+            b = site_of.get(q)
+            if b is None:
+                continue
+            L = np.hypot(cx[b] - cx[a], cy[b] - cy[a])
+            if L < 1:
+                continue
+            m = max(int(np.ceil(L)) * 2, 2)
+            t = np.linspace(0, 1, m + 1)
+            # three parallel lines a fifth of a ball apart: a neck is wide, a
+            # trace or a ring's arc crossing the gap is not
+            off = NECK_WIDTH * np.sqrt((cnt[a] + cnt[b]) / (2 * np.pi)) * 2
+            nx, ny = -(cy[b] - cy[a]) / L, (cx[b] - cx[a]) / L
+            lows = []
+            for o in (-0.5 * off, 0.0, 0.5 * off):
+                x = np.clip(np.round(cx[a] + o * nx + t * (cx[b] - cx[a])).astype(int), 0, w - 1)
+                y = np.clip(np.round(cy[a] + o * ny + t * (cy[b] - cy[a])).astype(int), 0, h - 1)
+                own = labels[y, x]
+                gap = (own != a) & (own != b)
+                lows.append(float(att[y[gap], x[gap]].min()) if gap.any() else np.inf)
+            low = min(lows)
+            out[a, b] = 1.0 if not np.isfinite(low) else low / max(min(peak[a], peak[b]), 1e-9)
     return out
 
 
@@ -569,6 +639,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     is_joint = (rc[:, 0] >= 0) | (_stray_solder(masks, prep.att_smooth, fit, fit_pts, rc) & (circ > 0.55)
                                   & (area < 3 * max(med_area, 1)) & (area >= 6))
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
+    split_bridged = getattr(masks, "split_bridged", set())
+    bridged_to = np.zeros(n + 1, bool)
+    if BRIDGE_RULE != "cores":
+        for (a, b), v in _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak).items():
+            if v >= SADDLE_FRACTION:
+                bridged_to[a] = bridged_to[b] = True
     for k in ids:
         if not is_joint[k]:
             continue
@@ -586,7 +662,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             # stray solder is judged by being there; its voids are not measured
             j.void_pct = j.largest_void_pct = 0.0
             j.void_count = 0
-        if any(q in site_of.values() for q in masks.bridged_with[k]) and rc[k, 0] >= 0:
+        if rc[k, 0] >= 0 and (bridged_to[k] if BRIDGE_RULE != "cores" else False
+                              or (BRIDGE_RULE != "saddle" and any(q in site_of.values() for q in masks.bridged_with[k]))
+                              or k in split_bridged):
             j.defects.append("bridge")
         joints.append(j)
     # void contours by owner
