@@ -311,7 +311,9 @@ def detect_polarity(image, valid=None, *, _f32=None):
     else:
         pol = "dark" if scored["dark"][0] >= scored["bright"][0] else "bright"
     n, med = scored[pol]
-    return pol, float(2 * np.sqrt(med / np.pi) * k) if n else 0.0
+    # balls larger than the two smaller top-hats are found by the largest
+    # alone: the median count is then 0 but the size is known
+    return pol, float(2 * np.sqrt(med / np.pi) * k) if med > 0 else 0.0
 
 
 def _otsu(values, bins=256):
