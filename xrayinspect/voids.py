@@ -43,6 +43,46 @@ MIN_VOID_AREA_PX = 3
 GROW_STEPS = 4
 
 
+#: Size each void from its missing attenuation and its depth (a sphere's
+#: projected area is 1.5 x volume / depth), not from the pixels above a level.
+VOLUME_AREA = True
+#: ... for the largest void as well (blur makes a small void shallower, and its
+#: volume-over-depth area larger, than it is).
+VOLUME_LARGEST = False
+#: Pixels around each void whose shortfall is summed into its volume.
+VOLUME_RING = 2
+
+
+def _volume_areas(vl, nvo, owner, short, ys, xs, lab, search):
+    """Projected area of each void from its integrated shortfall and its depth, px.
+
+    A spherical void of radius ``r`` removes ``mu * 4/3 pi r^3`` of
+    attenuation and is ``2 mu r`` deep at its centre, so its projected area
+    ``pi r^2`` is 1.5 x (integrated shortfall) / (depth), whatever ``mu`` and
+    the ball's height. A threshold cuts the void where the shortfall is still
+    a few noise sigmas, which on a sphere's rim is well inside its edge; the
+    integral holds the rim, and blur moves attenuation but keeps its sum.
+    """
+    import cv2
+
+    h, w = vl.shape
+    short_img = np.zeros((h, w), np.float32)
+    short_img[ys[search], xs[search]] = short[search]
+    own_img = np.zeros((h, w), np.int32)
+    own_img[ys, xs] = lab
+    k = 2 * VOLUME_RING + 1
+    grown = cv2.dilate(vl.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(np.int32)
+    sel = (grown > 0) & (own_img == owner[grown])
+    gl = grown[sel]
+    vol = np.bincount(gl, weights=short_img[sel].astype(np.float64), minlength=nvo + 1)
+    depth = np.zeros(nvo + 1)
+    inv = vl > 0
+    np.maximum.at(depth, vl[inv], short_img[inv].astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.where(depth > 0, 1.5 * np.maximum(vol, 0) / depth, 0.0)
+    return est
+
+
 @dataclass
 class VoidStats:
     """Per-joint void measurements; arrays indexed by joint label (0 unused)."""
@@ -287,6 +327,16 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     vsz[0] = 0
     # void pixels counted per joint, so a void never exceeds its joint
     void_area = np.bincount(lab[vmask], minlength=n + 1).astype(float)[:n + 1]
+    if nvo and VOLUME_AREA:
+        est = _volume_areas(vl, nvo, owner, short, ys, xs, lab, search)
+        # a void's projected area from its missing volume and depth, never
+        # below what the threshold already shows
+        est = np.maximum(est, vsz)
+        est[0] = 0
+        if VOLUME_LARGEST:
+            vsz = est
+        void_area = np.bincount(owner[1:], weights=est[1:], minlength=n + 1)[:n + 1]
+        void_area = np.minimum(void_area, area)
     largest = np.zeros(n + 1)
     np.maximum.at(largest, owner[1:], vsz[1:])
     largest = np.minimum(largest, void_area)
