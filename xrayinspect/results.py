@@ -144,11 +144,29 @@ class FrameResult:
                 "verdict": self.verdict, "polarity": self.polarity, "profile": self.profile,
                 "pitch_px": _none(self.pitch_px), "angle_deg": _none(self.angle_deg),
                 "pad_void_pct": _none(self.pad_void_pct),
+                # n_sites comes from the fitted grid (recipe or inferred) and cannot be recounted
+                # from the joints; seconds is frames.csv's timing column: both must survive a reload
+                "n_sites": int(self.n_sites or 0), "seconds": _none(_float(self.seconds)),
                 "grid": self.grid, "shape": list(self.shape), "joints": joints}
 
     @classmethod
     def from_sidecar(cls, d):
-        """Rebuild a result from :meth:`sidecar` output (no recomputation)."""
+        """Rebuild a result from :meth:`sidecar` output (no recomputation).
+
+        Every field the sidecar carries comes back, so ``frame_row()`` and
+        ``joint_rows()`` of the rebuilt result equal the original's. Sidecars
+        written before ``n_sites`` and ``seconds`` were added get ``n_sites``
+        counted from the joints on a grid site and ``seconds`` NaN.
+
+        Parameters
+        ----------
+        d : dict
+            A parsed sidecar (``sidecars/<frame>.json``) or a batch store line.
+
+        Returns
+        -------
+        FrameResult
+        """
         joints = []
         for jd in d.get("joints", []):
             jd = {k: (math.nan if v is None and k in _FLOAT_FIELDS else v) for k, v in jd.items()
@@ -158,8 +176,9 @@ class FrameResult:
                 error=d.get("error", ""), pitch_px=_nan(d.get("pitch_px")), angle_deg=_nan(d.get("angle_deg")),
                 polarity=d.get("polarity", ""), profile=d.get("profile", ""),
                 pad_void_pct=_nan(d.get("pad_void_pct")), joints=joints, grid=d.get("grid", {}),
-                shape=tuple(d.get("shape", ())))
-        r.n_sites = sum(j.grid_row >= 0 for j in joints)
+                shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")))
+        n_sites = d.get("n_sites")
+        r.n_sites = int(n_sites) if n_sites is not None else sum(j.grid_row >= 0 for j in joints)
         return r
 
 
@@ -172,6 +191,14 @@ def _none(x):
 
 def _nan(x):
     return math.nan if x is None else float(x)
+
+
+def _float(x):
+    """``x`` as a Python float (numpy scalars included), NaN when it is not a number."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _fmt(v):
