@@ -112,3 +112,79 @@ def test_report_is_self_contained_with_charts(tmp_path):
     assert imgs and all(i.startswith("data:image/png;base64,") for i in imgs)
     assert html.count('alt="overlay"') == 2                # one thumbnail per failed frame
     assert html.count('alt="joint crop"') >= 4
+
+
+def mixed_scorer(path, *, frame=None, **kw):
+    """BGA frames (bga*) with ball voids of 10-14 %; QFN frames (qfn*) whose thermal pad has 40-43 %
+    voids (passes the 50 % pad limit, over the 25 % ball limit) and pins of 5 %; qfn_bad's pad 62 %."""
+    i = int(frame.rsplit("_", 1)[1].split(".")[0])
+    if frame.startswith("bga"):
+        j = [JointResult(k, x_px=40.0 + 40 * k, y_px=40.0, diameter_px=30.0, area_px=700.0,
+                         void_pct=10.0 + i + k, largest_void_pct=5.0, contour=_ring(40 + 40 * k, 40, 15))
+             for k in range(2)]
+        return FrameResult(frame=frame, package="bga", pitch_px=40.0, angle_deg=0.0, n_sites=2, joints=j)
+    pad_void = 62.0 if "bad" in frame else 40.0 + i
+    pad = JointResult(0, kind="pad", x_px=80.0, y_px=80.0, diameter_px=60.0, area_px=2800.0, void_pct=pad_void,
+                      largest_void_pct=12.0, verdict="fail" if pad_void > 50 else "pass",
+                      defects=["void"] if pad_void > 50 else [], contour=_ring(80, 80, 30))
+    pins = [JointResult(k, kind="pin", x_px=20.0 * k, y_px=10.0, diameter_px=8.0, area_px=50.0, void_pct=5.0)
+            for k in (1, 2, 3)]
+    return FrameResult(frame=frame, package="qfn", pitch_px=20.0, angle_deg=0.0, pad_void_pct=pad_void,
+                       joints=[pad] + pins)
+
+
+def _svg(html, id):
+    s = html[html.index(f'id="{id}"'):]
+    return s[:s.index("</svg>")]
+
+
+def _points(svg):
+    """(fill, tooltip or "") of each plotted point."""
+    return re.findall(r'<circle [^>]*fill="(#[0-9a-f]+)"(?:/>|>(?:<title>([^<]*)</title>)?)', svg)
+
+
+def test_control_charts_judge_pads_against_the_pad_limit(tmp_path):
+    import cv2
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    img = (np.random.default_rng(0).random((160, 160)) * 200).astype(np.uint8)
+    for n in ("bga_0.png", "qfn_1.png", "bga_2.png", "qfn_3.png", "bga_4.png", "qfn_bad_5.png"):
+        cv2.imwrite(str(inp / n), img)
+    out = tmp_path / "out"
+    s = run_batch([inp], out, workers=1, progress="none", scorer=mixed_scorer)
+    assert (s.n_pass, s.n_fail, s.n_error) == (5, 1, 0)
+    html = (out / "report.html").read_text()
+    order = [r.split(",")[0] for r in (out / "frames.csv").read_text().splitlines()[1:]]
+
+    ball = _svg(html, "control-chart-svg")
+    assert "limit 25 %" in ball and "limit 50 %" not in ball
+    pts = _points(ball)
+    assert len(pts) == 6
+    # no ball or pin is over 25 % or out of control: a 41 % pad drawn here would be red
+    assert all(f == "#36c" for f, _ in pts), pts
+    # each frame's value is its largest ball/pin void %, never its pad's, in frame order
+    assert [t.split(":")[0] for _, t in pts] == order
+    want = {"bga_0.png": 11.0, "bga_2.png": 13.0, "bga_4.png": 15.0, "qfn_1.png": 5.0, "qfn_3.png": 5.0,
+            "qfn_bad_5.png": 5.0}
+    assert [float(t.split(": ")[1].split(" ")[0]) for _, t in pts] == [want[f] for f in order]
+
+    assert 'id="pad-control-chart-svg"' in html
+    pad = _svg(html, "pad-control-chart-svg")
+    assert "limit 50 %" in pad and "limit 25 %" not in pad
+    pts = {t.split(":")[0]: f for f, t in _points(pad)}
+    assert list(pts) == [f for f in order if f.startswith("qfn")]
+    # 41 % and 43 % pads pass the pad limit; the 62 % pad is over it
+    assert pts["qfn_1.png"] == pts["qfn_3.png"] == "#36c" and pts["qfn_bad_5.png"] == "#c00"
+
+
+def test_bga_only_batch_has_no_pad_chart(tmp_path):
+    import cv2
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for n in ("bga_0.png", "bga_1.png"):
+        cv2.imwrite(str(inp / n), np.zeros((40, 40), np.uint8))
+    run_batch([inp], tmp_path / "out", workers=1, progress="none", scorer=mixed_scorer)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert len(_points(_svg(html, "control-chart-svg"))) == 2 and 'id="pad-control-chart-svg"' not in html

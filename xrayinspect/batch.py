@@ -404,6 +404,10 @@ class Aggregate:
         self.defect_frames = Counter()
         self.errors = Counter()          # error reason (first 80 chars) -> frames
         self.frame_max_void = []         # (frame, max_void_pct) in frame order, ok frames
+        # the control charts judge each joint kind against its own limit: balls and QFN pins
+        # against ball_void_pct, thermal pads against pad_void_pct (a 40 % pad passes)
+        self.frame_ball_void = []        # (frame, largest ball/pin void %) in frame order
+        self.frame_pad_void = []         # (frame, thermal pad void %) in frame order, QFN frames
         self.ball_void_hist = [0] * 101  # 1 % bins of ball/pin void %, last bin holds 100
         self.pad_void_hist = [0] * 101
         self.worst = []                  # heap of (score, seq, frame, joint dict)
@@ -449,6 +453,13 @@ class Aggregate:
             self.n_pass += 1
         mv = row.get("max_void_pct")
         self.frame_max_void.append((d["frame"], float(mv) if mv not in ("", None) else 0.0))
+        ball = [float(j.get("void_pct") or 0.0) for j in joints if j.get("kind") != "pad"]
+        pad = [float(j.get("void_pct") or 0.0) for j in joints if j.get("kind") == "pad"]
+        if ball or not pad:             # a frame with only a pad has no ball/pin value to chart
+            self.frame_ball_void.append((d["frame"], max(ball, default=0.0)))
+        if pad:
+            pv = row.get("pad_void_pct")
+            self.frame_pad_void.append((d["frame"], float(pv) if pv not in ("", None) else max(pad)))
 
     def worst_joints(self):
         return [(f, j) for _, _, f, j in sorted(self.worst, reverse=True)]

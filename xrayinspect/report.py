@@ -1,10 +1,12 @@
 """A self-contained HTML report of a batch: one file, no network, no JavaScript.
 
 Charts are inline SVG, images are PNG data URIs, CSS is inline. Sections: batch
-yield, defect Pareto, void % histogram against the limit, a control chart of
-each frame's largest void % in frame order (individuals chart: mean and
-3-sigma limits from the average moving range), a gallery of the worst joints
-(crops of the raw frame) and a thumbnail overlay per failed frame.
+yield, defect Pareto, void % histogram against the limit, control charts in
+frame order (individuals charts: mean and 3-sigma limits from the average
+moving range) of each frame's largest ball or pin void % against the ball
+limit and of each QFN thermal pad's void % against the pad limit, a gallery
+of the worst joints (crops of the raw frame) and a thumbnail overlay per
+failed frame.
 """
 
 from __future__ import annotations
@@ -118,14 +120,28 @@ def control_limits(values):
     return mean, mean - 3 * sigma, mean + 3 * sigma
 
 
-def svg_control_chart(values, *, limit=None, width=760, height=240, id=None, max_points=5000):
-    """Control chart of per-frame values in frame order: points, mean, +-3 sigma, spec limit."""
+def svg_control_chart(values, *, limit=None, width=760, height=240, id=None, max_points=5000, names=None,
+                      label="control chart"):
+    """Control chart of per-frame values in frame order: points, mean, +-3 sigma, spec limit.
+
+    Parameters
+    ----------
+    values : sequence of float
+        One value per frame, in frame order (void %, 0-100).
+    limit : float, optional
+        The spec limit these values are judged against (%): a dashed red line;
+        points above it are drawn red.
+    names : sequence of str, optional
+        Frame names, shown as each point's tooltip.
+    label : str
+        The chart's accessible name (``aria-label``).
+    """
     v = np.asarray(values, float)
     mean, lcl, ucl = control_limits(v)
     left, right, top, bottom = 45, 70, 10, 25
     pw, ph = width - left - right, height - top - bottom
     parts = [f'<svg {_idattr(id)}width="{width}" '
-             f'height="{height}" role="img" aria-label="control chart">']
+             f'height="{height}" role="img" aria-label="{_esc(label)}">']
     if v.size == 0:
         parts.append('<text x="10" y="20">no frames scored</text></svg>')
         return "".join(parts)
@@ -153,13 +169,41 @@ def svg_control_chart(values, *, limit=None, width=760, height=240, id=None, max
     parts.append(f'<polyline points="{pts}" fill="none" stroke="#888" stroke-width="0.8"/>')
     for i in idx:
         out = v[i] > ucl or v[i] < lcl or (limit is not None and v[i] > limit)
+        tip = f"<title>{_esc(names[i])}: {v[i]:.1f} %</title>" if names is not None and i < len(names) else ""
         parts.append(f'<circle cx="{X(i):.1f}" cy="{Y(v[i]):.1f}" r="{3 if out else 2}" '
-                     f'fill="{"#c00" if out else "#36c"}"/>')
+                     f'fill="{"#c00" if out else "#36c"}">{tip}</circle>')
     parts.append(f'<text x="{left}" y="{height - 6}">frame 1</text>'
                  f'<text x="{left + pw}" y="{height - 6}" text-anchor="end">frame {n}</text>'
                  f'<text x="4" y="{top + 10}">{ymax:.0f} %</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _control_section(series, limit, limit_name, id, what):
+    """Caption and individuals chart of one per-frame series against its own limit.
+
+    Parameters
+    ----------
+    series : list of (frame name, value %)
+    limit : float or None
+        Spec limit of this series (%).
+    limit_name : str
+        The limit's key in the recipe / profile, named in the caption.
+    id : str
+        The chart's element id.
+    what : str
+        Which frames the series holds, for the caption.
+    """
+    vals = [v for _, v in series]
+    if not vals:
+        return f"<p>No {_esc(what)} scored.</p>" + svg_control_chart(vals, limit=limit, id=id)
+    mean, lcl, ucl = control_limits(vals)
+    lim = f"the {_esc(limit_name)} limit ({limit:g} %)" if limit is not None else "no limit"
+    cap = (f"<p>{len(vals)} {_esc(what)}. Individuals chart: mean {mean:.2f} %, 3-sigma limits "
+           f"{max(lcl, 0):.2f} to {ucl:.2f} % (sigma from the mean moving range / 1.128); red points fall "
+           f"outside them or over {lim}.</p>")
+    return cap + svg_control_chart(vals, limit=limit, id=id, names=[f for f, _ in series],
+                                   label=f"control chart against {limit_name}")
 
 
 def _png_uri(img_bgr_or_grey):
@@ -234,8 +278,6 @@ def write_report(out, agg, summary, *, limits, store=None, paths=None, max_pixel
     pad_lim = limits.get("pad_void_pct")
     y = summary.yield_pct
     pareto = sorted(summary.defects.items(), key=lambda kv: (-kv[1], kv[0]))
-    mv = [v for _, v in agg.frame_max_void]
-    mean, lcl, ucl = control_limits(mv)
 
     body = [f"<h1>xrayinspect batch report</h1>",
             '<table class="kv">',
@@ -263,11 +305,15 @@ def write_report(out, agg, summary, *, limits, store=None, paths=None, max_pixel
         body.append("<h3>QFN thermal pads</h3>")
         body.append(svg_histogram(agg.pad_void_hist, limit=pad_lim, id="pad-void-hist"))
 
-    body.append('<h2 id="control-chart">Largest joint void % per frame, in frame order</h2>')
-    body.append(f"<p>Individuals chart: mean {mean:.2f} %, 3-sigma limits {max(lcl, 0):.2f} to {ucl:.2f} % "
-                "(sigma from the mean moving range / 1.128); red points fall outside them or over the limit.</p>"
-                if mv else "<p>No frames scored.</p>")
-    body.append(svg_control_chart(mv, limit=ball_lim, id="control-chart-svg"))
+    # one chart per limit: balls and QFN pins are judged against ball_void_pct, thermal pads against
+    # pad_void_pct; a pad on the ball chart would be drawn over a limit that does not apply to it
+    body.append('<h2 id="control-chart">Largest ball or pin void % per frame, in frame order</h2>')
+    body.append(_control_section(agg.frame_ball_void, ball_lim, "ball_void_pct", "control-chart-svg",
+                                 "frames with balls or pins"))
+    if agg.frame_pad_void:
+        body.append('<h3 id="pad-control-chart">QFN thermal pad void % per frame, in frame order</h3>')
+        body.append(_control_section(agg.frame_pad_void, pad_lim, "pad_void_pct", "pad-control-chart-svg",
+                                     "QFN frames"))
 
     # worst joints: crops of the raw frame, grouped by frame so each frame is read once
     worst = agg.worst_joints()
