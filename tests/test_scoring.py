@@ -212,3 +212,60 @@ def test_dense_ring_over_four_balls_is_not_a_bridge():
     found = {(j.grid_row, j.grid_col) for j in r.joints if "missing" not in j.defects}
     assert {(3, 4), (3, 5), (4, 4), (4, 5)} <= found
     assert not [j for j in r.joints if "bridge" in j.defects]
+
+
+NOISE_FRAMES = {
+    "gaussian_512_u16": lambda: np.random.default_rng(0).normal(1000, 30, (512, 512)).astype(np.uint16),
+    "gaussian_96_u16": lambda: np.random.default_rng(1).normal(1000, 30, (96, 96)).astype(np.uint16),
+    "uniform_256_u8": lambda: np.random.default_rng(2).integers(0, 256, (256, 256), dtype=np.uint8),
+    "poisson_300x500": lambda: np.random.default_rng(3).poisson(40, (300, 500)).astype(np.uint16),
+    "gaussian_float": lambda: np.random.default_rng(4).normal(0.5, 0.01, (200, 200)).astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOISE_FRAMES))
+def test_frame_of_noise_is_an_error_not_a_pass(kind):
+    r = score_frame(NOISE_FRAMES[kind](), frame="noise.tif")
+    assert r.status == "error" and r.verdict == "error", (r.package, r.verdict, len(r.joints))
+    assert "no solder-like structure" in r.error and "noise.tif" in r.error and "\n" not in r.error
+    assert not r.joints
+    row = r.frame_row()
+    assert row["status"] == "error" and row["verdict"] == "error" and row["n_fail"] == ""
+
+
+def test_noise_frame_with_a_recipe_is_an_error_of_that_package(tmp_path):
+    from xrayinspect.io import write_frame
+
+    p = tmp_path / "noise.tif"
+    write_frame(p, NOISE_FRAMES["gaussian_512_u16"]())
+    r = score_file(p, recipe=parse_recipe({"package": {"type": "qfn"}}))
+    assert (r.status, r.verdict, r.package) == ("error", "error", "qfn") and "noise.tif" in r.error
+
+
+@pytest.mark.parametrize("package,shape,export", [("bga", (96, 96), "png8"), ("qfn", (96, 96), "jpeg8"),
+                                                  ("bga", (128, 128), "tiff16"), ("bga", (384, 384), "jpeg8"),
+                                                  ("qfn", (256, 256), "png8")])
+def test_small_low_contrast_frames_are_still_scored(package, shape, export):
+    """The rule is relative to each frame's noise, not a pixel count: small, hard frames score."""
+    from xrayinspect.pipeline import MIN_STRUCTURE_CONTRAST, structure_contrast
+
+    f = generate_frame(9201, package=package, shape=shape, export=export, difficulty="hard")
+    assert structure_contrast(f.image) > 2 * MIN_STRUCTURE_CONTRAST
+    r = score_frame(f.image, frame="small.tif")
+    assert r.status == "ok" and r.joints, r.error
+
+
+def test_structure_contrast_does_not_depend_on_size_or_level():
+    from xrayinspect.pipeline import MIN_STRUCTURE_CONTRAST, structure_contrast
+
+    rng = np.random.default_rng(5)
+    for side in (16, 64, 1024):
+        for level, sigma in ((100, 2), (30000, 300)):
+            c = structure_contrast(rng.normal(level, sigma, (side, side)))
+            assert c < MIN_STRUCTURE_CONTRAST / 2, (side, level, c)
+    # one dark disc in the same noise stands out, whatever the frame's size
+    for side in (64, 1024):
+        img = rng.normal(1000, 30, (side, side))
+        yy, xx = np.mgrid[:side, :side]
+        img[(yy - side / 2) ** 2 + (xx - side / 2) ** 2 < (side / 8) ** 2] -= 300
+        assert structure_contrast(img) > 2 * MIN_STRUCTURE_CONTRAST
