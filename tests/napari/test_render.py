@@ -1,6 +1,8 @@
-"""Render tests: need a screen with GL. Run: xvfb-run -a pytest tests/napari -m render."""
+"""Render tests: need a screen with GL. Run: xvfb-run -a pytest tests/napari -m render.
 
-import json
+They write into tmp_path only; ``scripts/screenshot_napari.py`` regenerates the docs screenshot.
+"""
+
 from pathlib import Path
 
 import numpy as np
@@ -9,36 +11,31 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from xrayinspect.napari_plugin._layers import ROLE_KEY, result_from_truth  # noqa: E402
-from xrayinspect.napari_plugin._widgets import InspectWidget, ReviewWidget  # noqa: E402
+from xrayinspect.napari_plugin._layers import ROLE_KEY  # noqa: E402
+from xrayinspect.napari_plugin._widgets import InspectWidget  # noqa: E402
 
 pytestmark = pytest.mark.render
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "napari_review.png"
+REPO = Path(__file__).resolve().parents[2]
+#: The docs screenshot: ``scripts/screenshot_napari.py`` regenerates it; tests only ever read it.
+DOCS_SCREENSHOT = REPO / "docs" / "images" / "napari_review.png"
+
+
+@pytest.fixture(autouse=True)
+def repo_images_untouched():
+    """Tests write into tmp_path only: the tracked images under docs/images stay as they were."""
+    def snap():
+        return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in (REPO / "docs" / "images").glob("*")}
+
+    before = snap()
+    yield
+    assert snap() == before, "a render test wrote into docs/images (write into tmp_path instead)"
 
 
 def _scored_folder(tmp_path):
     """Two synthetic BGA frames scored (real scorer, or simulator truth while it finds nothing)."""
-    from xrayinspect.io import write_frame
-    from xrayinspect.pipeline import score_frame
-    from xrayinspect.results import write_sidecar, write_tables
-    from xrayinspect.synth import generate_frame
+    from xrayinspect.testing.napari_scene import scored_folder
 
-    inp, out = tmp_path / "frames", tmp_path / "out"
-    inp.mkdir()
-    results = []
-    for i, seed in enumerate((3, 4)):
-        f = generate_frame(seed, package="bga", shape=(384, 384), export="tiff16", polarity="dark", rows=10, cols=10)
-        name = f"board_{i}.tif"
-        write_frame(inp / name, f.image)
-        r = score_frame(f.image, frame=name)
-        if r.status != "ok" or not r.joints:
-            r = result_from_truth(f.truth, frame=name)
-        results.append(r)
-    write_tables(out, results)
-    for r in results:
-        write_sidecar(out, r)
-    (out / "run.json").write_text(json.dumps({"inputs": [str(inp)]}))
-    return out, results
+    return scored_folder(tmp_path)
 
 
 def test_sample_with_image_and_inspect(make_napari_viewer, monkeypatch):
@@ -57,32 +54,20 @@ def test_sample_with_image_and_inspect(make_napari_viewer, monkeypatch):
 
 
 def test_review_screenshot(make_napari_viewer, tmp_path, qtbot):
+    """The docs scene (``scripts/screenshot_napari.py``) renders, into tmp_path."""
+    from xrayinspect.testing.napari_scene import stage_review
+
     out, results = _scored_folder(tmp_path)
     viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1600, 1000)
-    review = ReviewWidget(viewer)
-    viewer.window.add_dock_widget(review, name="Review", area="right")
-    review.operator.value = "ana"
-    review.open_output(str(out))
+    review, fails, shown = stage_review(viewer, out, results, qtbot.wait)
     assert any(type(lay).__name__ == "Image" for lay in viewer.layers)
-    fails = [j.joint_id for j in results[0].joints if j.verdict == "fail" and j.contour]
-    assert fails
-    review.select_joint(fails[0])
-    review.reason.value = "confirmed on oblique view"
-    review.toggle_defect("hip")
-    voided = [j.joint_id for j in results[0].joints if j.defects == ["void"] and j.contour] or fails
-    review.select_joint(voided[0])
-    review.sort_by("void_pct")
+    assert fails and shown is not None
     assert review.crop_view.pixmap() is not None and not review.crop_view.pixmap().isNull()
-    qtbot.wait(200)
-    j = review._joint(voided[0])
-    viewer.camera.zoom = viewer.camera.zoom / 2.0            # show the neighbourhood too
-    viewer.camera.center = (j.y_px, j.x_px)
-    qtbot.wait(300)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    img = viewer.screenshot(path=str(SCREENSHOT), canvas_only=False, flash=False)
+    shot = tmp_path / "napari_review.png"
+    img = viewer.screenshot(path=str(shot), canvas_only=False, flash=False)
     assert img.ndim == 3 and img.shape[0] > 400 and np.asarray(img).std() > 5
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
+    assert DOCS_SCREENSHOT.is_file()           # the docs copy is the script's to write, and it is there
 
 
 def test_open_output_folder_through_napari(make_napari_viewer, tmp_path):
