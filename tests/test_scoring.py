@@ -269,3 +269,20 @@ def test_structure_contrast_does_not_depend_on_size_or_level():
         yy, xx = np.mgrid[:side, :side]
         img[(yy - side / 2) ** 2 + (xx - side / 2) ** 2 < (side / 8) ** 2] -= 300
         assert structure_contrast(img) > 2 * MIN_STRUCTURE_CONTRAST
+
+
+def test_polarity_of_a_dark_jpeg_whose_noise_cue_is_reversed():
+    """A bright-solder 8-bit JPEG on a near-black board: compression flattens the noise of the
+    dark board, so the noise cue reads "dark"; 400+ like-sized bright blobs against ~10 dark
+    ones overrule it (before: read as one QFN pad, every ball lost)."""
+    from xrayinspect.preprocess import detect_polarity, noise_polarity
+
+    f = generate_frame((5000002, 4), package="bga", shape=(1024, 1024))
+    assert (f.truth["polarity"], f.truth["export"]) == ("bright", "jpeg8")
+    assert noise_polarity(f.image) == "dark"          # the cue this test is about is still reversed
+    assert detect_polarity(f.image)[0] == "bright"
+    r = score_frame(f.image)
+    assert r.package == "bga" and r.polarity == "bright"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.98
