@@ -111,6 +111,27 @@ def _ellipse_rho(xs, ys, lab, n, area):
     return np.sqrt(np.maximum(q, 0) / 4.0)
 
 
+#: Excess density whose centroid lies within this fraction of the ball's radius
+#: of the ball's centre is the ball itself standing taller (a head-in-pillow
+#: ball that did not collapse), not something lying across it.
+CONCENTRIC_FRAC = 0.25
+
+
+def _concentric(xs, ys, lab, over, n, area):
+    """Joints whose over-dense pixels are centred on the joint, bool per label.
+
+    A via barrel or a part seen through a ball lies anywhere across it; a
+    ball that stands taller than its neighbours is denser at its own centre.
+    """
+    cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1)
+    mx, my = np.bincount(lab, xs, n + 1) / cnt, np.bincount(lab, ys, n + 1) / cnt
+    co = np.bincount(lab[over], minlength=n + 1)[:n + 1]
+    ox = np.bincount(lab[over], xs[over], n + 1)[:n + 1] / np.maximum(co, 1)
+    oy = np.bincount(lab[over], ys[over], n + 1)[:n + 1] / np.maximum(co, 1)
+    radius = np.sqrt(np.maximum(area, 1) / np.pi)
+    return (co > 0) & (np.hypot(ox - mx, oy - my) < CONCENTRIC_FRAC * radius)
+
+
 def _group_quantile(values, groups, n, q):
     """Per-group quantile ``q`` of ``values`` (groups 1..n)."""
     out = np.zeros(n + 1)
@@ -255,8 +276,18 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             over = dense & (a >= OBSTRUCTION_EXCESS * med[lab] * shape)
             foreign = np.bincount(lab[over], minlength=n + 1)[:n + 1] / np.maximum(
                 np.bincount(lab[dense], minlength=n + 1)[:n + 1], 1)
+            foreign[_concentric(xs, ys, lab, over, n, area)] = 0.0
             fit_px = fit_px & (a < FOREIGN_EXCESS * med[lab] * shape)
             a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
+        # a ball whose whole centre saturates the detector (the densest joints
+        # of an 8-bit export: head-in-pillow balls stand taller) has no pixel
+        # to fit; its peak is at least the clipped level, never 0
+        unfit = np.bincount(lab[fit_px], minlength=n + 1)[:n + 1] == 0
+        if unfit[1:].any():
+            top = np.zeros(n + 1)
+            np.maximum.at(top, lab, a)
+            a0 = np.where(unfit, top, a0)
+            a0[0] = 0.0
         expected = a0[lab] * shape
         search = rho < RHO_MAX
         if (FIT_GAMMA if fit_gamma is None else fit_gamma):
