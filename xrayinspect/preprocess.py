@@ -352,11 +352,16 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
     valid = invalid_bands(image)
     all_valid = bool(valid.all())
     f = image.astype(np.float32)
-    pol, diam = detect_polarity(image, valid, _f32=f)
-    if solder in ("dark", "bright"):
-        pol = solder
-    if feature_diameter_px:
-        diam = float(feature_diameter_px)
+    if solder in ("dark", "bright") and feature_diameter_px:
+        # both answers given (the QFN pass, a full recipe): the detection, a
+        # tenth of a second on a 2048 px frame, would be thrown away
+        pol, diam = solder, float(feature_diameter_px)
+    else:
+        pol, diam = detect_polarity(image, valid, _f32=f)
+        if solder in ("dark", "bright"):
+            pol = solder
+        if feature_diameter_px:
+            diam = float(feature_diameter_px)
     if pol == "bright":
         np.subtract(np.float32(_full_scale(image, bits_used)), f, out=f)
     np.maximum(f, np.float32(0.5), out=f)
