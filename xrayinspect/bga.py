@@ -423,37 +423,56 @@ def _gap_saddles(att, labels, site_of, peak):
         leaves this line at the background level.
     """
     h, w = labels.shape
-    out = {}
     ys_all, xs_all = np.nonzero(labels)
     lab = labels[ys_all, xs_all]
     n = int(labels.max()) + 1
     cnt = np.maximum(np.bincount(lab, minlength=n), 1)
     cx = np.bincount(lab, xs_all, n) / cnt
     cy = np.bincount(lab, ys_all, n) / cnt
+    pa, pb = [], []
     for (r, c), a in site_of.items():
         for q in ((r, c + 1), (r + 1, c)):
             b = site_of.get(q)
-            if b is None:
-                continue
-            L = np.hypot(cx[b] - cx[a], cy[b] - cy[a])
-            if L < 1:
-                continue
-            m = max(int(np.ceil(L)) * 2, 2)
-            t = np.linspace(0, 1, m + 1)
-            # three parallel lines a fifth of a ball apart: a neck is wide, a
-            # trace or a ring's arc crossing the gap is not
-            off = NECK_WIDTH * np.sqrt((cnt[a] + cnt[b]) / (2 * np.pi)) * 2
-            nx, ny = -(cy[b] - cy[a]) / L, (cx[b] - cx[a]) / L
-            lows = []
-            for o in (-0.5 * off, 0.0, 0.5 * off):
-                x = np.clip(np.round(cx[a] + o * nx + t * (cx[b] - cx[a])).astype(int), 0, w - 1)
-                y = np.clip(np.round(cy[a] + o * ny + t * (cy[b] - cy[a])).astype(int), 0, h - 1)
-                own = labels[y, x]
-                gap = (own != a) & (own != b)
-                lows.append(float(att[y[gap], x[gap]].min()) if gap.any() else np.inf)
-            low = min(lows)
-            out[a, b] = 1.0 if not np.isfinite(low) else low / max(min(peak[a], peak[b]), 1e-9)
-    return out
+            if b is not None:
+                pa.append(a)
+                pb.append(b)
+    if not pa:
+        return {}
+    pa, pb = np.array(pa, np.intp), np.array(pb, np.intp)
+    dx, dy = cx[pb] - cx[pa], cy[pb] - cy[pa]
+    L = np.hypot(dx, dy)
+    use = L >= 1
+    pa, pb, dx, dy, L = pa[use], pb[use], dx[use], dy[use], L[use]
+    if pa.size == 0:
+        return {}
+    # every pair's samples in one array (the loop over ~2 pairs per ball was most
+    # of this function): pair i owns the segment starts[i]:starts[i] + m[i] + 1, and
+    # its t are np.linspace(0, 1, m + 1) to the bit (k * (1 / m), the last one 1)
+    m = np.maximum(np.ceil(L).astype(int) * 2, 2)
+    seg = m + 1
+    starts = np.concatenate([[0], np.cumsum(seg)[:-1]])
+    pair = np.repeat(np.arange(pa.size), seg)
+    k = np.arange(pair.size) - starts[pair]
+    t = k * (1.0 / m)[pair]
+    t[starts + m] = 1.0
+    # three parallel lines a fifth of a ball apart: a neck is wide, a
+    # trace or a ring's arc crossing the gap is not
+    off = NECK_WIDTH * np.sqrt((cnt[pa] + cnt[pb]) / (2 * np.pi)) * 2
+    nx, ny = -dy / L, dx / L
+    a_, b_ = pa[pair], pb[pair]
+    cxa, cya, dxp, dyp, nxp, nyp, offp = cx[pa][pair], cy[pa][pair], dx[pair], dy[pair], nx[pair], ny[pair], off[pair]
+    low = np.full(pa.size, np.inf)
+    for f in (-0.5, 0.0, 0.5):
+        o = f * offp
+        x = np.clip(np.round(cxa + o * nxp + t * dxp).astype(int), 0, w - 1)
+        y = np.clip(np.round(cya + o * nyp + t * dyp).astype(int), 0, h - 1)
+        own = labels[y, x]
+        gap = (own != a_) & (own != b_)
+        v = np.where(gap, att[y, x], np.inf)
+        low = np.minimum(low, np.minimum.reduceat(v, starts))
+    with np.errstate(invalid="ignore"):
+        ratio = np.where(np.isfinite(low), low / np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9), 1.0)
+    return {(int(a), int(b)): float(v) for a, b, v in zip(pa, pb, ratio)}
 
 
 def _hip_scores(diam, peak, points, usable):
