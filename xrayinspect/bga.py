@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import circularity, contours_by_label, equivalent_diameter
+from .measure import circularity, contours_by_label, equivalent_diameter, nonzero_yx
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -36,30 +36,44 @@ OPEN_DIVISOR = 4
 
 
 def _open_masks(masks, d_ball):
-    """Remove thin attachments from the joint masks; update area and centroid in place."""
+    """Remove thin attachments from the joint masks; update area and centroid in place.
+
+    Per-joint sums come from the joint pixels alone (one ``nonzero``), not from
+    ``bincount`` over the whole frame; a joint the opening erases is put back
+    from its box (``masks.bbox``, as :func:`segment_joints` left it).
+    """
     import cv2
 
     r = int(max(1, round(d_ball / OPEN_DIVISOR)))
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     fg = (masks.labels > 0).astype(np.uint8)
     opened = cv2.morphologyEx(fg, cv2.MORPH_OPEN, ker)
-    lab = np.where(opened > 0, masks.labels, 0)
+    lab = np.where(opened > 0, masks.labels, 0).astype(np.int32, copy=False)
     n = masks.n
-    area = np.bincount(lab.ravel(), minlength=n + 1)[:n + 1].astype(float)
+    ys, xs = nonzero_yx(lab)
+    l = lab[ys, xs]
+    area = np.bincount(l, minlength=n + 1)[:n + 1].astype(float)
     # a joint the opening would erase entirely (a tiny stray ball) keeps its mask
     lost = (area == 0) & (masks.area_px > 0)
     lost[0] = False
     if lost.any():
-        keep = lost[masks.labels]
-        lab = np.where(keep, masks.labels, lab)
-        area = np.bincount(lab.ravel(), minlength=n + 1)[:n + 1].astype(float)
-    ys, xs = np.nonzero(lab)
-    l = lab[ys, xs]
+        # its pixels are appended after the others: bincount sums each label's
+        # pixels in their own (raster) order, so the sums are those of a rescan
+        py, px, pl = [ys], [xs], [l]
+        for k in np.flatnonzero(lost):
+            x0, y0, x1, y1 = masks.bbox[k]
+            sy, sx = np.nonzero(masks.labels[y0:y1, x0:x1] == k)
+            lab[sy + y0, sx + x0] = k
+            py.append(sy + y0)
+            px.append(sx + x0)
+            pl.append(np.full(sy.size, k, l.dtype))
+        ys, xs, l = np.concatenate(py), np.concatenate(px), np.concatenate(pl)
+        area = np.bincount(l, minlength=n + 1)[:n + 1].astype(float)
     cnt = np.maximum(area, 1)
     masks.cx = np.bincount(l, xs, n + 1) / cnt
     masks.cy = np.bincount(l, ys, n + 1) / cnt
     masks.area_px = area
-    masks.labels = lab.astype(np.int32)
+    masks.labels = lab
 
 
 #: Clip each joint mask to the ellipse of its cap (the pixels above CAP_FRACTION
@@ -85,7 +99,7 @@ def _clip_to_cap(masks, att, only):
     """
     n = masks.n
     lab_img = masks.labels
-    ys, xs = np.nonzero(lab_img)
+    ys, xs = nonzero_yx(lab_img)
     if ys.size == 0:
         return
     lab = lab_img[ys, xs]
@@ -423,7 +437,7 @@ def _gap_saddles(att, labels, site_of, peak):
         leaves this line at the background level.
     """
     h, w = labels.shape
-    ys_all, xs_all = np.nonzero(labels)
+    ys_all, xs_all = nonzero_yx(labels)
     lab = labels[ys_all, xs_all]
     n = int(labels.max()) + 1
     cnt = np.maximum(np.bincount(lab, minlength=n), 1)

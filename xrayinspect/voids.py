@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .measure import nonzero_yx
+
 #: Seed and grow levels, in robust noise sigmas and as a fraction of the dome peak (calibrated).
 SEED_SIGMA, GROW_SIGMA = 5.0, 3.0
 SEED_FRACTION, GROW_FRACTION = 0.15, 0.10
@@ -244,7 +246,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     -------
     VoidStats
     """
-    ys, xs = np.nonzero(joint_labels)
+    ys, xs = nonzero_yx(joint_labels)
     lab = joint_labels[ys, xs]
     a = att[ys, xs].astype(np.float64)
     foreign = np.zeros(n + 1)
