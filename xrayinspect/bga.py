@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import circularity, contours_by_label, equivalent_diameter, nonzero_yx
+from .measure import circularity, contours_by_label, equivalent_diameter, median, nonzero_yx
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -355,7 +355,7 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
     if bg.size < 100:
         return []
     sigma = mad_sigma(bg[::max(1, bg.size // 200_000)])
-    level = max(FAINT_FRACTION * typ_peak, float(np.median(bg)) + FAINT_SIGMA * sigma)
+    level = max(FAINT_FRACTION * typ_peak, float(median(bg)) + FAINT_SIGMA * sigma)
     # whole components above the level: a trace running between balls is one
     # long component touching them, not short pieces cut out beside each ball
     cand = (att > level) & valid

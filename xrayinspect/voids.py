@@ -135,23 +135,27 @@ def _ellipse_rho(xs, ys, lab, n, area):
 
 
 def _group_quantile(values, groups, n, q):
-    """Per-group quantile ``q`` of ``values`` (groups 1..n)."""
+    """Per-group quantile ``q`` of ``values`` (groups 1..n): the value of rank
+    ``floor(q * (count - 1))`` in each group (lower order statistic, no interpolation).
+
+    The values are grouped by a stable sort of the group ids (a radix sort on
+    16-bit ids) and each group's order statistic is found with
+    ``np.partition`` on its own slice: about 3x faster than one float sort of
+    all the values, and exact (a combined group-plus-value sort key rounds
+    values closer than its resolution together).
+    """
     out = np.zeros(n + 1)
     if values.size == 0:
         return out
-    # one float sort on "group + rank-preserving fraction" is ~3x faster than lexsort
-    vmin, vmax = float(values.min()), float(values.max())
-    span = (vmax - vmin) or 1.0
-    key = groups.astype(np.float64) + (values - vmin) * (0.5 / span)
-    order = np.argsort(key, kind="quicksort")
-    g = groups[order]
-    v = values[order]
-    starts = np.searchsorted(g, np.arange(n + 1), "left")
-    ends = np.searchsorted(g, np.arange(n + 1), "right")
-    cnt = ends - starts
-    has = cnt > 0
-    pos = starts + np.minimum((q * (cnt - 1)).astype(int), np.maximum(cnt - 1, 0))
-    out[has] = v[pos[has]]
+    g = groups.astype(np.uint16) if n <= np.iinfo(np.uint16).max else groups
+    v = values[np.argsort(g, kind="stable")]
+    cnt = np.bincount(groups, minlength=n + 1)[:n + 1]
+    ends = np.cumsum(cnt)
+    starts = ends - cnt
+    ks = np.minimum((q * (cnt - 1)).astype(int), np.maximum(cnt - 1, 0))
+    for gi in np.flatnonzero(cnt).tolist():
+        s, e, k = int(starts[gi]), int(ends[gi]), int(ks[gi])
+        out[gi] = np.partition(v[s:e], k)[k]
     return out
 
 
