@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Single-core timing of one large BGA frame, against the floor of any scorer.
+"""Single-core timing of one large BGA (or QFN) frame, against the floor of any scorer.
 
 The frame: 2048 x 2048 px, 16-bit TIFF, a 30 x 30 BGA (~900 balls), simulated
-with a fixed seed and written to a temporary file. Timed, median of ``--runs``:
+with a fixed seed and written to a temporary file; with ``--package qfn`` a
+2048 x 2048 QFN frame (thermal pad, vias, perimeter pins) of the same seed.
+Timed, median of ``--runs``:
 
 * **xrayinspect**: :func:`xrayinspect.io.read_frame` + :func:`xrayinspect.pipeline.score_frame`;
 * **floor**: the same read + one ``cv2.GaussianBlur`` + one ``cv2.threshold``
@@ -12,8 +14,11 @@ and a stage breakdown (median of ``--stage-runs``) over the public functions
 :func:`xrayinspect.preprocess.prepare`, :func:`xrayinspect.joints.segment_joints`,
 :func:`xrayinspect.voids.ball_voids`; *grid + rules* is the whole
 ``score_frame`` minus those three (it also holds package detection, contours
-and the void contours). The simulator's generation time of the frame is
-printed as well.
+and the void contours). For a QFN frame the stages are the first
+:func:`~xrayinspect.preprocess.prepare` (polarity), package detection, the
+second ``prepare`` (background wider than the pad) and
+:func:`xrayinspect.qfn.score_qfn`. The simulator's generation time of the
+frame is printed as well.
 
 One core: the thread pools of OpenMP/OpenBLAS/MKL/numexpr are set to one
 thread *before* numpy is imported, ``cv2.setNumThreads(1)``, and the process
@@ -24,6 +29,7 @@ Usage::
 
     python scripts/bench.py                 # 5 runs
     python scripts/bench.py --runs 3 --write-docs
+    python scripts/bench.py --package qfn   # the QFN frame
 """
 
 import os
@@ -107,11 +113,38 @@ def stages_once(path):
     t["score_frame"] = time.perf_counter() - t0
     # residual: package detection, lattice fit, contours, rules (negative only through timing noise)
     t["grid+rules"] = t["score_frame"] - t["prepare"] - t["segment"] - t["voids"]
+    return {k: t[k] for k in ("prepare", "segment", "voids", "grid+rules", "score_frame")}
+
+
+def qfn_stages_once(path):
+    """Seconds of the QFN path's stages (as :func:`score_frame` runs them) and the whole score_frame."""
+    from xrayinspect.pipeline import detect_package
+    from xrayinspect.qfn import score_qfn
+    from xrayinspect.recipe import default_recipe
+
+    img, meta = xio.read_frame(path)
+    limits = default_recipe("qfn").limits
+    t = {}
+    t0 = time.perf_counter()
+    prep = prepare(img, bits_used=meta.bits_used)
+    t["prepare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    detect_package(img, prep.polarity)
+    t["detect package"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    prep = prepare(img, solder=prep.polarity, bits_used=meta.bits_used, feature_diameter_px=0.6 * min(img.shape))
+    t["prepare (pad scale)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    score_qfn(prep, recipe=None, limits=limits, pixel_size_um=meta.pixel_size_um)
+    t["score_qfn"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    score_frame(img, meta=meta)
+    t["score_frame"] = time.perf_counter() - t0
     return t
 
 
-def bench(runs=5, stage_runs=5, cpu=0, seed=SEED):
-    """Run the benchmark; returns ``(markdown text, figures dict)``."""
+def bench(runs=5, stage_runs=5, cpu=0, seed=SEED, package="bga"):
+    """Run the benchmark on a ``package`` ("bga" or "qfn") frame; returns ``(markdown text, figures dict)``."""
     pinned = "not pinned"
     if cpu is not None and cpu >= 0 and hasattr(os, "sched_setaffinity"):
         allowed = sorted(os.sched_getaffinity(0))
@@ -119,11 +152,17 @@ def bench(runs=5, stage_runs=5, cpu=0, seed=SEED):
         os.sched_setaffinity(0, {c})
         pinned = f"pinned to CPU {c} (like `taskset -c {c}`)"
     t0 = time.perf_counter()
-    f = generate_frame(seed, package="bga", rows=30, cols=30, export="tiff16", shape=(2048, 2048))
+    if package == "qfn":
+        f = generate_frame(seed, package="qfn", export="tiff16", shape=(2048, 2048))
+        what = "2048x2048, QFN, tiff16"
+    else:
+        f = generate_frame(seed, package="bga", rows=30, cols=30, export="tiff16", shape=(2048, 2048))
+        what = "2048x2048, 30x30 BGA, tiff16"
     t_gen = time.perf_counter() - t0
-    n_balls = sum(1 for j in f.truth["joints"] if j["kind"] == "ball" and "missing" not in j["defects"])
+    kind = "pin" if package == "qfn" else "ball"
+    n_balls = sum(1 for j in f.truth["joints"] if j["kind"] in (kind, "pad") and "missing" not in j["defects"])
     with tempfile.TemporaryDirectory(prefix="xrayinspect-bench-") as d:
-        path = Path(d) / "bga_2048_30x30.tif"
+        path = Path(d) / ("qfn_2048.tif" if package == "qfn" else "bga_2048_30x30.tif")
         xio.write_frame(path, f.image, pixel_size_um=f.truth["pixel_size_um"],
                         bits_used=f.truth["detector"]["bits_used"])
         score_once(path)            # warm-up: imports, caches, page cache
@@ -131,7 +170,7 @@ def bench(runs=5, stage_runs=5, cpu=0, seed=SEED):
         t_read, _ = _median_time(lambda: xio.read_frame(path), runs)
         t_score, res = _median_time(lambda: score_once(path), runs)
         t_floor, n_cc = _median_time(lambda: floor_once(path), runs)
-        st = [stages_once(path) for _ in range(stage_runs)]
+        st = [(qfn_stages_once if package == "qfn" else stages_once)(path) for _ in range(stage_runs)]
     stages = {k: statistics.median(s[k] for s in st) for k in st[0]}
     n_found = sum(1 for j in res.joints if "missing" not in j.defects and j.area_px > 0)
     rows = [
@@ -144,11 +183,12 @@ def bench(runs=5, stage_runs=5, cpu=0, seed=SEED):
         f"| stage (runs={stage_runs}) | seconds (median) | share of score_frame |",
         "|---|---|---|",
     ]
-    for k in ("prepare", "segment", "voids", "grid+rules", "score_frame"):
+    for k in st[0]:
         rows.append(f"| {k} | {stages[k]:.3f} | {100 * stages[k] / stages['score_frame']:.0f} % |")
     rows += ["", f"| simulator | seconds |", "|---|---|",
-             f"| generate_frame (2048x2048, 30x30 BGA, tiff16, once) | {t_gen:.2f} |"]
-    info = (f"Frame: seed {seed}, {n_balls} balls in the truth, {n_found} joints found by xrayinspect, "
+             f"| generate_frame ({what}, once) | {t_gen:.2f} |"]
+    noun = "pad and pins" if package == "qfn" else "balls"
+    info = (f"Frame: {package.upper()}, seed {seed}, {n_balls} {noun} in the truth, {n_found} joints found by xrayinspect, "
             f"{n_cc - 1} components in the floor's pass. One thread (OMP/OPENBLAS/MKL=1, cv2.setNumThreads(1)), "
             f"{pinned}. {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
             f"numpy {np.__version__}, OpenCV {cv2.__version__}; load average at the end "
@@ -165,16 +205,19 @@ def main(argv=None):
     ap.add_argument("--stage-runs", type=int, default=5, help="timed runs of the stage breakdown (median)")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin to (-1: do not pin)")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--package", choices=("bga", "qfn"), default="bga",
+                    help="frame to time: the 30x30 BGA (default) or a QFN of the same size")
     ap.add_argument("--write-docs", metavar="MD", nargs="?", const=str(REPO / "docs" / "benchmarks.md"),
                     help="also write the table to this markdown file (default docs/benchmarks.md)")
     a = ap.parse_args(argv)
-    text, _ = bench(a.runs, a.stage_runs, a.cpu, a.seed)
+    text, _ = bench(a.runs, a.stage_runs, a.cpu, a.seed, a.package)
     cmd = "python scripts/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nCommand: `{cmd.strip()}`; date {_dt.date.today().isoformat()}."
     print(text)
     if a.write_docs:
-        Path(a.write_docs).write_text("# Benchmarks\n\nProduced by `scripts/bench.py`: one 2048x2048 16-bit BGA "
-                                      "frame with ~900 balls, one core.\n\n" + text + "\n", encoding="utf-8")
+        frame = "QFN frame" if a.package == "qfn" else "BGA frame with ~900 balls"
+        Path(a.write_docs).write_text(f"# Benchmarks\n\nProduced by `scripts/bench.py`: one 2048x2048 16-bit {frame}, "
+                                      "one core.\n\n" + text + "\n", encoding="utf-8")
     return 0
 
 

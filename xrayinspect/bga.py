@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import circularity, contours_by_label, equivalent_diameter
+from .measure import circularity, contours_by_label, equivalent_diameter, median, nonzero_yx
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -36,30 +36,44 @@ OPEN_DIVISOR = 4
 
 
 def _open_masks(masks, d_ball):
-    """Remove thin attachments from the joint masks; update area and centroid in place."""
+    """Remove thin attachments from the joint masks; update area and centroid in place.
+
+    Per-joint sums come from the joint pixels alone (one ``nonzero``), not from
+    ``bincount`` over the whole frame; a joint the opening erases is put back
+    from its box (``masks.bbox``, as :func:`segment_joints` left it).
+    """
     import cv2
 
     r = int(max(1, round(d_ball / OPEN_DIVISOR)))
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     fg = (masks.labels > 0).astype(np.uint8)
     opened = cv2.morphologyEx(fg, cv2.MORPH_OPEN, ker)
-    lab = np.where(opened > 0, masks.labels, 0)
+    lab = np.where(opened > 0, masks.labels, 0).astype(np.int32, copy=False)
     n = masks.n
-    area = np.bincount(lab.ravel(), minlength=n + 1)[:n + 1].astype(float)
+    ys, xs = nonzero_yx(lab)
+    l = lab[ys, xs]
+    area = np.bincount(l, minlength=n + 1)[:n + 1].astype(float)
     # a joint the opening would erase entirely (a tiny stray ball) keeps its mask
     lost = (area == 0) & (masks.area_px > 0)
     lost[0] = False
     if lost.any():
-        keep = lost[masks.labels]
-        lab = np.where(keep, masks.labels, lab)
-        area = np.bincount(lab.ravel(), minlength=n + 1)[:n + 1].astype(float)
-    ys, xs = np.nonzero(lab)
-    l = lab[ys, xs]
+        # its pixels are appended after the others: bincount sums each label's
+        # pixels in their own (raster) order, so the sums are those of a rescan
+        py, px, pl = [ys], [xs], [l]
+        for k in np.flatnonzero(lost):
+            x0, y0, x1, y1 = masks.bbox[k]
+            sy, sx = np.nonzero(masks.labels[y0:y1, x0:x1] == k)
+            lab[sy + y0, sx + x0] = k
+            py.append(sy + y0)
+            px.append(sx + x0)
+            pl.append(np.full(sy.size, k, l.dtype))
+        ys, xs, l = np.concatenate(py), np.concatenate(px), np.concatenate(pl)
+        area = np.bincount(l, minlength=n + 1)[:n + 1].astype(float)
     cnt = np.maximum(area, 1)
     masks.cx = np.bincount(l, xs, n + 1) / cnt
     masks.cy = np.bincount(l, ys, n + 1) / cnt
     masks.area_px = area
-    masks.labels = lab.astype(np.int32)
+    masks.labels = lab
 
 
 #: Clip each joint mask to the ellipse of its cap (the pixels above CAP_FRACTION
@@ -85,7 +99,7 @@ def _clip_to_cap(masks, att, only):
     """
     n = masks.n
     lab_img = masks.labels
-    ys, xs = np.nonzero(lab_img)
+    ys, xs = nonzero_yx(lab_img)
     if ys.size == 0:
         return
     lab = lab_img[ys, xs]
@@ -341,7 +355,7 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
     if bg.size < 100:
         return []
     sigma = mad_sigma(bg[::max(1, bg.size // 200_000)])
-    level = max(FAINT_FRACTION * typ_peak, float(np.median(bg)) + FAINT_SIGMA * sigma)
+    level = max(FAINT_FRACTION * typ_peak, float(median(bg)) + FAINT_SIGMA * sigma)
     # whole components above the level: a trace running between balls is one
     # long component touching them, not short pieces cut out beside each ball
     cand = (att > level) & valid
@@ -423,37 +437,56 @@ def _gap_saddles(att, labels, site_of, peak):
         leaves this line at the background level.
     """
     h, w = labels.shape
-    out = {}
-    ys_all, xs_all = np.nonzero(labels)
+    ys_all, xs_all = nonzero_yx(labels)
     lab = labels[ys_all, xs_all]
     n = int(labels.max()) + 1
     cnt = np.maximum(np.bincount(lab, minlength=n), 1)
     cx = np.bincount(lab, xs_all, n) / cnt
     cy = np.bincount(lab, ys_all, n) / cnt
+    pa, pb = [], []
     for (r, c), a in site_of.items():
         for q in ((r, c + 1), (r + 1, c)):
             b = site_of.get(q)
-            if b is None:
-                continue
-            L = np.hypot(cx[b] - cx[a], cy[b] - cy[a])
-            if L < 1:
-                continue
-            m = max(int(np.ceil(L)) * 2, 2)
-            t = np.linspace(0, 1, m + 1)
-            # three parallel lines a fifth of a ball apart: a neck is wide, a
-            # trace or a ring's arc crossing the gap is not
-            off = NECK_WIDTH * np.sqrt((cnt[a] + cnt[b]) / (2 * np.pi)) * 2
-            nx, ny = -(cy[b] - cy[a]) / L, (cx[b] - cx[a]) / L
-            lows = []
-            for o in (-0.5 * off, 0.0, 0.5 * off):
-                x = np.clip(np.round(cx[a] + o * nx + t * (cx[b] - cx[a])).astype(int), 0, w - 1)
-                y = np.clip(np.round(cy[a] + o * ny + t * (cy[b] - cy[a])).astype(int), 0, h - 1)
-                own = labels[y, x]
-                gap = (own != a) & (own != b)
-                lows.append(float(att[y[gap], x[gap]].min()) if gap.any() else np.inf)
-            low = min(lows)
-            out[a, b] = 1.0 if not np.isfinite(low) else low / max(min(peak[a], peak[b]), 1e-9)
-    return out
+            if b is not None:
+                pa.append(a)
+                pb.append(b)
+    if not pa:
+        return {}
+    pa, pb = np.array(pa, np.intp), np.array(pb, np.intp)
+    dx, dy = cx[pb] - cx[pa], cy[pb] - cy[pa]
+    L = np.hypot(dx, dy)
+    use = L >= 1
+    pa, pb, dx, dy, L = pa[use], pb[use], dx[use], dy[use], L[use]
+    if pa.size == 0:
+        return {}
+    # every pair's samples in one array (the loop over ~2 pairs per ball was most
+    # of this function): pair i owns the segment starts[i]:starts[i] + m[i] + 1, and
+    # its t are np.linspace(0, 1, m + 1) to the bit (k * (1 / m), the last one 1)
+    m = np.maximum(np.ceil(L).astype(int) * 2, 2)
+    seg = m + 1
+    starts = np.concatenate([[0], np.cumsum(seg)[:-1]])
+    pair = np.repeat(np.arange(pa.size), seg)
+    k = np.arange(pair.size) - starts[pair]
+    t = k * (1.0 / m)[pair]
+    t[starts + m] = 1.0
+    # three parallel lines a fifth of a ball apart: a neck is wide, a
+    # trace or a ring's arc crossing the gap is not
+    off = NECK_WIDTH * np.sqrt((cnt[pa] + cnt[pb]) / (2 * np.pi)) * 2
+    nx, ny = -dy / L, dx / L
+    a_, b_ = pa[pair], pb[pair]
+    cxa, cya, dxp, dyp, nxp, nyp, offp = cx[pa][pair], cy[pa][pair], dx[pair], dy[pair], nx[pair], ny[pair], off[pair]
+    low = np.full(pa.size, np.inf)
+    for f in (-0.5, 0.0, 0.5):
+        o = f * offp
+        x = np.clip(np.round(cxa + o * nxp + t * dxp).astype(int), 0, w - 1)
+        y = np.clip(np.round(cya + o * nyp + t * dyp).astype(int), 0, h - 1)
+        own = labels[y, x]
+        gap = (own != a_) & (own != b_)
+        v = np.where(gap, att[y, x], np.inf)
+        low = np.minimum(low, np.minimum.reduceat(v, starts))
+    with np.errstate(invalid="ignore"):
+        ratio = np.where(np.isfinite(low), low / np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9), 1.0)
+    return {(int(a), int(b)): float(v) for a, b, v in zip(pa, pb, ratio)}
 
 
 def _hip_scores(diam, peak, points, usable):

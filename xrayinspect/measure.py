@@ -4,6 +4,50 @@ import cv2
 import numpy as np
 
 
+def nonzero_yx(image):
+    """``np.nonzero(image)`` of a 2-D array: row and column (intp) of its non-zero pixels, raster order.
+
+    ``cv2.findNonZero`` on a 0/1 byte mask, about 3x faster than numpy's
+    ``nonzero`` on a label image (2048 px frame with ~1 Mpx of joints: 3.5 vs
+    12 ms); same pixels, same order.
+    """
+    image = np.asarray(image)
+    if image.ndim != 2 or image.size == 0:
+        return np.nonzero(image)
+    mask = image if image.dtype == np.uint8 else (image != 0).view(np.uint8)
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    pts = pts.reshape(-1, 2)
+    return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
+
+
+def median(values):
+    """``np.median`` of an array, bit-identical, without partitioning all of it (large float arrays).
+
+    The median's one or two middle order statistics lie, for any but a
+    pathological array, between the 48th and 52nd percentiles of a regular
+    subsample: only the values in that bracket are partitioned (a 3 Mpx
+    background: ~5 instead of ~20 ms). The result is their mean in the
+    array's dtype, as numpy's. Falls back to ``np.median`` when the bracket
+    misses them (or the array holds NaN).
+    """
+    v = np.asarray(values).ravel()
+    n = v.size
+    if n < 200_000 or v.dtype.kind != "f":
+        return np.median(v)
+    k_lo, k_hi = (n - 1) // 2, n // 2
+    sub = np.sort(v[::max(1, n // 65_536)])
+    lo, hi = sub[int(0.48 * sub.size)], sub[int(0.52 * sub.size)]
+    below = np.count_nonzero(v < lo)
+    cand = v[(v >= lo) & (v <= hi)]
+    if not below <= k_lo < k_hi + 1 <= below + cand.size or below + cand.size + np.count_nonzero(v > hi) != n:
+        return np.median(v)
+    ks = sorted({k_lo - below, k_hi - below})
+    part = np.partition(cand, ks)
+    return np.mean(part[k_lo - below:k_hi - below + 1])
+
+
 def contours_by_label(labels, n, *, simplify_px=0.7):
     """Outer contour of every label, as ``[[x, y], ...]`` lists (px).
 

@@ -67,6 +67,33 @@ def looks_like_qfn(image, polarity):
     return False
 
 
+def _member(lab, ids, n):
+    """``np.isin(lab, ids)`` for a label image with labels < ``n``, by table lookup (no sort of the frame)."""
+    table = np.zeros(max(int(n), 1), bool)
+    table[np.asarray(ids, np.intp)] = True
+    return table[lab]
+
+
+def _fill_holes(mask):
+    """``scipy.ndimage.binary_fill_holes(mask)``, worked on the box around the mask only.
+
+    A hole is background not connected to the frame's border. Outside the
+    mask's bounding box everything is background joined to the border, so a
+    crop of the box with one pixel of background around it has the same holes
+    (and costs the box, not the whole frame).
+    """
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    out = np.zeros(mask.shape, bool)
+    if ys.size == 0:
+        return out
+    h, w = mask.shape
+    y0, y1 = max(int(ys[0]) - 1, 0), min(int(ys[-1]) + 2, h)
+    x0, x1 = max(int(xs[0]) - 1, 0), min(int(xs[-1]) + 2, w)
+    out[y0:y1, x0:x1] = ndi.binary_fill_holes(mask[y0:y1, x0:x1])
+    return out
+
+
 def _rotated_box_mask(shape, contour):
     m = np.zeros(shape, np.uint8)
     cv2.fillPoly(m, [np.asarray(contour, np.int32)], 1)
@@ -109,10 +136,10 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
     grow = 0.8 * max(bw, bh)
     pad_ids = [k for k in range(1, n) if area[k] > 0.15 * area[big]
                and abs(cents[k, 0] - cents[big, 0]) < grow * 1.6 and abs(cents[k, 1] - cents[big, 1]) < grow * 1.6]
-    pad_mask = np.isin(lab, pad_ids)
+    pad_mask = _member(lab, pad_ids, n)
     # voids are holes in the solder: fill each segment's holes (channels between
     # windows are outside every segment and stay out)
-    pad_filled = ndi.binary_fill_holes(pad_mask)
+    pad_filled = _fill_holes(pad_mask)
     ys, xs = np.nonzero(pad_filled)
     level = float(np.percentile(att[pad_filled], 70))
     deficit = level - att
@@ -142,17 +169,19 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
         # a lone rimmed spot is more likely a void on a trace than a via pattern
         void_ids += via_ids
         via_ids = []
-    via_mask = np.isin(vl, via_ids)
+    via_mask = _member(vl, via_ids, nv)
     # the barrel itself is not solder either: take a thin ring with each hole
     via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
     wettable = pad_filled & ~via_mask
-    voids = np.isin(vl, void_ids) & wettable
+    voids = _member(vl, void_ids, nv) & wettable
     wet_area = float(wettable.sum())
-    vsizes = np.array([float((vl == k).sum()) for k in void_ids]) if void_ids else np.zeros(0)
+    # pixel count of every void component in one pass (not one frame scan per void)
+    vsizes = vstats[void_ids, cv2.CC_STAT_AREA].astype(float) if void_ids else np.zeros(0)
     pad_void = 100 * voids.sum() / max(wet_area, 1)
     pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
     vlab = np.where(voids, vl, 0).astype(np.int32)
-    vcont, _ = contours_by_label((vlab > 0).astype(np.int32) * 0 + ndi.label(vlab > 0)[0], int(ndi.label(vlab > 0)[1]))
+    vcc, nvcc = ndi.label(vlab > 0)
+    vcont, _ = contours_by_label(vcc.astype(np.int32), int(nvcc))
     pcy, pcx = ndi.center_of_mass(wettable) if wet_area else (math.nan, math.nan)
     pad = JointResult(joint_id=0, kind="pad", x_px=float(pcx), y_px=float(pcy), diameter_px=float(equivalent_diameter(wet_area)),
                       area_px=wet_area, circularity=0.0, void_pct=float(pad_void),
@@ -235,10 +264,18 @@ def _pin_bridges(pins, lab, pin_ids, att, level, valid, pad_mask):
     keep_out = cv2.dilate(pad_mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     low = ((att > PIN_BRIDGE_FRACTION * level) & valid & ~keep_out).astype(np.uint8)
     n, cc = cv2.connectedComponents(low, connectivity=8)
-    region_of = {}
-    for k in pin_ids:
-        ys, xs = np.nonzero(lab == k)
-        region_of[k] = int(np.bincount(cc[ys, xs]).argmax()) if ys.size else 0
+    # each pin's region: the one holding most of its pixels (ties: the lowest
+    # id, as ``bincount(...).argmax()``), from one pass over the pin pixels
+    lf = lab.ravel()
+    idx = np.flatnonzero(_member(lab, pin_ids, int(lab.max()) + 1))
+    key = lf[idx].astype(np.int64) * n + cc.ravel()[idx]
+    uk, cnt = np.unique(key, return_counts=True)
+    region_of = {k: 0 for k in pin_ids}
+    best = {}
+    for kk, c in zip(uk.tolist(), cnt.tolist()):      # keys ascend: per pin, regions ascend
+        k, rg = divmod(kk, n)
+        if c > best.get(k, 0):
+            best[k], region_of[k] = c, rg
     by_region = {}
     for k, rg in region_of.items():
         if rg:
@@ -262,13 +299,12 @@ def _pins(lab, pin_ids, stats, cents, area, att, centre, prep):
         return []
     cx, cy = centre
     med = float(np.median(area[pin_ids]))
-    labels = np.where(np.isin(lab, pin_ids), lab, 0).astype(np.int32)
     from .voids import ball_voids
 
     # per-pin voids against the pin's own flat level
     remap = np.zeros(lab.max() + 1, np.int32)
     remap[pin_ids] = np.arange(1, len(pin_ids) + 1)
-    plab = remap[labels]
+    plab = remap[lab]
     vs = ball_voids(att, plab, len(pin_ids), model="flat")
     contours, perim = contours_by_label(plab, len(pin_ids))
     out = []

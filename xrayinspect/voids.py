@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .measure import nonzero_yx
+
 #: Seed and grow levels, in robust noise sigmas and as a fraction of the dome peak (calibrated).
 SEED_SIGMA, GROW_SIGMA = 5.0, 3.0
 SEED_FRACTION, GROW_FRACTION = 0.15, 0.10
@@ -53,7 +55,19 @@ VOLUME_LARGEST = False
 VOLUME_RING = 2
 
 
-def _volume_areas(vl, nvo, owner, short, ys, xs, lab, search):
+def _dilate_labels(labels, n, kernel):
+    """Grey dilation of a label image (the highest label wins), as int32.
+
+    uint16 when the labels fit (OpenCV's fastest exact path), else float32
+    (exact up to 2**24); both give the same labels as a float dilation.
+    """
+    import cv2
+
+    dt = np.uint16 if n <= np.iinfo(np.uint16).max else np.float32
+    return cv2.dilate(labels.astype(dt), kernel).astype(np.int32)
+
+
+def _volume_areas(vl, nvo, owner, short, ys, xs, lab, search, box=None):
     """Projected area of each void from its integrated shortfall and its depth, px.
 
     A spherical void of radius ``r`` removes ``mu * 4/3 pi r^3`` of
@@ -62,16 +76,25 @@ def _volume_areas(vl, nvo, owner, short, ys, xs, lab, search):
     the ball's height. A threshold cuts the void where the shortfall is still
     a few noise sigmas, which on a sphere's rim is well inside its edge; the
     integral holds the rim, and blur moves attenuation but keeps its sum.
+
+    ``box = (y0, y1, x0, x1)``, when given, is a window (px) holding every void
+    pixel with at least ``VOLUME_RING`` pixels to spare (or reaching the frame
+    edge): the images are then built on it alone, with the same result.
     """
     import cv2
 
+    if box is not None:
+        y0, y1, x0, x1 = box
+        vl = vl[y0:y1, x0:x1]
+        inb = (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
+        ys, xs, lab, short, search = ys[inb] - y0, xs[inb] - x0, lab[inb], short[inb], search[inb]
     h, w = vl.shape
     short_img = np.zeros((h, w), np.float32)
     short_img[ys[search], xs[search]] = short[search]
     own_img = np.zeros((h, w), np.int32)
     own_img[ys, xs] = lab
     k = 2 * VOLUME_RING + 1
-    grown = cv2.dilate(vl.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(np.int32)
+    grown = _dilate_labels(vl, nvo, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     sel = (grown > 0) & (own_img == owner[grown])
     gl = grown[sel]
     vol = np.bincount(gl, weights=short_img[sel].astype(np.float64), minlength=nvo + 1)
@@ -133,23 +156,27 @@ def _concentric(xs, ys, lab, over, n, area):
 
 
 def _group_quantile(values, groups, n, q):
-    """Per-group quantile ``q`` of ``values`` (groups 1..n)."""
+    """Per-group quantile ``q`` of ``values`` (groups 1..n): the value of rank
+    ``floor(q * (count - 1))`` in each group (lower order statistic, no interpolation).
+
+    The values are grouped by a stable sort of the group ids (a radix sort on
+    16-bit ids) and each group's order statistic is found with
+    ``np.partition`` on its own slice: about 3x faster than one float sort of
+    all the values, and exact (a combined group-plus-value sort key rounds
+    values closer than its resolution together).
+    """
     out = np.zeros(n + 1)
     if values.size == 0:
         return out
-    # one float sort on "group + rank-preserving fraction" is ~3x faster than lexsort
-    vmin, vmax = float(values.min()), float(values.max())
-    span = (vmax - vmin) or 1.0
-    key = groups.astype(np.float64) + (values - vmin) * (0.5 / span)
-    order = np.argsort(key, kind="quicksort")
-    g = groups[order]
-    v = values[order]
-    starts = np.searchsorted(g, np.arange(n + 1), "left")
-    ends = np.searchsorted(g, np.arange(n + 1), "right")
-    cnt = ends - starts
-    has = cnt > 0
-    pos = starts + np.minimum((q * (cnt - 1)).astype(int), np.maximum(cnt - 1, 0))
-    out[has] = v[pos[has]]
+    g = groups.astype(np.uint16) if n <= np.iinfo(np.uint16).max else groups
+    v = values[np.argsort(g, kind="stable")]
+    cnt = np.bincount(groups, minlength=n + 1)[:n + 1]
+    ends = np.cumsum(cnt)
+    starts = ends - cnt
+    ks = np.minimum((q * (cnt - 1)).astype(int), np.maximum(cnt - 1, 0))
+    for gi in np.flatnonzero(cnt).tolist():
+        s, e, k = int(starts[gi]), int(ends[gi]), int(ks[gi])
+        out[gi] = np.partition(v[s:e], k)[k]
     return out
 
 
@@ -244,7 +271,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     -------
     VoidStats
     """
-    ys, xs = np.nonzero(joint_labels)
+    ys, xs = nonzero_yx(joint_labels)
     lab = joint_labels[ys, xs]
     a = att[ys, xs].astype(np.float64)
     foreign = np.zeros(n + 1)
@@ -265,8 +292,9 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         prof = np.maximum(prof, 1e-3)
         shape = prof[rbin]
         fit_px = (rho < 0.8) & ~sat
-        a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
-        if FOREIGN_EXCESS is not None:
+        if FOREIGN_EXCESS is None:
+            a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
+        else:
             # something denser than solder crossing the ball (a via barrel or a
             # part projected onto it in an oblique view) lifts the quantile and
             # turns the rest of the ball into a false void: start from the
@@ -333,33 +361,39 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     seed_img = np.zeros_like(grow_img)
     seed_img[ys[seed] - y0, xs[seed] - x0] = 1
     ns, sl = cv2.connectedComponents(seed_img, connectivity=8) if seed_img.size else (1, seed_img.astype(np.int32))
-    vl = sl.astype(np.float32)
+    # uint16 labels dilate several times faster than float32, to the same result
+    vl = sl.astype(np.uint16 if ns <= np.iinfo(np.uint16).max else np.float32)
     ker = np.ones((3, 3), np.uint8)
     halo = grow_img > 0
     for _ in range(GROW_STEPS if vl.size else 0):
         nxt = cv2.dilate(vl, ker)
         vl = np.where((vl == 0) & halo, nxt, vl)
     win = vl.astype(np.int32)
-    vl = np.zeros((h, w), np.int32)
-    vl[y0:y1, x0:x1] = win
-    vsize = np.bincount(vl.ravel(), minlength=ns)
+    # sizes and renumbering from the window's void pixels alone: the frame
+    # outside the window holds none, and a bincount of the whole frame (mostly
+    # zeros) cost more than the rest of this step
+    vsize = np.bincount(win[win > 0], minlength=ns)
     has_seed = vsize >= MIN_VOID_AREA_PX
     has_seed[0] = False
     remap = np.zeros(ns, np.int32)
     remap[has_seed] = np.arange(1, has_seed.sum() + 1)
-    vl = remap[vl]
+    win = remap[win]
     nvo = int(has_seed.sum())
+    vl = np.zeros((h, w), np.int32)
+    vl[y0:y1, x0:x1] = win
     if nvo and VOID_EDGE_FRACTION is not None:
         vl = _void_edges(vl, nvo, short, ys, xs, search, sigma)
+        y0, y1, x0, x1 = 0, h, 0, w          # refined edges may leave the window
+        win = vl
     owner = np.zeros(nvo + 1, np.int32)
     vmask = vl[ys, xs] > 0
     owner[vl[ys[vmask], xs[vmask]]] = lab[vmask]
-    vsz = np.bincount(vl.ravel(), minlength=nvo + 1).astype(float)
+    vsz = np.bincount(win[win > 0], minlength=nvo + 1).astype(float)
     vsz[0] = 0
     # void pixels counted per joint, so a void never exceeds its joint
     void_area = np.bincount(lab[vmask], minlength=n + 1).astype(float)[:n + 1]
     if nvo and VOLUME_AREA:
-        est = _volume_areas(vl, nvo, owner, short, ys, xs, lab, search)
+        est = _volume_areas(vl, nvo, owner, short, ys, xs, lab, search, box=(y0, y1, x0, x1))
         # a void's projected area from its missing volume and depth, never
         # below what the threshold already shows
         est = np.maximum(est, vsz)
