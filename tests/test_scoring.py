@@ -306,3 +306,20 @@ def test_saturated_head_in_pillow_balls_keep_a_peak_and_a_score():
     assert sum("hip" in j.defects for _, j in hip) >= 3
     others = [j for (t, j) in ((tj[a], r.joints[b]) for a, b in pairs) if not t["defects"]]
     assert sum("hip" in j.defects for j in others) <= 2
+
+
+def test_qfn_pad_is_not_a_denser_part_beside_it():
+    """A QFN whose frame also holds a part denser than solder (a black block beside the package):
+    the densest area has no pins around it, so the pad is looked for again without it (before:
+    the block was scored as the pad and no pin was found)."""
+    from xrayinspect.evaluation import match
+
+    f = generate_frame((5050000, 1), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image, recipe=parse_recipe(f.recipe))
+    tpad = next(t for t in f.truth["joints"] if t["kind"] == "pad")
+    pad = next(j for j in r.joints if j.kind == "pad")
+    assert np.hypot(pad.x_px - tpad["x_px"], pad.y_px - tpad["y_px"]) < 0.1 * np.sqrt(tpad["area_px"])
+    tpins = [t for t in f.truth["joints"] if t["kind"] == "pin"]
+    pins = [j for j in r.joints if j.kind == "pin"]
+    pairs, _, _ = match(tpins, pins)
+    assert len(pairs) >= 0.9 * len(tpins)

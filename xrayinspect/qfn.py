@@ -11,6 +11,7 @@ as long as its neighbours joins two pins (a bridge), a gap in a side's
 regular spacing is a pin without solder.
 """
 
+import dataclasses
 import math
 
 import cv2
@@ -29,6 +30,14 @@ PIN_BRIDGE_FRACTION = 0.3
 PIN_REACH = 2.4
 #: A via's copper rim rises this far above the pad level (fraction of the level).
 VIA_RIM_FRACTION = 0.35
+#: A QFN has at least this many perimeter pins; a pad candidate with fewer
+#: around it is looked past ...
+MIN_PINS = 4
+#: ... at most this many times (each time the densest large area is left out).
+PAD_RETRIES = 2
+#: A pad covers at least this share of its hole-filled outline (a void-riddled
+#: pad of 50 % still does; touching via rings do not).
+PAD_SOLIDITY = 0.45
 
 
 def looks_like_qfn(image, polarity):
@@ -118,6 +127,47 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
     info : dict
         ``pad_void_pct``, ``pitch_px``, ``angle_deg``, masks.
     """
+    joints, info = _score_qfn_once(prep, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um)
+    for _ in range(PAD_RETRIES):
+        if _n_pins(joints) >= MIN_PINS or info.get("pad_mask") is None:
+            break
+        # the densest large area has no pins around it: a part denser than
+        # solder (an inductor, a crystal, a shield can) took the pad's place
+        # and pushed the solder level above the real pad; leave it out and
+        # look again
+        drop = cv2.dilate(info["pad_mask"].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        again = dataclasses.replace(prep, valid=prep.valid & ~drop)
+        j2, i2 = _score_qfn_once(again, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um)
+        if _n_pins(j2) <= _n_pins(joints):
+            break
+        joints, info, prep = j2, i2, again
+    return joints, info
+
+
+def _largest_solid(lab, stats, area, tries=8):
+    """Label of the largest solid component: the pad candidate, px labels.
+
+    Clusters of via barrels and board vias seen end-on are dense too, and
+    touching rings can outgrow the pad; a ring is mostly hole. A pad with
+    voids still covers over half of its filled outline.
+    """
+    for k in np.argsort(area)[::-1][:tries]:
+        if area[k] <= 0:
+            break
+        x, y, bw, bh = stats[k, :4]
+        own = lab[y:y + bh, x:x + bw] == k
+        if area[k] >= PAD_SOLIDITY * ndi.binary_fill_holes(own).sum():
+            return int(k)
+    return int(np.argmax(area))
+
+
+def _n_pins(joints):
+    """Pins found (missing ones excluded)."""
+    return sum(j.kind == "pin" and "missing" not in j.defects for j in joints)
+
+
+def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None):
+    """One pass of :func:`score_qfn` with the densest large area as the pad."""
     att = prep.att_smooth
     h, w = att.shape
     v = att[prep.valid & (att > 0.02)]
@@ -130,7 +180,7 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
     n, lab, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
     area[0] = 0
-    big = int(np.argmax(area))
+    big = _largest_solid(lab, stats, area)
     # windowed pads: the segments are alike and sit beside the largest one
     bx, by, bw, bh = stats[big, :4]
     grow = 0.8 * max(bw, bh)
@@ -228,7 +278,7 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
         j.joint_id = i
     pitch = [p.get("pitch") for p in []]
     info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": _pad_angle(pad_filled),
-            "n_sites": 0, "labels": lab, "void_labels": vlab}
+            "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled}
     return joints, info
 
 
