@@ -323,3 +323,23 @@ def test_qfn_pad_is_not_a_denser_part_beside_it():
     pins = [j for j in r.joints if j.kind == "pin"]
     pairs, _, _ = match(tpins, pins)
     assert len(pairs) >= 0.9 * len(tpins)
+
+
+def test_missing_ball_beside_a_depopulated_block_is_found_by_its_bare_pad():
+    """Without a recipe, an empty site next to the designed-out centre is ambiguous by
+    neighbours alone; the bare pad it shows (a faint disc) makes it a missing ball, while the
+    pad-less designed-out sites stay uncalled."""
+    f = generate_frame((5000002, 4), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    pitch = f.truth["scene"]["pitch_px"]
+    truth_missing = [(t["x_px"], t["y_px"]) for t in f.truth["joints"] if "missing" in t["defects"]]
+    called = [(j.x_px, j.y_px) for j in r.joints if "missing" in j.defects]
+
+    def near(p, qs):
+        return any(np.hypot(p[0] - q[0], p[1] - q[1]) < 0.35 * pitch for q in qs)
+
+    lone = min(truth_missing, key=lambda p: np.hypot(p[0] - 615, p[1] - 582))
+    assert np.hypot(lone[0] - 615, lone[1] - 582) < 5
+    assert near(lone, called)
+    assert sum(near(p, called) for p in truth_missing) == len(truth_missing)
+    assert all(near(q, truth_missing) for q in called)        # no designed-out site called missing

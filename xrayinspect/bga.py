@@ -262,6 +262,75 @@ def _site_obstructed(att, x, y, r, typ_peak):
     return bool(np.median(att[y0:y1, x0:x1][disc]) >= 0.5 * typ_peak)
 
 
+#: An empty site whose centre stands this fraction of a ball's peak above its
+#: surroundings shows a bare pad: a missing ball (64 dev frames: missing sites
+#: 0.02-0.10, 1,400 other empty sites at most 0.046).
+GHOST_FRACTION = 0.05
+#: ... and at least this many times the noise of its surroundings.
+GHOST_SIGMAS = 4.0
+
+
+def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
+    """Lattice sites with no ball but a bare pad's faint disc, (row, col) list.
+
+    A missing ball leaves its copper pad (and flux or paste residue) on the
+    board: a faint disc the size of the pad at the site. Designed-out sites
+    have no pad. The disc (radius 0.6 ball radius) is compared with a ring
+    1.0-1.4 ball radii out, both without joint pixels.
+
+    Parameters
+    ----------
+    att : ndarray
+        Smoothed attenuation.
+    valid : ndarray of bool
+    labels : ndarray of int
+        Joint labels; a site with joint pixels near its centre is not empty.
+    fit : GridFit
+    to_frame : callable
+        Lattice (band-free) coordinates to frame pixels.
+    skip : set of (int, int)
+        Sites already taken or expected.
+    r_ball : float
+        Typical ball radius, px.
+    typ_peak : float
+        Typical ball peak attenuation.
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    if not (r_ball >= 2 and np.isfinite(typ_peak) and typ_peak > 0):
+        return []
+    h, w = att.shape
+    R = int(np.ceil(1.4 * r_ball)) + 1
+    yy, xx = np.mgrid[-R:R + 1, -R:R + 1]
+    rr = np.hypot(yy, xx)
+    centre, inner, ring = rr < 0.5 * r_ball, rr < 0.6 * r_ball, (rr > r_ball) & (rr < 1.4 * r_ball)
+    out = []
+    for r in range(fit.rows):
+        for c in range(fit.cols):
+            if (r, c) in skip:
+                continue
+            x, y = to_frame(fit.site_xy(r, c)[None])[0]
+            xi, yi = int(round(x)), int(round(y))
+            if not (R <= xi < w - R and R <= yi < h - R):
+                continue
+            win = (slice(yi - R, yi + R + 1), slice(xi - R, xi + R + 1))
+            lab, a, ok = labels[win], att[win], valid[win]
+            if (lab[centre] > 0).any() or not ok.all():
+                continue
+            free = (lab == 0)
+            di, ri = a[inner & free], a[ring & free]
+            if di.size < 5 or ri.size < 5:
+                continue
+            base = float(np.median(ri))
+            noise = 1.4826 * float(np.median(np.abs(ri - base)))
+            contrast = float(np.median(di)) - base
+            if contrast >= GHOST_FRACTION * typ_peak and contrast >= GHOST_SIGMAS * noise:
+                out.append((r, c))
+    return out
+
+
 #: A stray ball's centre stands at least this fraction of its own peak (a ring's
 #: centre, even blurred, dips below it).
 STRAY_CENTRE = 0.8
@@ -716,10 +785,20 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             j.void_contours = []
             joints.append(j)
     obstructed_sites = []
+    ghost_sites = []
     if fit is not None:
         on_site = np.array(list(site_of.values()), int)
         typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
         r_in = max(1, int(round(0.35 * float(np.median(dia[on_site])) if on_site.size else 2)))
+        if pkg is None or not (pkg.rows and pkg.cols):
+            # without a recipe a lone empty site is the only sign of a missing
+            # ball; the bare pad it leaves is another (designed depopulation
+            # has no pad)
+            r_ball = 0.5 * float(np.median(dia[on_site])) if on_site.size else 0.0
+            for site in _ghost_pad_sites(prep.att_smooth, prep.valid, masks.labels, fit, to_frame,
+                                         set(site_of) | set(fit.expected), r_ball, typ_peak):
+                fit.expected.add(site)
+                ghost_sites.append(site)
         for site in sorted(fit.expected):
             if site in site_of:
                 continue
@@ -741,5 +820,6 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     info = {"pitch_px": fit.pitch_px if fit else math.nan, "angle_deg": fit.angle_deg if fit else math.nan,
             "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
             "labels": masks.labels, "void_labels": vs.void_labels,
-            "obstructed_sites": [list(x) for x in obstructed_sites]}
+            "obstructed_sites": [list(x) for x in obstructed_sites],
+            "ghost_pad_sites": [list(x) for x in ghost_sites]}
     return joints, info
