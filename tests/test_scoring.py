@@ -343,3 +343,23 @@ def test_missing_ball_beside_a_depopulated_block_is_found_by_its_bare_pad():
     assert near(lone, called)
     assert sum(near(p, called) for p in truth_missing) == len(truth_missing)
     assert all(near(q, truth_missing) for q in called)        # no designed-out site called missing
+
+
+def test_bridged_pair_merged_into_one_mask_is_split_and_flagged_without_a_recipe():
+    """Two balls and their neck in one mask, between two sites no ball's centre sits on: without a
+    recipe the mask is cut on the lattice and both halves are bridges (before: the pair vanished,
+    neither reported nor called missing)."""
+    from xrayinspect.evaluation import match
+
+    f = generate_frame((5000001, 5), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    tj = f.truth["joints"]
+    pairs, _, _ = match(tj, r.joints)
+    got = {a: r.joints[b] for a, b in pairs}
+    for x, y in ((622, 707), (651, 705)):
+        a = min(range(len(tj)), key=lambda i: np.hypot(tj[i]["x_px"] - x, tj[i]["y_px"] - y))
+        assert "bridge" in tj[a]["defects"] and np.hypot(tj[a]["x_px"] - x, tj[a]["y_px"] - y) < 3
+        assert a in got and "bridge" in got[a].defects
+    tb = sum("bridge" in tj[a]["defects"] for a in got)
+    fb = sum("bridge" in j.defects and "bridge" not in tj[a]["defects"] for a, j in got.items())
+    assert tb >= 8 and fb <= 2

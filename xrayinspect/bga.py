@@ -172,11 +172,29 @@ OBSTRUCTED_FRAC = 0.05
 SPLIT_MERGED = True
 
 
-def _split_on_sites(masks, fit, med_area, to_frame):
+#: Without a recipe, a mask over several lattice sites is split only when it
+#: holds this range of typical ball areas per site (two balls and their neck).
+SPLIT_AREA_PER_SITE = (0.7, 1.3)
+#: A mask is a candidate for splitting from this many typical ball areas (one
+#: ball's mask cannot reach two site centres a pitch apart).
+SPLIT_MIN_AREA = 1.3
+#: Balls split out of one mask are bridged when the gap between them stays
+#: above this fraction of the lower peak (half the level asked of two masks).
+SPLIT_SADDLE_FRACTION = 0.075
+
+
+def _split_on_sites(masks, fit, med_area, to_frame, *, any_site=False):
     """Split every joint mask that covers two or more expected, otherwise empty sites.
 
     Each pixel goes to the nearest of the covered sites; both pieces are
     recorded as bridged to each other. Updates ``masks`` in place.
+
+    Parameters
+    ----------
+    any_site : bool
+        Without a recipe, sites under a merged pair are not "expected" (no
+        ball's centre sits on them): take every lattice site, and split a mask
+        only where it holds a ball's worth of solder per site it covers.
 
     Returns
     -------
@@ -185,7 +203,8 @@ def _split_on_sites(masks, fit, med_area, to_frame):
     """
     labels = masks.labels
     h, w = labels.shape
-    sites = sorted(fit.expected)
+    sites = sorted(fit.expected) if not any_site else \
+        [(r, c) for r in range(fit.rows) for c in range(fit.cols)]
     if not sites:
         return False
     rc = np.array(sites)
@@ -198,11 +217,14 @@ def _split_on_sites(masks, fit, med_area, to_frame):
     changed = False
     split_ids = masks.__dict__.setdefault("split_bridged", set())
     for k in np.unique(lab_at[lab_at > 0]):
-        if masks.area_px[k] < 1.6 * med_area:
+        if masks.area_px[k] < SPLIT_MIN_AREA * med_area:
             continue
         cover = np.nonzero(lab_at == k)[0]
         if cover.size < 2:
             continue
+        if any_site and not (SPLIT_AREA_PER_SITE[0] * med_area <= masks.area_px[k] / cover.size
+                             <= SPLIT_AREA_PER_SITE[1] * med_area):
+            continue        # a part or plate over several sites is not a row of balls
         ys, xs = np.nonzero(labels == k)
         d = np.hypot(xs[:, None] - sxy[cover, 0][None, :], ys[:, None] - sxy[cover, 1][None, :])
         near = d.argmin(1)
@@ -679,7 +701,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     if fit is not None and SPLIT_MERGED:
         # a thick bridge can leave two balls in one mask: cut it between the
         # two expected sites it covers, then assign as usual
-        if _split_on_sites(masks, fit, med_area, to_frame):
+        if _split_on_sites(masks, fit, med_area, to_frame, any_site=not (rows and cols)):
             n = masks.n
             area = masks.area_px
             dia = equivalent_diameter(area)
@@ -745,7 +767,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     bridged_to = np.zeros(n + 1, bool)
     if BRIDGE_RULE != "cores":
         for (a, b), v in _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak).items():
-            if v >= SADDLE_FRACTION:
+            # two balls cut out of one mask are joined at the mask's level
+            # already: the neck only has to run straight across the gap (a
+            # ring that joined them does not)
+            split_pair = a in split_bridged and b in masks.bridged_with[a]
+            if v >= (SPLIT_SADDLE_FRACTION if split_pair else SADDLE_FRACTION):
                 bridged_to[a] = bridged_to[b] = True
     for k in ids:
         if not is_joint[k]:
@@ -764,9 +790,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             # stray solder is judged by being there; its voids are not measured
             j.void_pct = j.largest_void_pct = 0.0
             j.void_count = 0
-        if rc[k, 0] >= 0 and (bridged_to[k] if BRIDGE_RULE != "cores" else False
-                              or (BRIDGE_RULE != "saddle" and any(q in site_of.values() for q in masks.bridged_with[k]))
-                              or k in split_bridged):
+        if rc[k, 0] >= 0 and ((bridged_to[k] if BRIDGE_RULE != "cores" else k in split_bridged)
+                              or (BRIDGE_RULE != "saddle" and any(q in site_of.values() for q in masks.bridged_with[k]))):
             j.defects.append("bridge")
         joints.append(j)
     # void contours by owner
