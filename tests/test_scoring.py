@@ -363,3 +363,20 @@ def test_bridged_pair_merged_into_one_mask_is_split_and_flagged_without_a_recipe
     tb = sum("bridge" in tj[a]["defects"] for a in got)
     fb = sum("bridge" in j.defects and "bridge" not in tj[a]["defects"] for a, j in got.items())
     assert tb >= 8 and fb <= 2
+
+
+def test_misaligned_balls_pushed_against_a_neighbour_are_not_bridges():
+    """A fine-pitch JPEG with many misaligned balls, some touching a neighbour in projection: the
+    pair sits closer than its pitch less half the nominal gap, so the contact is the displacement
+    (called misaligned), not solder between two seated balls (before: 18 false bridges)."""
+    from xrayinspect.evaluation import match
+
+    f = generate_frame((5200003, 6), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    tj = f.truth["joints"]
+    pairs, _, _ = match(tj, r.joints)
+    fp = [a for a, b in pairs if "bridge" in r.joints[b].defects and "bridge" not in tj[a]["defects"]]
+    mis = [a for a, b in pairs if "misaligned" in tj[a]["defects"]]
+    assert len(mis) >= 10
+    assert sum("misaligned" in r.joints[b].defects for a, b in pairs if a in mis) >= 0.8 * len(mis)
+    assert len(fp) <= 2, [(tj[a]["x_px"], tj[a]["y_px"]) for a in fp]

@@ -496,13 +496,21 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
 #: Two neighbouring balls are bridged when the solder between them stays above
 #: this fraction of the lower of their two peaks all the way across the gap
 #: (None: bridges from the connected cores alone).
-SADDLE_FRACTION = 0.15
+SADDLE_FRACTION = 0.12
 #: How bridges are called: "cores" (solder above the bridge level joins the two
 #: cores anywhere), "saddle" (the straight gap between the two balls stays
 #: solid), or "both" (either).
 BRIDGE_RULE = "saddle"
 #: Width (fraction of the ball diameter) a neck must hold across the gap.
 NECK_WIDTH = 0.25
+
+
+#: Something this many times denser than the typical ball in the middle of a
+#: gap (a via barrel, a part) hides any neck: the pair is not judged.
+DENSE_GAP = 1.1
+#: Two balls whose centres are closer than the pitch less this share of the
+#: nominal gap (pitch - diameter) were pushed together (misaligned), not bridged.
+DISPLACED_GAP = 0.5
 
 
 def _gap_saddles(att, labels, site_of, peak):
@@ -577,6 +585,16 @@ def _gap_saddles(att, labels, site_of, peak):
         low = np.minimum(low, np.minimum.reduceat(v, starts))
     with np.errstate(invalid="ignore"):
         ratio = np.where(np.isfinite(low), low / np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9), 1.0)
+    # a solder neck is thinner than the balls it joins; what stands denser than
+    # both in the middle of the gap is a via barrel or a part, and hides
+    # whether solder runs under it: no call
+    x = np.clip(np.round(cxa + t * dxp).astype(int), 0, w - 1)
+    y = np.clip(np.round(cya + t * dyp).astype(int), 0, h - 1)
+    mid = (t >= 0.35) & (t <= 0.65)
+    hi = np.maximum.reduceat(np.where(mid, att[y, x], -np.inf), starts)
+    # (against the typical ball: a via ring merged into a ball's mask lifts that ball's own peak)
+    typ = float(np.median(peak[np.array(list(site_of.values()), np.intp)]))
+    ratio = np.where(hi > DENSE_GAP * typ, 0.0, ratio)
     return {(int(a), int(b)): float(v) for a, b, v in zip(pa, pb, ratio)}
 
 
@@ -766,7 +784,15 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     split_bridged = getattr(masks, "split_bridged", set())
     bridged_to = np.zeros(n + 1, bool)
     if BRIDGE_RULE != "cores":
-        for (a, b), v in _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak).items():
+        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak)
+        on = np.array(list(site_of.values()), np.intp)
+        d_typ = float(np.median(dia[on])) if on.size else 0.0
+        # a pair closer than its pitch less half the nominal gap touches because
+        # a ball moved, not because solder ran between two seated balls
+        near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_typ, 0.0) if fit is not None else 0.0
+        for (a, b), v in saddles.items():
+            if np.hypot(masks.cx[a] - masks.cx[b], masks.cy[a] - masks.cy[b]) < near_pair:
+                continue
             # two balls cut out of one mask are joined at the mask's level
             # already: the neck only has to run straight across the gap (a
             # ring that joined them does not)
