@@ -380,3 +380,26 @@ def test_misaligned_balls_pushed_against_a_neighbour_are_not_bridges():
     assert len(mis) >= 10
     assert sum("misaligned" in r.joints[b].defects for a, b in pairs if a in mis) >= 0.8 * len(mis)
     assert len(fp) <= 2, [(tj[a]["x_px"], tj[a]["y_px"]) for a in fp]
+
+
+@pytest.mark.parametrize("seed,where", [((5200000, 4), (206, 282)), ((5000000, 1), (581, 858))])
+def test_faint_tiny_stray_ball_is_extra(seed, where):
+    """A stray ball of 3-4 px at 0.07-0.14 of a ball's peak, between four balls: above the noise by
+    far, under the 0.1 level alone (before: missed)."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = min((t for t in f.truth["joints"] if "extra" in t["defects"]),
+            key=lambda t: np.hypot(t["x_px"] - where[0], t["y_px"] - where[1]))
+    assert np.hypot(t["x_px"] - where[0], t["y_px"] - where[1]) < 3
+    assert any("extra" in j.defects and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 3 for j in r.joints)
+
+
+def test_small_via_rings_between_balls_are_not_extra():
+    """Dog-bone via rings at cell centres are round, small and faint like a stray ball, but dip at
+    their hole: none of them is called extra."""
+    f = generate_frame((5200001, 3), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    truth_extra = [(t["x_px"], t["y_px"]) for t in f.truth["joints"] if "extra" in t["defects"]]
+    called = [(j.x_px, j.y_px) for j in r.joints if "extra" in j.defects]
+    false = [c for c in called if all(np.hypot(c[0] - x, c[1] - y) > 5 for x, y in truth_extra)]
+    assert not false, false

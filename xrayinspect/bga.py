@@ -406,6 +406,13 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
 #: FAINT_SIGMA noise sigmas) off every joint; None: no faint pass.
 FAINT_FRACTION = 0.1
 FAINT_SIGMA = 6.0
+#: ... and looked for again above this lower fraction of a ball's peak.
+FAINT_LOW_FRACTION = 0.05
+#: ... covering at least this many pixels above that level.
+FAINT_MIN_AREA = 4
+#: ... with its centre within this fraction of its peak (a small via ring, blurred,
+#: still dips at its hole; a sphere peaks there).
+FAINT_CENTRE = 0.9
 
 
 def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
@@ -446,7 +453,21 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
     if bg.size < 100:
         return []
     sigma = mad_sigma(bg[::max(1, bg.size // 200_000)])
-    level = max(FAINT_FRACTION * typ_peak, float(median(bg)) + FAINT_SIGMA * sigma)
+    base = float(median(bg)) + FAINT_SIGMA * sigma
+    out = []
+    # two levels: the lower finds the faintest balls, the higher keeps a ball
+    # whose skirt at the lower level runs into a neighbour's
+    for frac in (FAINT_FRACTION, FAINT_LOW_FRACTION):
+        for st in _faint_components(att, valid, near, max(frac * typ_peak, base), fit, fit_xy, typ_peak, med_area):
+            if all(np.hypot(st["x_px"] - o["x_px"], st["y_px"] - o["y_px"]) > 3 for o in out):
+                out.append(st)
+    return out
+
+
+def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area):
+    """Stray-ball candidates above one ``level`` (see :func:`_faint_strays`), list of dict."""
+    import cv2
+
     # whole components above the level: a trace running between balls is one
     # long component touching them, not short pieces cut out beside each ball
     cand = (att > level) & valid
@@ -458,7 +479,7 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
     basis = np.stack([fit.u, fit.v], 1)
     for k in range(1, n):
         x0, y0, bw, bh, a = stats[k]
-        if touching[k] or a < 6 or a > 0.5 * med_area or x0 == 0 or y0 == 0 or x0 + bw == w or y0 + bh == h:
+        if touching[k] or a < FAINT_MIN_AREA or a > 0.5 * med_area or x0 == 0 or y0 == 0 or x0 + bw == w or y0 + bh == h:
             continue
         sub = lab[y0:y0 + bh, x0:x0 + bw] == k
         vals = att[y0:y0 + bh, x0:x0 + bw]
@@ -467,7 +488,7 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
             continue
         yy, xx = np.nonzero(sub)
         cx, cy = xx.mean() + x0, yy.mean() + y0
-        if att[int(round(cy)), int(round(cx))] < STRAY_CENTRE * pk:
+        if att[int(round(cy)), int(round(cx))] < FAINT_CENTRE * pk:
             continue                        # a ring (via barrel or pad), not a sphere
         # a sphere falls away on every side; a trace crossing keeps its arms
         # (each at about half the crossing's peak) beyond the blob
