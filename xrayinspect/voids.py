@@ -140,6 +140,41 @@ def _ellipse_rho(xs, ys, lab, n, area):
 CONCENTRIC_FRAC = 0.25
 
 
+#: A void whose pixels lie on average this far out (elliptical radius) ...
+CRESCENT_RHO = 0.6
+#: ... and that is this many times longer than wide hugs the ball's rim: the
+#: shadow of a pad or of the ball's own base in an oblique view, where the
+#: ball is not the symmetric dome the profile assumes. A gas void is a bubble
+#: and projects round.
+CRESCENT_ELONGATION = 2.0
+
+
+def _drop_crescents(vl, nvo, ys, xs, rho):
+    """Remove rim-hugging crescent voids and renumber the rest, (labels, count)."""
+    vmask = vl[ys, xs] > 0
+    vid = vl[ys[vmask], xs[vmask]]
+    x, y, r = xs[vmask].astype(float), ys[vmask].astype(float), rho[vmask]
+    cnt = np.maximum(np.bincount(vid, minlength=nvo + 1), 1)
+    mr = np.bincount(vid, r, nvo + 1) / cnt
+    mx, my = np.bincount(vid, x, nvo + 1) / cnt, np.bincount(vid, y, nvo + 1) / cnt
+    dx, dy = x - mx[vid], y - my[vid]
+    sxx = np.bincount(vid, dx * dx, nvo + 1) / cnt + 1 / 12
+    syy = np.bincount(vid, dy * dy, nvo + 1) / cnt + 1 / 12
+    sxy = np.bincount(vid, dx * dy, nvo + 1) / cnt
+    tr, det = sxx + syy, sxx * syy - sxy * sxy
+    disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+    lo, hi = np.maximum(tr / 2 - disc, 1e-9), tr / 2 + disc
+    crescent = (mr > CRESCENT_RHO) & (np.sqrt(hi / lo) > CRESCENT_ELONGATION)
+    crescent[0] = False
+    if not crescent.any():
+        return vl, nvo
+    remap = np.zeros(nvo + 1, np.int32)
+    keep = ~crescent
+    keep[0] = False
+    remap[keep] = np.arange(1, keep.sum() + 1)
+    return remap[vl], int(keep.sum())
+
+
 def _concentric(xs, ys, lab, over, n, area):
     """Joints whose over-dense pixels are centred on the joint, bool per label.
 
@@ -384,6 +419,10 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     if nvo and VOID_EDGE_FRACTION is not None:
         vl = _void_edges(vl, nvo, short, ys, xs, search, sigma)
         y0, y1, x0, x1 = 0, h, 0, w          # refined edges may leave the window
+        win = vl
+    if nvo and model == "dome" and CRESCENT_RHO is not None:
+        vl, nvo = _drop_crescents(vl, nvo, ys, xs, rho)
+        y0, y1, x0, x1 = 0, h, 0, w
         win = vl
     owner = np.zeros(nvo + 1, np.int32)
     vmask = vl[ys, xs] > 0
