@@ -53,6 +53,10 @@ VOLUME_AREA = True
 VOLUME_LARGEST = False
 #: Pixels around each void whose shortfall is summed into its volume.
 VOLUME_RING = 2
+#: ... and at most this multiple of its pixel area: the sphere rule holds for a
+#: bubble, not for a long thin shortfall (a trace edge), whose depth is small
+#: for its volume.
+VOLUME_CAP = 2.0
 
 
 def _dilate_labels(labels, n, kernel):
@@ -435,7 +439,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         est = _volume_areas(vl, nvo, owner, short, ys, xs, lab, search, box=(y0, y1, x0, x1))
         # a void's projected area from its missing volume and depth, never
         # below what the threshold already shows
-        est = np.maximum(est, vsz)
+        est = np.clip(est, vsz, VOLUME_CAP * vsz)
         est[0] = 0
         if VOLUME_LARGEST:
             vsz = est
