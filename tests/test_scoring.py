@@ -403,3 +403,19 @@ def test_small_via_rings_between_balls_are_not_extra():
     called = [(j.x_px, j.y_px) for j in r.joints if "extra" in j.defects]
     false = [c for c in called if all(np.hypot(c[0] - x, c[1] - y) > 5 for x, y in truth_extra)]
     assert not false, false
+
+
+def test_ct_slice_gets_no_head_in_pillow_calls():
+    """A CT slice cuts every ball to a flat disc (profile still ~1.0 of the peak at 0.65 of the
+    radius; projections fall to 0.76 or less): height and peak are not in the image, so no ball is
+    called hip (before: 9 false calls on the sample slice), while the rest is still judged."""
+    from pathlib import Path
+
+    from xrayinspect.recipe import load_recipe
+
+    root = Path(__file__).resolve().parents[1] / "sample_data"
+    r = score_file(root / "bga_ct_slice.tif", recipe=load_recipe(root / "bga_ct_slice.recipe.toml"))
+    assert r.status == "ok" and len(r.joints) > 100
+    assert not [j for j in r.joints if "hip" in j.defects]
+    assert all(j.hip_score == 0 for j in r.joints)
+    assert [j for j in r.joints if "missing" in j.defects]       # the slice is still scored

@@ -121,6 +121,9 @@ class VoidStats:
     void_labels: np.ndarray      # int32 image: void component ids (0 none)
     void_owner: np.ndarray       # joint label of each void component
     foreign_frac: np.ndarray = None   # share of a ball covered by something denser than solder
+    #: The frame's shared radial profile (fraction of the peak per PROFILE_BIN of
+    #: elliptical radius), None for flat lands.
+    profile: np.ndarray = None
 
 
 def _ellipse_rho(xs, ys, lab, n, area):
@@ -453,4 +456,5 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         pct = np.where(area > 0, 100 * void_area / area, 0.0)
         lpct = np.where(area > 0, 100 * largest / area, 0.0)
     return VoidStats(void_pct=pct, largest_void_pct=lpct, void_count=count, dome_peak=a0,
-                     void_labels=vl, void_owner=owner, foreign_frac=foreign)
+                     void_labels=vl, void_owner=owner, foreign_frac=foreign,
+                     profile=prof if model == "dome" else None)
