@@ -38,7 +38,11 @@ POLL_S = 0.2
 
 def run_measured(cmd):
     """Run ``cmd``; return (wall s, peak RSS MB of its process tree, CPU s of the tree, 1-min load average
-    at the end).
+    at the end, sum of the per-process peak RSS MB).
+
+    The tree's peak is the largest sum seen at one poll: it rises with a run's length when the
+    workers' transient per-frame peaks coincide more often. The sum of each process's own peak is
+    the bound that does not depend on that timing.
 
     CPU s is the user + system time of every process seen in the tree, as last polled (a process's
     last < 0.2 s before it exits are missed). It does not depend on how busy the machine is with other
@@ -50,6 +54,7 @@ def run_measured(cmd):
     p = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
     cpu = {}        # (pid, create time) -> user + system s, last seen
+    own = {}        # (pid, create time) -> peak RSS of that process
     while p.poll() is None:
         total = 0
         try:
@@ -59,9 +64,12 @@ def run_measured(cmd):
         for q in procs:
             try:
                 with q.oneshot():
-                    total += q.memory_info().rss
+                    rss = q.memory_info().rss
+                    total += rss
                     t = q.cpu_times()
-                    cpu[(q.pid, q.create_time())] = t.user + t.system
+                    key = (q.pid, q.create_time())
+                    cpu[key] = t.user + t.system
+                    own[key] = max(own.get(key, 0), rss)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 pass
         peak = max(peak, total)
@@ -70,7 +78,7 @@ def run_measured(cmd):
     err = p.stderr.read().decode(errors="replace")
     if p.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {p.returncode}:\n{err[-2000:]}")
-    return dt, peak / 2**20, sum(cpu.values()), os.getloadavg()[0]
+    return dt, peak / 2**20, sum(cpu.values()), os.getloadavg()[0], sum(own.values()) / 2**20
 
 
 def score_cmd(inp, out, workers, extra=()):
@@ -198,7 +206,7 @@ def main():
         for r in range(rounds):
             for label, key, w, extra in runs[r % len(runs):] + runs[: r % len(runs)]:
                 out = root / f"out_{key}"
-                dt, rss, cpu, load = run_measured(score_cmd(inp, out, w, (*extra, "--no-report")))
+                dt, rss, cpu, load, _ = run_measured(score_cmd(inp, out, w, (*extra, "--no-report")))
                 s = summary_of(out)
                 n = s.get("frames", chunk)
                 if s.get("error"):
@@ -233,19 +241,20 @@ def main():
         emit(f"Peak RSS: local process pool, {a.workers} workers, frames of {a.rss_size}x{a.rss_size} px "
              f"({a.distinct} distinct, linked), report written; RSS summed over the process tree every {POLL_S} s")
         emit()
-        emit("| frames | wall s | frames/s | CPU s/frame | peak RSS MB | load avg at end |")
-        emit("|---:|---:|---:|---:|---:|---:|")
-        peaks = {}
+        emit("| frames | wall s | frames/s | CPU s/frame | peak RSS MB | sum of per-process peaks MB | load avg at end |")
+        emit("|---:|---:|---:|---:|---:|---:|---:|")
+        peaks, bounds = {}, {}
         for n in a.rss:
             inp, _ = linked_folder(root, frames, n, a.rss_size)
-            dt, rss, cpu, load = run_measured(score_cmd(inp, root / f"out_rss_{n}", a.workers))
-            peaks[n] = rss
-            emit(f"| {n} | {dt:.1f} | {n / dt:.2f} | {cpu / n:.2f} | {rss:.0f} | {load:.2f} |")
+            dt, rss, cpu, load, bound = run_measured(score_cmd(inp, root / f"out_rss_{n}", a.workers))
+            peaks[n], bounds[n] = rss, bound
+            emit(f"| {n} | {dt:.1f} | {n / dt:.2f} | {cpu / n:.2f} | {rss:.0f} | {bound:.0f} | {load:.2f} |")
         emit()
         if len(peaks) >= 2:
             lo, hi = min(peaks), max(peaks)
             emit(f"- peak RSS {hi} / {lo} frames: **{peaks[hi] / peaks[lo]:.3f}** "
-                 f"({100 * (peaks[hi] / peaks[lo] - 1):+.1f} %)")
+                 f"({100 * (peaks[hi] / peaks[lo] - 1):+.1f} %); sum of per-process peaks "
+                 f"{bounds[hi] / bounds[lo]:.3f} ({100 * (bounds[hi] / bounds[lo] - 1):+.1f} %)")
             emit()
 
     if a.md:
