@@ -419,3 +419,15 @@ def test_ct_slice_gets_no_head_in_pillow_calls():
     assert not [j for j in r.joints if "hip" in j.defects]
     assert all(j.hip_score == 0 for j in r.joints)
     assert [j for j in r.joints if "missing" in j.defects]       # the slice is still scored
+
+
+def test_bga_beside_large_dense_parts_is_not_taken_for_a_qfn():
+    """Two large dense blocks beside a BGA look like a lone QFN pad at the package check's coarse
+    scale; with no pins around that "pad", the frame is scored as a BGA too and its lattice of
+    ~700 balls wins (before: one QFN pad, every ball lost)."""
+    f = generate_frame((5300001, 3), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.package == "bga" and r.n_sites > 500
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.99

@@ -133,6 +133,13 @@ def structure_contrast(image, *, block_px=STRUCTURE_BLOCK_PX, max_pairs=1 << 17)
     return float(hi - lo) / noise
 
 
+#: An auto-detected QFN with fewer pins than this is scored as a BGA too ...
+MIN_QFN_PINS = 4
+#: ... and taken as one when the lattice fit holds at least this many sites (a spurious
+#: lattice from pin gaps in a misread QFN held 17-20; a real package beside a dense part 682).
+MIN_BGA_SITES = 30
+
+
 def detect_package(image, polarity):
     """``"qfn"`` when one large flat solder area dominates the frame, else ``"bga"``."""
     from .qfn import looks_like_qfn
@@ -205,8 +212,10 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     prep.clipped = clipped_pixels(image, prep.polarity)
     # 8-bit exports are windowed for display: their grey levels are not linear in dose
     prep.windowed = image.dtype == np.uint8
-    if pkg_type is None:
+    auto = pkg_type is None
+    if auto:
         pkg_type = detect_package(image, prep.polarity)
+    prep_ball = prep
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,
                     profile=profile_name)
     if pkg_type == "qfn":
@@ -225,6 +234,16 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         if banded:
             _unband(joints, keep_x, keep_y)
             info = dict(info, labels=None, void_labels=None)
+        if auto and sum(j.kind == "pin" and "missing" not in j.defects for j in joints) < MIN_QFN_PINS:
+            # a large dense part (a shield, an inductor) can look like a lone pad
+            # at the coarse scale of the package check; a pad without pins
+            # beside a lattice of balls is a BGA frame
+            from .bga import score_bga
+
+            bj, binfo = score_bga(prep_ball, recipe=recipe, limits=limits, pixel_size_um=px_um)
+            if int(binfo.get("n_sites", 0)) >= MIN_BGA_SITES:
+                joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
+                r.package = "bga"
     else:
         from .bga import score_bga
 
