@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import circularity, contours_by_label, equivalent_diameter, median, nonzero_yx
+from .measure import circularity, contours_by_label, equivalent_diameter, label_moments, median, nonzero_yx
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -127,21 +127,13 @@ def _clip_to_cap(masks, att, only):
                 bestn[l], best[l] = nn, kk // (n + 1)
         sub = np.nonzero(cap)[0]
         cap[sub] = cc[ys[sub], xs[sub]] == best[lab[sub]]
-    cl, cx_, cy_ = lab[cap], xs[cap].astype(float), ys[cap].astype(float)
-    ccnt = np.bincount(cl, minlength=n + 1).astype(float)
-    ok = ccnt >= 5
-    c = np.maximum(ccnt, 1)
-    mx = np.bincount(cl, cx_, n + 1) / c
-    my = np.bincount(cl, cy_, n + 1) / c
-    dx, dy = cx_ - mx[cl], cy_ - my[cl]
-    sxx = np.bincount(cl, dx * dx, n + 1) / c + 1 / 12
-    syy = np.bincount(cl, dy * dy, n + 1) / c + 1 / 12
-    sxy = np.bincount(cl, dx * dy, n + 1) / c
+    c, mx, my, sxx, syy, sxy, _, _ = label_moments(xs[cap].astype(float), ys[cap].astype(float), lab[cap], n)
+    ok = c >= 5             # (c is at least 1: a ball without cap pixels fails here)
     det = np.maximum(sxx * syy - sxy * sxy, 1e-9)
     # size ratio mask / cap on balls whose cap is a fair share of the mask
     area = np.bincount(lab, minlength=n + 1).astype(float)
     ratio = np.sqrt(area / c)
-    good = ok & (ccnt > 0.2 * area) & only
+    good = ok & (c > 0.2 * area) & only
     good[0] = False
     if good.sum() < 3:
         return
@@ -345,9 +337,8 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
             di, ri = a[inner & free], a[ring & free]
             if di.size < 5 or ri.size < 5:
                 continue
-            base = float(np.median(ri))
-            noise = 1.4826 * float(np.median(np.abs(ri - base)))
-            contrast = float(np.median(di)) - base
+            contrast = float(np.median(di)) - float(np.median(ri))
+            noise = mad_sigma(ri)
             if contrast >= GHOST_FRACTION * typ_peak and contrast >= GHOST_SIGMAS * noise:
                 out.append((r, c))
     return out
@@ -534,7 +525,7 @@ DENSE_GAP = 1.1
 DISPLACED_GAP = 0.5
 
 
-def _gap_saddles(att, labels, site_of, peak):
+def _gap_saddles(att, labels, site_of, peak, typ_peak):
     """Lowest attenuation across the straight gap between each pair of neighbouring balls.
 
     Parameters
@@ -547,6 +538,9 @@ def _gap_saddles(att, labels, site_of, peak):
         ``(row, col) -> label`` of the balls on sites.
     peak : ndarray
         Peak attenuation per label.
+    typ_peak : float
+        Peak of the typical seated ball: a gap whose middle stands above
+        :data:`DENSE_GAP` times it is not judged (ratio 0).
 
     Returns
     -------
@@ -614,8 +608,7 @@ def _gap_saddles(att, labels, site_of, peak):
     mid = (t >= 0.35) & (t <= 0.65)
     hi = np.maximum.reduceat(np.where(mid, att[y, x], -np.inf), starts)
     # (against the typical ball: a via ring merged into a ball's mask lifts that ball's own peak)
-    typ = float(np.median(peak[np.array(list(site_of.values()), np.intp)]))
-    ratio = np.where(hi > DENSE_GAP * typ, 0.0, ratio)
+    ratio = np.where(hi > DENSE_GAP * typ_peak, 0.0, ratio)
     return {(int(a), int(b)): float(v) for a, b, v in zip(pa, pb, ratio)}
 
 
@@ -805,6 +798,13 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         pts = np.stack([masks.cx, masks.cy], 1)
         on = rc[:, 0] >= 0
         offset[on] = np.hypot(*(pts[on] - site_xy[on]).T)
+    # the typical seated ball, once: its peak and size set the stray, bridge,
+    # missing and bare-pad levels below
+    on_site = np.array(list(site_of.values()), np.intp)
+    is_site = np.zeros(n + 1, bool)
+    is_site[on_site] = True
+    typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
+    d_site = float(np.median(dia[on_site])) if on_site.size else 0.0
     vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
                     clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None))
     contours, perim = contours_by_label(masks.labels, n)
@@ -814,7 +814,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     # seen through it) cannot be compared with its neighbours: no hip call
     obstructed = (vs.foreign_frac if vs.foreign_frac is not None else np.zeros(n + 1)) > OBSTRUCTED_FRAC
     joints = []
-    hip = _hip_scores(dia, vs.dome_peak, pts, np.isin(np.arange(n + 1), list(site_of.values()))
+    hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
                       & ~obstructed)
     if _is_slice(vs.profile):
@@ -827,12 +827,10 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     split_bridged = getattr(masks, "split_bridged", set())
     bridged_to = np.zeros(n + 1, bool)
     if BRIDGE_RULE != "cores":
-        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak)
-        on = np.array(list(site_of.values()), np.intp)
-        d_typ = float(np.median(dia[on])) if on.size else 0.0
+        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak, typ_peak)
         # a pair closer than its pitch less half the nominal gap touches because
         # a ball moved, not because solder ran between two seated balls
-        near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_typ, 0.0) if fit is not None else 0.0
+        near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_site, 0.0) if fit is not None else 0.0
         for (a, b), v in saddles.items():
             if np.hypot(masks.cx[a] - masks.cx[b], masks.cy[a] - masks.cy[b]) < near_pair:
                 continue
@@ -870,9 +868,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     for k, j in zip([k for k in ids if is_joint[k]], joints):
         j.void_contours = by_joint.get(int(k), [])
     if fit is not None and FAINT_FRACTION is not None:
-        on_site = np.array(list(site_of.values()), int)
-        typ = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
-        for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ, med_area):
+        for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ_peak, med_area):
             j = JointResult(joint_id=0, kind="ball", grid_row=-1, grid_col=-1, x_px=st["x_px"], y_px=st["y_px"],
                             diameter_px=float(equivalent_diameter(st["area_px"])), area_px=st["area_px"],
                             peak_att=st["peak"], contour=st["contour"], defects=["extra"])
@@ -881,16 +877,13 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     obstructed_sites = []
     ghost_sites = []
     if fit is not None:
-        on_site = np.array(list(site_of.values()), int)
-        typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
-        r_in = max(1, int(round(0.35 * float(np.median(dia[on_site])) if on_site.size else 2)))
+        r_in = max(1, int(round(0.35 * d_site if on_site.size else 2)))
         if pkg is None or not (pkg.rows and pkg.cols):
             # without a recipe a lone empty site is the only sign of a missing
             # ball; the bare pad it leaves is another (designed depopulation
             # has no pad)
-            r_ball = 0.5 * float(np.median(dia[on_site])) if on_site.size else 0.0
             for site in _ghost_pad_sites(prep.att_smooth, prep.valid, masks.labels, fit, to_frame,
-                                         set(site_of) | set(fit.expected), r_ball, typ_peak):
+                                         set(site_of) | set(fit.expected), 0.5 * d_site, typ_peak):
                 fit.expected.add(site)
                 ghost_sites.append(site)
         for site in sorted(fit.expected):

@@ -22,6 +22,40 @@ def nonzero_yx(image):
     return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
 
 
+def label_moments(xs, ys, labels, n):
+    """Pixel count, centroid and covariance of every label, from its pixels.
+
+    Parameters
+    ----------
+    xs, ys : ndarray
+        Column and row of each labelled pixel, px.
+    labels : ndarray of int
+        Label of each pixel (1..n).
+    n : int
+        Highest label.
+
+    Returns
+    -------
+    cnt : ndarray
+        Pixels per label, at least 1 (so empty labels divide safely).
+    mx, my : ndarray
+        Centroid per label, px.
+    sxx, syy, sxy : ndarray
+        Covariance per label, px^2; the variances include the 1/12 px^2 of a
+        pixel's own extent, so a one-pixel label is not degenerate.
+    dx, dy : ndarray
+        Each pixel's offset from its label's centroid, px.
+    """
+    cnt = np.maximum(np.bincount(labels, minlength=n + 1), 1)
+    mx = np.bincount(labels, xs, n + 1) / cnt
+    my = np.bincount(labels, ys, n + 1) / cnt
+    dx, dy = xs - mx[labels], ys - my[labels]
+    sxx = np.bincount(labels, dx * dx, n + 1) / cnt + 1 / 12
+    syy = np.bincount(labels, dy * dy, n + 1) / cnt + 1 / 12
+    sxy = np.bincount(labels, dx * dy, n + 1) / cnt
+    return cnt, mx, my, sxx, syy, sxy, dx, dy
+
+
 def median(values):
     """``np.median`` of an array, bit-identical, without partitioning all of it (large float arrays).
 

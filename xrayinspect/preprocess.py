@@ -293,18 +293,18 @@ def detect_polarity(image, valid=None, *, _f32=None):
 
     # strong, physical evidence wins: then only its polarity needs scoring
     by_noise = noise_polarity(image, valid, ratio=NOISE_RATIO)
-    for pol in ("dark", "bright"):
+    for pol in ("dark", "bright") if by_noise is None else (by_noise,):
         for size in sizes[:2]:
             blobs(pol, size)
     if by_noise is not None:
         # JPEG compression and near-black display floors flatten noise where
         # the signal is low, which can reverse the noise cue; a whole array of
         # like-sized blobs in the other polarity and almost none in this one
-        # outweighs it
+        # outweighs it. The other polarity's counts are taken smallest top-hat
+        # first: one count under the bar settles it without the dearer one.
         other = "bright" if by_noise == "dark" else "dark"
-        n_other = min(found[other, z][0] for z in sizes[:2])
-        n_noise = max(found[by_noise, z][0] for z in sizes[:2])
-        if n_other >= BLOB_OVERRIDE_COUNT and n_other >= BLOB_OVERRIDE_RATIO * max(n_noise, 1):
+        bar = max(BLOB_OVERRIDE_COUNT, BLOB_OVERRIDE_RATIO * max(max(found[by_noise, z][0] for z in sizes[:2]), 1))
+        if all(blobs(other, z)[0] >= bar for z in sizes[:2]):
             by_noise = None
     pols = ("dark", "bright") if by_noise is None else (by_noise,)
     winner = by_noise

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .measure import nonzero_yx
+from .measure import label_moments, nonzero_yx
 
 #: Seed and grow levels, in robust noise sigmas and as a fraction of the dome peak (calibrated).
 SEED_SIGMA, GROW_SIGMA = 5.0, 3.0
@@ -126,19 +126,21 @@ class VoidStats:
     profile: np.ndarray = None
 
 
-def _ellipse_rho(xs, ys, lab, n, area):
-    """Elliptical radius of each pixel in its joint, from the joint's moments."""
-    cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1)
-    mx = np.bincount(lab, xs, n + 1) / cnt
-    my = np.bincount(lab, ys, n + 1) / cnt
-    dx, dy = xs - mx[lab], ys - my[lab]
-    sxx = np.bincount(lab, dx * dx, n + 1) / cnt + 1 / 12
-    syy = np.bincount(lab, dy * dy, n + 1) / cnt + 1 / 12
-    sxy = np.bincount(lab, dx * dy, n + 1) / cnt
+def _ellipse_rho(xs, ys, lab, n):
+    """Elliptical radius of each pixel in its joint, from the joint's moments.
+
+    Returns
+    -------
+    rho : ndarray
+        Per pixel, 1 on the edge of the joint's moment ellipse.
+    mx, my : ndarray
+        Joint centroids, px.
+    """
+    _, mx, my, sxx, syy, sxy, dx, dy = label_moments(xs, ys, lab, n)
     det = np.maximum(sxx * syy - sxy * sxy, 1e-9)
     # a uniform ellipse with semi-axes a, b has covariance diag(a^2, b^2) / 4
     q = (syy[lab] * dx * dx - 2 * sxy[lab] * dx * dy + sxx[lab] * dy * dy) / det[lab]
-    return np.sqrt(np.maximum(q, 0) / 4.0)
+    return np.sqrt(np.maximum(q, 0) / 4.0), mx, my
 
 
 #: Excess density whose centroid lies within this fraction of the ball's radius
@@ -161,13 +163,8 @@ def _drop_crescents(vl, nvo, ys, xs, rho):
     vmask = vl[ys, xs] > 0
     vid = vl[ys[vmask], xs[vmask]]
     x, y, r = xs[vmask].astype(float), ys[vmask].astype(float), rho[vmask]
-    cnt = np.maximum(np.bincount(vid, minlength=nvo + 1), 1)
+    cnt, _, _, sxx, syy, sxy, _, _ = label_moments(x, y, vid, nvo)
     mr = np.bincount(vid, r, nvo + 1) / cnt
-    mx, my = np.bincount(vid, x, nvo + 1) / cnt, np.bincount(vid, y, nvo + 1) / cnt
-    dx, dy = x - mx[vid], y - my[vid]
-    sxx = np.bincount(vid, dx * dx, nvo + 1) / cnt + 1 / 12
-    syy = np.bincount(vid, dy * dy, nvo + 1) / cnt + 1 / 12
-    sxy = np.bincount(vid, dx * dy, nvo + 1) / cnt
     tr, det = sxx + syy, sxx * syy - sxy * sxy
     disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
     lo, hi = np.maximum(tr / 2 - disc, 1e-9), tr / 2 + disc
@@ -182,14 +179,13 @@ def _drop_crescents(vl, nvo, ys, xs, rho):
     return remap[vl], int(keep.sum())
 
 
-def _concentric(xs, ys, lab, over, n, area):
+def _concentric(xs, ys, lab, over, n, area, mx, my):
     """Joints whose over-dense pixels are centred on the joint, bool per label.
 
     A via barrel or a part seen through a ball lies anywhere across it; a
     ball that stands taller than its neighbours is denser at its own centre.
+    ``mx``, ``my``: joint centroids (px), as :func:`_ellipse_rho` returns them.
     """
-    cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1)
-    mx, my = np.bincount(lab, xs, n + 1) / cnt, np.bincount(lab, ys, n + 1) / cnt
     co = np.bincount(lab[over], minlength=n + 1)[:n + 1]
     ox = np.bincount(lab[over], xs[over], n + 1)[:n + 1] / np.maximum(co, 1)
     oy = np.bincount(lab[over], ys[over], n + 1)[:n + 1] / np.maximum(co, 1)
@@ -320,7 +316,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     sat = clipped[ys, xs] if clipped is not None else np.zeros(a.shape, bool)
     area = np.bincount(lab, minlength=n + 1).astype(float)
     if model == "dome":
-        rho = _ellipse_rho(xs.astype(float), ys.astype(float), lab, n, area)
+        rho, mx, my = _ellipse_rho(xs.astype(float), ys.astype(float), lab, n)
         # the void-free profile, shared by the frame's balls: blur, pads and
         # the detector are in it, so it is measured, not assumed; the median
         # over many balls is void-free because most balls barely void
@@ -346,7 +342,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             over = dense & (a >= OBSTRUCTION_EXCESS * med[lab] * shape)
             foreign = np.bincount(lab[over], minlength=n + 1)[:n + 1] / np.maximum(
                 np.bincount(lab[dense], minlength=n + 1)[:n + 1], 1)
-            foreign[_concentric(xs, ys, lab, over, n, area)] = 0.0
+            foreign[_concentric(xs, ys, lab, over, n, area, mx, my)] = 0.0
             fit_px = fit_px & (a < FOREIGN_EXCESS * med[lab] * shape)
             a0 = _group_quantile((a / shape)[fit_px], lab[fit_px], n, 0.7)
         # a ball whose whole centre saturates the detector (the densest joints
