@@ -108,8 +108,10 @@ def test_report_is_self_contained_with_charts(tmp_path):
     assert labels[:1] == ["extra"] or labels[:1] == ["missing"] or labels[:1] == ["void"]
     assert sorted(labels) == ["extra", "missing", "void"]
     assert "33.3 %" in html                               # yield 1 of 3
-    imgs = re.findall(r'<img[^>]*src="([^"]+)"', html)
-    assert imgs and all(i.startswith("data:image/png;base64,") for i in imgs)
+    imgs = re.findall(r'<img alt="([^"]+)" src="([^"]+)"', html)
+    assert imgs and all(uri.startswith("data:image/png;base64,") for alt, uri in imgs if alt == "joint crop")
+    # frame thumbnails are JPEG: as PNG a report of 24 failed frames weighed 18 MB
+    assert all(uri.startswith("data:image/jpeg;base64,") for alt, uri in imgs if alt == "overlay")
     assert html.count('alt="overlay"') == 2                # one thumbnail per failed frame
     assert html.count('alt="joint crop"') >= 4
 
