@@ -150,3 +150,44 @@ def test_export_reviewed_output(scored_output, tmp_path):
     assert crop.dtype == np.uint16 and abs(crop.shape[0] - round(2 * d)) <= 1
     p = json.loads((ds / "provenance.json").read_text())
     assert p["n_crops"] == len(rows) == prov["n_crops"] and p["review_log_sha256"] and p["frames_not_found"] == []
+
+
+def test_export_writes_model_patches_as_scoring_cuts_them(scored_output, tmp_path):
+    """Each exported ball carries the model patch scoring would feed the classifier, and
+    training reads that patch (not the raw crop, whose scale, stretch and polarity differ)."""
+    from xrayinspect import io as xio
+    from xrayinspect.classifier.data import review_export_patches
+    from xrayinspect.classify import ball_patches, usable_balls
+
+    out, inp, results = scored_output
+    store = ReviewStore(review_dir_for_output(out))
+    store.confirm_frame(results[0].frame, operator="ana")
+    ds = tmp_path / "dataset"
+    X.export_reviewed(out, ds)
+    rows = [r for r in csv.DictReader(open(ds / "labels.csv")) if r["frame"] == results[0].frame]
+    image, _ = xio.read_frame(inp / results[0].frame)
+    balls = usable_balls(results[0])
+    ref, _, _ = ball_patches(image, balls, "dark")
+    by_id = {int(j.joint_id): k for k, j in enumerate(balls)}
+    # every usable ball has its patch; balls cut by the frame edge (partial) have none
+    assert rows and all(bool(r["patch_file"]) == (int(r["joint_id"]) in by_id) for r in rows)
+    rows = [r for r in rows if r["patch_file"]]
+    assert len(rows) > 50
+    for r in rows[:5]:
+        got = np.load(ds / r["patch_file"], allow_pickle=False)
+        assert got.shape == (32, 32) and got.dtype == np.float32
+        assert np.allclose(got, ref[by_id[int(r["joint_id"])]], atol=1e-6)
+    ps = review_export_patches(ds)
+    assert len(ps) == len(list(csv.DictReader(open(ds / "labels.csv"))))
+    first = np.load(ds / rows[0]["patch_file"])
+    assert any(np.allclose(q, first, atol=1e-6) for q in ps.patches)
+    # a raw crop of a dark-polarity frame is inverted before the stretch: solder shows bright
+    crop_only = tmp_path / "crop_only"
+    (crop_only / "crops").mkdir(parents=True)
+    import shutil
+
+    shutil.copy(ds / rows[0]["crop_file"], crop_only / rows[0]["crop_file"])
+    (crop_only / "labels.csv").write_text("crop_file,label,frame,joint_id,operator,source,polarity\n"
+                                          f"{rows[0]['crop_file']},good,f,0,ana,confirmed,dark\n")
+    raw = review_export_patches(crop_only).patches[0]
+    assert raw[14:18, 14:18].mean() > raw[:3, :3].mean()      # the ball's centre brighter than the board corner

@@ -7,8 +7,14 @@ Dataset folder layout (read by ``xrayinspect.classifier``)::
                                    where the crop leaves the frame), dtype as
                                    stored (8- or 16-bit PNG; float frames are
                                    scaled to 16 bits)
+    patches/<frame>_<joint_id>.npy the 32 x 32 float32 patch of a ball exactly as
+                                   scoring feeds it to the classifier
+                                   (:func:`xrayinspect.classify.ball_patches`:
+                                   segmented centre, the frame's median ball
+                                   diameter, one stretch over the frame's balls,
+                                   solder bright); training reads these first
     labels.csv                     crop_file,label,frame,joint_id,operator,source,
-                                   x_px,y_px,diameter_px,polarity
+                                   x_px,y_px,diameter_px,polarity,patch_file
     provenance.json                where it came from, counts, rules
 
 ``label`` is one of good, void, bridge, hip, misaligned, from the final
@@ -36,7 +42,7 @@ from .review import ReviewStore, review_dir_for_output, utc_now
 
 LABELS = ("good", "void", "bridge", "hip", "misaligned")
 LABEL_COLUMNS = ["crop_file", "label", "frame", "joint_id", "operator", "source", "x_px", "y_px", "diameter_px",
-                 "polarity"]
+                 "polarity", "patch_file"]
 _PRECEDENCE = ("hip", "bridge", "misaligned", "void")
 
 
@@ -99,6 +105,19 @@ def _sha256(path):
     return h.hexdigest()
 
 
+def _model_patches(image, result):
+    """``{id(joint): patch}`` of the frame's usable balls, cut as scoring cuts them for the model."""
+    from ..classify import ball_patches, usable_balls
+
+    if getattr(result, "status", "ok") != "ok":
+        return {}
+    balls = usable_balls(result)
+    if not balls:
+        return {}
+    patches, _, _ = ball_patches(image, balls, result.polarity or "dark")
+    return {id(j): p for j, p in zip(balls, patches)}
+
+
 def export_frames(items, dataset_dir, *, kinds=("ball", "pin"), provenance=None):
     """Write the crops and tables for reviewed joints of several frames.
 
@@ -132,6 +151,7 @@ def export_frames(items, dataset_dir, *, kinds=("ball", "pin"), provenance=None)
         calls, confirmed = it.get("calls") or {}, it.get("confirmed")
         frames.append({"frame": result.frame, "image_path": str(it.get("image_path") or ""),
                        "shape": list(image.shape), "dtype": str(image.dtype)})
+        model_patch = _model_patches(image, result)
         for j in result.joints:
             c = calls.get(int(j.joint_id))
             if c is not None:
@@ -160,10 +180,16 @@ def export_frames(items, dataset_dir, *, kinds=("ball", "pin"), provenance=None)
                 skip("png encoding failed")
                 continue
             (ds / "crops" / name).write_bytes(buf.tobytes())
+            patch_file = ""
+            if id(j) in model_patch:
+                (ds / "patches").mkdir(exist_ok=True)
+                patch_file = f"patches/{name[:-4]}.npy"
+                np.save(ds / patch_file, model_patch[id(j)], allow_pickle=False)
             rows.append({"crop_file": f"crops/{name}", "label": label, "frame": result.frame,
                          "joint_id": int(j.joint_id), "operator": operator, "source": source,
                          "x_px": round(float(j.x_px), 3), "y_px": round(float(j.y_px), 3),
-                         "diameter_px": round(float(j.diameter_px), 3), "polarity": result.polarity or ""})
+                         "diameter_px": round(float(j.diameter_px), 3), "polarity": result.polarity or "",
+                         "patch_file": patch_file})
     atomic_write_text(ds / "labels.csv", csv_text(rows, LABEL_COLUMNS))
     counts = {k: sum(r["label"] == k for r in rows) for k in LABELS}
     prov = {"created": utc_now(), "xrayinspect_version": __version__, "schema_version": SCHEMA_VERSION,
@@ -171,6 +197,8 @@ def export_frames(items, dataset_dir, *, kinds=("ball", "pin"), provenance=None)
             "kinds": list(kinds),
             "crop": {"side": "2 x diameter_px, min 8", "centre": "x_px, y_px", "outside_frame": "edge replicated",
                      "dtype": "as stored (uint8/uint16); float scaled to uint16"},
+            "patch": {"what": "model input of each ball as scoring cuts it (xrayinspect.classify.ball_patches)",
+                      "size": 32, "context": 2.0, "norm": "frame", "dtype": "float32, solder bright"},
             "label_rule": "hip > bridge > misaligned > void; pass with no code = good; missing/extra skipped",
             "frames": frames, **(provenance or {})}
     atomic_write_text(ds / "provenance.json", json.dumps(prov, indent=1, default=str))
