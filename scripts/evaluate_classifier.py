@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xrayinspect.classify import apply_classifier, load_classifier
+from xrayinspect.classify import apply_classifier, load_classifier, resolve_model_dir
 from xrayinspect.evaluation import CODES, Tally
 from xrayinspect.pipeline import score_frame
 from xrayinspect.synth import generate_frame
@@ -146,6 +146,9 @@ def main(argv=None):
     ap.add_argument("--model", default="default", help="model folder (default: the shipped model)")
     ap.add_argument("--out", default=str(REPO / "docs" / "classifier_eval.md"),
                     help="markdown file to write ('-' prints only)")
+    ap.add_argument("--card", action="store_true",
+                    help="also put the table into the model folder's MODEL_CARD.md (section 'End to end') "
+                         "and refresh its SHA256SUMS")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     if a.seed < SEED and a.seed + a.n > 1000 and a.seed < 1400:
@@ -157,7 +160,29 @@ def main(argv=None):
     if a.out != "-":
         Path(a.out).write_text(text)
         print(f"wrote {a.out}", file=sys.stderr)
+    if a.card:
+        update_card(resolve_model_dir(a.model), text)
     return 0
+
+
+CARD_SECTION = "## End to end on held-out frames (scripts/evaluate_classifier.py)"
+
+
+def update_card(folder, text):
+    """Replace (or append) the end-to-end section of ``folder/MODEL_CARD.md``; refresh SHA256SUMS."""
+    from xrayinspect.classifier.train import write_sha256sums
+
+    card = Path(folder) / "MODEL_CARD.md"
+    body = card.read_text()
+    if CARD_SECTION in body:
+        head, _, rest = body.partition(CARD_SECTION)
+        nxt = rest.find("\n## ")
+        body = head + (rest[nxt + 1:] if nxt >= 0 else "")
+    table = text.split("\n", 2)[2].strip()            # without the document title
+    body = body.rstrip("\n") + "\n\n" + CARD_SECTION + "\n\n" + table + "\n"
+    card.write_text(body)
+    write_sha256sums(folder)
+    print(f"updated {card}", file=sys.stderr)
 
 
 if __name__ == "__main__":

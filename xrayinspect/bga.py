@@ -672,8 +672,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     -------
     joints : list of JointResult
     info : dict
-        ``pitch_px``, ``angle_deg``, ``n_sites``, ``grid`` (dict) and the
-        masks for overlays (``labels``, ``void_labels``).
+        ``pitch_px``, ``angle_deg``, ``n_sites``, ``grid`` (dict), ``hip_judged``
+        (False for a CT or laminography slice) and the masks for overlays
+        (``labels``, ``void_labels``).
     """
     from . import rules
 
@@ -817,7 +818,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
                       & ~obstructed)
-    if _is_slice(vs.profile):
+    hip_judged = not _is_slice(vs.profile)
+    if not hip_judged:
         # a CT or laminography slice cuts every ball to a flat disc: height and
         # peak, which head-in-pillow is judged by, are not in the image
         hip = np.zeros_like(hip)
@@ -908,5 +910,5 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
             "labels": masks.labels, "void_labels": vs.void_labels,
             "obstructed_sites": [list(x) for x in obstructed_sites],
-            "ghost_pad_sites": [list(x) for x in ghost_sites]}
+            "ghost_pad_sites": [list(x) for x in ghost_sites], "hip_judged": hip_judged}
     return joints, info

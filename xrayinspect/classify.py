@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = ["crop_joints", "reference_diameter", "JointClassifier", "ClassifierUnavailable", "load_classifier",
            "combine", "apply_classifier", "resolve_model_dir", "verify_sha256sums", "OnnxJointClassifier",
-           "DEFAULT_THRESHOLDS", "SKIPPED", "bridge_partner", "INSTALL_HINT", "FORMAT_VERSION"]
+           "DEFAULT_THRESHOLDS", "SKIPPED", "usable_balls", "ball_patches", "bridge_partner", "INSTALL_HINT", "FORMAT_VERSION"]
 
 INSTALL_HINT = "pip install 'xrayinspect[torch]'"
 #: Model folder format this code reads (config.json "format_version").
@@ -206,7 +206,7 @@ def _normalise(raw, lo, span):
 
 # --------------------------------------------------------------------------- policy
 
-def combine(rule_defects, hip_score, proba, classes, thresholds=None):
+def combine(rule_defects, hip_score, proba, classes, thresholds=None, *, hip_judged=True):
     """Merge rule calls with a model's probabilities for one joint.
 
     Parameters
@@ -226,7 +226,11 @@ def combine(rule_defects, hip_score, proba, classes, thresholds=None):
         ``"hip_veto"``: when set, a ``hip`` the rules gave stands unless the model's hip
         probability is below it (the model as a veto on rule false alarms); when unset, the
         model decides alone (``"hip"``) unless ``"rule_hip_certain"`` keeps the rules' call;
-        ``"bridge_add"``: probability at or above which the model adds ``bridge``.
+        ``"bridge_add"``: probability at or above which the model adds ``bridge`` (None: never).
+    hip_judged : bool
+        False where the frame cannot show head-in-pillow at all (a CT slice,
+        :attr:`~xrayinspect.results.FrameResult.hip_judged`): the model then calls no ``hip``,
+        as the rules call none; it was trained on radiographs only.
 
     Returns
     -------
@@ -257,9 +261,10 @@ def combine(rule_defects, hip_score, proba, classes, thresholds=None):
         else:
             rule_hip_stands = False
         add_at = th["hip_add"] if "hip_add" in th else th.get("hip")
-        if (add_at is not None and p_hip >= add_at) or keep_rule_hip or rule_hip_stands:
+        if hip_judged and ((add_at is not None and p_hip >= add_at) or keep_rule_hip or rule_hip_stands):
             out.append("hip")
-        if "bridge" in classes and float(p[classes.index("bridge")]) >= th["bridge_add"]:
+        bridge_add = th.get("bridge_add")
+        if bridge_add is not None and "bridge" in classes and float(p[classes.index("bridge")]) >= bridge_add:
             out.append("bridge")
     return _ordered(out), label, conf
 
@@ -271,6 +276,45 @@ def _ordered(codes):
             seen.append(c)
     seen += [c for c in codes if c not in _ORDER and c not in seen]
     return seen
+
+
+def usable_balls(result):
+    """The balls of a scored frame a classifier can look at: present (not ``missing``), not cut
+    by the frame (``partial``), with a finite centre and a positive diameter."""
+    return [j for j in result.joints
+            if j.kind == "ball" and "missing" not in j.defects and not j.partial
+            and np.isfinite(j.x_px) and np.isfinite(j.y_px) and np.isfinite(j.diameter_px) and j.diameter_px > 0]
+
+
+def ball_patches(image, joints, polarity, crop=None, *, diameter_scale=1.0, subset=None):
+    """Patches of segmented balls exactly as scoring feeds them to a classifier.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+    joints : list of JointResult
+        Usable balls of one frame (:func:`usable_balls`); their median diameter (px) times
+        ``diameter_scale`` sets the crop scale and all of them set the frame-level stretch.
+    polarity : {"dark", "bright"}
+        The scorer's polarity of the frame.
+    crop : dict, optional
+        A model's ``config["crop"]`` (size, context, norm, percentiles).
+    subset : sequence of int, optional
+        Indices into ``joints`` whose patches are returned (default all).
+
+    Returns
+    -------
+    (patches, lo, span)
+        ``patches`` float32 ``(n, size, size)``, solder bright; ``lo``/``span`` the stretch of
+        every joint (grey levels).
+    """
+    crop = crop or {}
+    ref = reference_diameter([j.diameter_px for j in joints]) * float(diameter_scale)
+    raw = _sample_patches(image, [(j.x_px, j.y_px) for j in joints], ref, size=int(crop.get("size", 32)),
+                          polarity=polarity, context=float(crop.get("context", 2.0)))
+    lo, span = _stretch(raw, norm=crop.get("norm", "frame"), percentiles=tuple(crop.get("percentiles", (0.5, 99.5))))
+    idx = np.arange(len(joints)) if subset is None else np.asarray(subset, dtype=int)
+    return _normalise(raw[idx], lo[idx], span[idx]), lo, span
 
 
 def apply_classifier(image, result, classifier, polarity) -> None:
@@ -292,9 +336,7 @@ def apply_classifier(image, result, classifier, polarity) -> None:
     """
     if classifier is None or result is None or getattr(result, "status", "ok") != "ok":
         return
-    joints = [j for j in result.joints
-              if j.kind == "ball" and "missing" not in j.defects and not j.partial
-              and np.isfinite(j.x_px) and np.isfinite(j.y_px) and np.isfinite(j.diameter_px) and j.diameter_px > 0]
+    joints = usable_balls(result)
     if not joints:
         return
     th = dict(DEFAULT_THRESHOLDS)
@@ -308,21 +350,16 @@ def apply_classifier(image, result, classifier, polarity) -> None:
         joints[k].classifier_label, joints[k].classifier_confidence = SKIPPED, math.nan
     if not run:
         return
-    crop = (getattr(classifier, "config", None) or {}).get("crop", {})
-    ref = reference_diameter([j.diameter_px for j in joints]) * float(th.get("crop_diameter_scale") or 1.0)
     pol = polarity or "dark"
-    raw = _sample_patches(image, [(j.x_px, j.y_px) for j in joints], ref, size=int(crop.get("size", 32)),
-                          polarity=pol, context=float(crop.get("context", 2.0)))
-    lo, span = _stretch(raw, norm=crop.get("norm", "frame"),
-                        percentiles=tuple(crop.get("percentiles", (0.5, 99.5))))
-    run = np.asarray(run)
-    proba = np.asarray(classifier.predict_proba(_normalise(raw[run], lo[run], span[run])))
+    patches, lo, span = ball_patches(image, joints, pol, (getattr(classifier, "config", None) or {}).get("crop"),
+                                     diameter_scale=float(th.get("crop_diameter_scale") or 1.0), subset=run)
+    proba = np.asarray(classifier.predict_proba(patches))
     added_bridge = []
     for k, p in zip(run, proba):
         j = joints[k]
         had_bridge = "bridge" in j.defects
-        j.defects, j.classifier_label, j.classifier_confidence = combine(j.defects, j.hip_score, p,
-                                                                         classifier.classes, th)
+        j.defects, j.classifier_label, j.classifier_confidence = combine(
+            j.defects, j.hip_score, p, classifier.classes, th, hip_judged=getattr(result, "hip_judged", True))
         if "bridge" in j.defects and not had_bridge:
             added_bridge.append(j)
         j.verdict = "fail" if j.defects else "pass"

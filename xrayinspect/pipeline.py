@@ -254,6 +254,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     r.n_sites = int(info.get("n_sites", 0))
     r.grid = info.get("grid", {})
     r.pad_void_pct = float(info.get("pad_void_pct", math.nan))
+    r.hip_judged = bool(info.get("hip_judged", True))
     if keep_masks:
         r.masks = {"labels": info.get("labels"), "void_labels": info.get("void_labels")}
     if classifier is not None:

@@ -94,6 +94,7 @@ class FrameResult:
     seconds: float = math.nan
     grid: dict = field(default_factory=dict)        # fitted lattice: origin, steps, rows, cols
     shape: tuple = ()
+    hip_judged: bool = True     # False: the frame cannot show head-in-pillow (a CT or laminography slice)
 
     @property
     def n_fail(self):
@@ -147,7 +148,8 @@ class FrameResult:
                 # n_sites comes from the fitted grid (recipe or inferred) and cannot be recounted
                 # from the joints; seconds is frames.csv's timing column: both must survive a reload
                 "n_sites": int(self.n_sites or 0), "seconds": _none(_float(self.seconds)),
-                "grid": self.grid, "shape": list(self.shape), "joints": joints}
+                "grid": self.grid, "shape": list(self.shape), "hip_judged": bool(self.hip_judged),
+                "joints": joints}
 
     @classmethod
     def from_sidecar(cls, d):
@@ -176,7 +178,8 @@ class FrameResult:
                 error=d.get("error", ""), pitch_px=_nan(d.get("pitch_px")), angle_deg=_nan(d.get("angle_deg")),
                 polarity=d.get("polarity", ""), profile=d.get("profile", ""),
                 pad_void_pct=_nan(d.get("pad_void_pct")), joints=joints, grid=d.get("grid", {}),
-                shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")))
+                shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")),
+                hip_judged=bool(d.get("hip_judged", True)))
         n_sites = d.get("n_sites")
         r.n_sites = int(n_sites) if n_sites is not None else sum(j.grid_row >= 0 for j in joints)
         return r

@@ -10,10 +10,12 @@ hip > bridge > misaligned > void; missing, extra and partial joints are skipped,
 balls are subsampled per frame to keep the classes closer to balance.
 
 Review exports (napari plugin): a folder with ``labels.csv`` (columns ``crop_file, label,
-frame, joint_id, operator, source``) and the crops it names (``crops/*.png`` or ``.npy``).
-A crop is resized to the patch size; ``.npy`` float crops already in [-0.25, 1.25] are
-taken as normalised (as ``crop_joints`` writes them), anything else is stretched per crop
-(1st-99th percentile) and must show solder bright. Labels ``ok``/``pass`` mean ``good``;
+frame, joint_id, operator, source``, optionally ``polarity`` and ``patch_file``) and the crops
+it names (``crops/*.png`` or ``.npy``). A row's ``patch_file`` (the model patch the plugin cut
+as scoring cuts it) is read when present, else its crop. A crop is resized to the patch size;
+``.npy`` float crops already in [-0.25, 1.25] are taken as normalised (as ``crop_joints``
+writes them), anything else is stretched per crop (1st-99th percentile), inverted first when
+``polarity`` is ``dark``. Labels ``ok``/``pass`` mean ``good``;
 labels outside the classes (missing, extra, ...) are skipped.
 """
 
@@ -41,6 +43,18 @@ class PatchSet:
     labels: np.ndarray                       # (n,) int64
     groups: np.ndarray                       # (n,) int64, frame id
     items: list = field(default_factory=list)    # provenance lines, fingerprinted
+    hip_scores: np.ndarray = None            # (n,) float, the rules' hip score (nan: not scored)
+    rule_hip: np.ndarray = None              # (n,) bool, the rules called hip
+    rule_bridge: np.ndarray = None           # (n,) bool, the rules called bridge
+
+    def __post_init__(self):
+        n = len(self.labels)
+        if self.hip_scores is None:
+            self.hip_scores = np.full(n, np.nan)
+        if self.rule_hip is None:
+            self.rule_hip = np.zeros(n, bool)
+        if self.rule_bridge is None:
+            self.rule_bridge = np.zeros(n, bool)
 
     def __len__(self):
         return len(self.labels)
@@ -55,7 +69,9 @@ class PatchSet:
             groups.append(s.groups + off)
             off += int(s.groups.max()) + 1 if len(s.groups) else 0
         return PatchSet(np.concatenate([s.patches for s in sets]), np.concatenate([s.labels for s in sets]),
-                        np.concatenate(groups), [i for s in sets for i in s.items])
+                        np.concatenate(groups), [i for s in sets for i in s.items],
+                        np.concatenate([s.hip_scores for s in sets]), np.concatenate([s.rule_hip for s in sets]),
+                        np.concatenate([s.rule_bridge for s in sets]))
 
     def counts(self):
         return {c: int((self.labels == k).sum()) for k, c in enumerate(CLASSES)}
@@ -105,6 +121,63 @@ def patches_from_truth(image, truth, *, size=32, context=2.0, norm="frame", good
     return patches[idx], np.array([CLASSES.index(labels[i]) for i in idx], np.int64)
 
 
+def patches_from_scoring(image, truth, result, *, size=32, context=2.0, norm="frame", good_per_frame=16,
+                         hard_good_score=2.0, rng=None):
+    """Labelled patches of the balls the scorer segmented in one frame with simulator truth.
+
+    The patches are cut exactly as :func:`xrayinspect.classify.apply_classifier` cuts them at
+    scoring time (segmented centres, the frame's median segmented diameter, the scorer's
+    polarity, one stretch over all usable balls), so a model never meets crops unlike its
+    training data. Each segmented ball takes the label of the truth ball it matches
+    (:func:`xrayinspect.evaluation.match`); unmatched balls and balls whose truth is skipped
+    (:func:`truth_label`) are left out.
+
+    Parameters
+    ----------
+    good_per_frame : int or None
+        Good balls kept at random per frame (None: all of them, as calibration needs).
+    hard_good_score : float or None
+        Good balls whose rule hip score is at least this are always kept: the rules' own
+        near-misses are the negatives the model must learn.
+
+    Returns
+    -------
+    (patches, labels, hip_scores, rule_hip, rule_bridge)
+    """
+    from ..classify import ball_patches, usable_balls
+    from ..evaluation import match
+
+    empty = (np.zeros((0, size, size), np.float32), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool),
+             np.zeros(0, bool))
+    if result is None or result.status != "ok":
+        return empty
+    balls = usable_balls(result)
+    if not balls:
+        return empty
+    pairs, _, _ = match(truth["joints"], result.joints)
+    by_result = {id(result.joints[b]): truth["joints"][a] for a, b in pairs}
+    labels = [truth_label(by_result[id(j)]) if id(j) in by_result else None for j in balls]
+    # nan: the frame cannot show hip (a CT slice), where scoring lets the model call none
+    hs = np.array([j.hip_score if np.isfinite(j.hip_score) and result.hip_judged else np.nan for j in balls], float)
+    good = [i for i, lab in enumerate(labels) if lab == "good"]
+    keep = [i for i, lab in enumerate(labels) if lab not in (None, "good")]
+    if good_per_frame is not None:
+        hard = [i for i in good if hard_good_score is not None and np.isfinite(hs[i]) and hs[i] >= hard_good_score]
+        easy = [i for i in good if i not in set(hard)]
+        if len(easy) > good_per_frame:
+            rng = rng if rng is not None else np.random.default_rng(0)
+            easy = rng.choice(easy, good_per_frame, replace=False).tolist()
+        good = hard + easy
+    idx = sorted(keep + good)
+    if not idx:
+        return empty
+    crop = {"size": size, "context": context, "norm": norm}
+    patches, _, _ = ball_patches(image, balls, result.polarity or "dark", crop, subset=idx)
+    return (patches, np.array([CLASSES.index(labels[i]) for i in idx], np.int64), hs[idx],
+            np.array(["hip" in balls[i].defects for i in idx], bool),
+            np.array(["bridge" in balls[i].defects for i in idx], bool))
+
+
 # ---------------------------------------------------------------- synthetic fast path
 
 SIZES = (512, 640, 768, 1024)
@@ -113,22 +186,42 @@ DIFFICULTIES = ("easy", "normal", "hard")
 DIFF_P = (0.2, 0.6, 0.2)
 
 
+#: Share of fast-path frames simulated as oblique views (20-45 degrees). The simulator alone makes
+#: about 1 in 8 oblique; head and pillow look different there (separated, elongated), and a model
+#: that saw too few of them vetoed true hips in oblique frames.
+OBLIQUE_P = 0.25
+
+
 def synth_spec(seed):
-    """Frame size and difficulty the synthetic fast path uses for ``seed``."""
+    """Frame size, difficulty and oblique angle the synthetic fast path uses for ``seed``.
+
+    ``tilt_deg`` None leaves the angle to the simulator (mostly 0-3 degrees).
+    """
     rng = np.random.default_rng([seed, 7919])
     s = int(rng.choice(SIZES, p=SIZE_P))
-    return {"seed": int(seed), "shape": (s, s), "difficulty": str(rng.choice(DIFFICULTIES, p=DIFF_P))}
+    difficulty = str(rng.choice(DIFFICULTIES, p=DIFF_P))
+    tilt = float(rng.uniform(20, 45)) if rng.random() < OBLIQUE_P else None
+    return {"seed": int(seed), "shape": (s, s), "difficulty": difficulty, "tilt_deg": tilt}
 
 
 def _synth_one(args):
-    seed, size, context, norm, good_per_frame = args
+    seed, size, context, norm, good_per_frame, crops = args
     from ..synth import generate_frame
 
     spec = synth_spec(seed)
-    f = generate_frame(spec["seed"], package="bga", shape=spec["shape"], difficulty=spec["difficulty"])
-    p, y = patches_from_truth(f.image, f.truth, size=size, context=context, norm=norm,
-                              good_per_frame=good_per_frame, rng=np.random.default_rng([seed, 17]))
-    return seed, p, y, spec
+    f = generate_frame(spec["seed"], package="bga", shape=spec["shape"], difficulty=spec["difficulty"],
+                       tilt_deg=spec["tilt_deg"])
+    rng = np.random.default_rng([seed, 17])
+    if crops == "truth":
+        p, y = patches_from_truth(f.image, f.truth, size=size, context=context, norm=norm,
+                                  good_per_frame=good_per_frame, rng=rng)
+        return seed, p, y, np.full(len(y), np.nan), np.zeros(len(y), bool), np.zeros(len(y), bool), spec
+    from ..pipeline import score_frame
+
+    result = score_frame(f.image)
+    p, y, hs, rh, rb = patches_from_scoring(f.image, f.truth, result, size=size, context=context, norm=norm,
+                                            good_per_frame=good_per_frame, rng=rng)
+    return seed, p, y, hs, rh, rb, spec
 
 
 def _worker_init():
@@ -143,13 +236,19 @@ def _worker_init():
         pass
 
 
-def synthetic_patches(seeds, *, size=32, context=2.0, norm="frame", good_per_frame=8, workers=1, progress=False):
+def synthetic_patches(seeds, *, size=32, context=2.0, norm="frame", good_per_frame=8, workers=1, progress=False,
+                      crops="scored"):
     """Simulate BGA frames for ``seeds`` (sizes 512-1024, mixed difficulty) and crop their balls.
 
-    Deterministic for given seeds whatever ``workers`` is.
+    ``crops="scored"``: each frame is scored (no recipe) and the segmented balls are cut as
+    scoring cuts them (:func:`patches_from_scoring`); ``"truth"``: cut at the simulator's true
+    centres and diameters (:func:`patches_from_truth`). Deterministic for given seeds whatever
+    ``workers`` is.
     """
+    if crops not in ("scored", "truth"):
+        raise ValueError(f"crops must be 'scored' or 'truth', got {crops!r}")
     seeds = [int(s) for s in seeds]
-    jobs = [(s, size, context, norm, good_per_frame) for s in seeds]
+    jobs = [(s, size, context, norm, good_per_frame, crops) for s in seeds]
     if workers and workers > 1 and len(seeds) > 1:
         import multiprocessing as mp
 
@@ -158,15 +257,21 @@ def synthetic_patches(seeds, *, size=32, context=2.0, norm="frame", good_per_fra
             res = list(_progress(it, len(jobs), progress, "simulating"))
     else:
         res = list(_progress(map(_synth_one, jobs), len(jobs), progress, "simulating"))
-    ps, ys, gs, items = [], [], [], []
-    for g, (seed, p, y, spec) in enumerate(res):
+    ps, ys, gs, hss, rhs, rbs, items = [], [], [], [], [], [], []
+    for g, (seed, p, y, hs, rh, rb, spec) in enumerate(res):
         ps.append(p)
         ys.append(y)
+        hss.append(hs)
+        rhs.append(rh)
+        rbs.append(rb)
         gs.append(np.full(len(y), g, np.int64))
-        items.append(f"synth:bga:seed={seed}:shape={spec['shape'][0]}x{spec['shape'][1]}:{spec['difficulty']}")
+        items.append(f"synth:bga:seed={seed}:shape={spec['shape'][0]}x{spec['shape'][1]}:{spec['difficulty']}"
+                     + (f":tilt={spec['tilt_deg']:.2f}" if spec["tilt_deg"] is not None else "")
+                     + (":scored" if crops == "scored" else ""))
     if not ps:
         return PatchSet.concat([], size)
-    return PatchSet(np.concatenate(ps), np.concatenate(ys), np.concatenate(gs), items)
+    return PatchSet(np.concatenate(ps), np.concatenate(ys), np.concatenate(gs), items, np.concatenate(hss),
+                    np.concatenate(rhs), np.concatenate(rbs))
 
 
 def _progress(it, total, progress, desc):
@@ -189,8 +294,12 @@ def _file_sha(path):
     return h.hexdigest()
 
 
-def simulator_set_patches(folder, *, size=32, context=2.0, norm="frame", good_per_frame=8, seed=0):
-    """Patches from a folder written by ``xrayinspect synth`` (frames + ``<name>.truth.json``)."""
+def simulator_set_patches(folder, *, size=32, context=2.0, norm="frame", good_per_frame=8, seed=0, crops="scored"):
+    """Patches from a folder written by ``xrayinspect synth`` (frames + ``<name>.truth.json``).
+
+    ``crops`` as in :func:`synthetic_patches` (``"scored"``: each frame is scored without a recipe
+    and its segmented balls are cut as scoring cuts them).
+    """
     from ..io import read_frame
 
     folder = Path(folder)
@@ -203,9 +312,17 @@ def simulator_set_patches(folder, *, size=32, context=2.0, norm="frame", good_pe
         truth = json.loads(tpath.read_text())
         if truth.get("package", "bga") != "bga":
             continue
-        image, _ = read_frame(frames[0])
-        p, y = patches_from_truth(image, truth, size=size, context=context, norm=norm, good_per_frame=good_per_frame,
-                                  rng=np.random.default_rng([seed, g]))
+        image, meta = read_frame(frames[0])
+        rng = np.random.default_rng([seed, g])
+        if crops == "truth":
+            p, y = patches_from_truth(image, truth, size=size, context=context, norm=norm,
+                                      good_per_frame=good_per_frame, rng=rng)
+        else:
+            from ..pipeline import score_frame
+
+            result = score_frame(image, meta=meta)
+            p, y, *_ = patches_from_scoring(image, truth, result, size=size, context=context, norm=norm,
+                                            good_per_frame=good_per_frame, rng=rng)
         ps.append(p)
         ys.append(y)
         gs.append(np.full(len(y), g, np.int64))
@@ -215,7 +332,7 @@ def simulator_set_patches(folder, *, size=32, context=2.0, norm="frame", good_pe
     return PatchSet(np.concatenate(ps), np.concatenate(ys), np.concatenate(gs), items)
 
 
-def _load_crop(path, size):
+def _load_crop(path, size, polarity=""):
     import cv2
 
     if path.suffix.lower() == ".npy":
@@ -231,6 +348,8 @@ def _load_crop(path, size):
         interp = cv2.INTER_AREA if a.shape[0] > size else cv2.INTER_LINEAR
         a = cv2.resize(a, (size, size), interpolation=interp)
     normalised = path.suffix.lower() == ".npy" and a.min() >= -0.25 and a.max() <= 1.25
+    if not normalised and polarity == "dark":
+        a = -a                     # raw crops keep the frame's polarity; models see solder bright
     if not normalised:
         lo, hi = np.percentile(a, [1, 99])
         a = np.clip((a - lo) / max(hi - lo, 1e-6), -0.25, 1.25)
@@ -247,13 +366,17 @@ def review_export_patches(folder, *, size=32):
         lab = LABEL_ALIASES.get(lab, lab)
         if lab not in CLASSES:
             continue
+        pf = (row.get("patch_file") or "").strip()
         cf = (row.get("crop_file") or "").strip()
-        p = folder / cf
-        if not p.is_file() and (folder / "crops" / cf).is_file():
-            p = folder / "crops" / cf
+        if pf and (folder / pf).is_file():
+            p, cf = folder / pf, pf       # the model patch as scoring cut it
+        else:
+            p = folder / cf
+            if not p.is_file() and (folder / "crops" / cf).is_file():
+                p = folder / "crops" / cf
         if not p.is_file():
             raise FileNotFoundError(f"{folder / 'labels.csv'}: crop_file {cf!r} not found")
-        ps.append(_load_crop(p, size))
+        ps.append(_load_crop(p, size, polarity=(row.get("polarity") or "").strip().lower()))
         ys.append(CLASSES.index(lab))
         gs.append(frames.setdefault(row.get("frame", cf), len(frames)))
         items.append(f"review:{folder.name}/{cf}:{lab}:{_file_sha(p)}")
@@ -262,14 +385,15 @@ def review_export_patches(folder, *, size=32):
     return PatchSet(np.stack(ps), np.array(ys, np.int64), np.array(gs, np.int64), items)
 
 
-def folder_patches(folder, *, size=32, context=2.0, norm="frame", good_per_frame=8, seed=0):
+def folder_patches(folder, *, size=32, context=2.0, norm="frame", good_per_frame=8, seed=0, crops="scored"):
     """A review export when ``labels.csv`` is there, else a simulator set."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"training data folder not found: {folder}")
     if (folder / "labels.csv").is_file():
         return review_export_patches(folder, size=size)
-    ps = simulator_set_patches(folder, size=size, context=context, norm=norm, good_per_frame=good_per_frame, seed=seed)
+    ps = simulator_set_patches(folder, size=size, context=context, norm=norm, good_per_frame=good_per_frame, seed=seed,
+                               crops=crops)
     if not len(ps):
         raise ValueError(f"{folder}: neither a review export (labels.csv) nor a simulator set (*.truth.json) "
                          f"with BGA balls")

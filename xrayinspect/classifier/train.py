@@ -19,8 +19,8 @@ from ..classify import FORMAT_VERSION, MODEL_FILES, sha256_file
 from . import data as D
 from .model import ARCH, CLASSES, JointNet
 
-DEFAULTS = {"size": 32, "context": 2.0, "norm": "frame", "widths": (16, 32, 64), "dropout": 0.2, "batch_size": 128,
-            "lr": 2e-3, "weight_decay": 1e-4, "good_per_frame": 8}
+DEFAULTS = {"size": 32, "context": 2.0, "norm": "frame", "widths": (8, 16, 32), "dropout": 0.2, "batch_size": 128,
+            "lr": 2e-3, "weight_decay": 1e-4, "good_per_frame": 16, "crops": "scored"}
 
 
 def set_determinism(seed, threads=2):
@@ -69,17 +69,12 @@ def predict_logits(model, x, batch_size=512):
     return torch.cat(out) if out else torch.zeros(0, len(CLASSES))
 
 
-#: How scoring uses the model (:func:`xrayinspect.classify.combine` / ``apply_classifier``), written
-#: into every ``thresholds.json``. Chosen end to end, on the scorer's own segmentation of
-#: calibration frames (seeds 900000-900063, 1024 px; never the evaluation seeds 7_200_000+), with
-#: the shipped weights. The scorer's segmented diameters are 0.945x the simulator's truth diameters
-#: the model was trained with, so crops scale the frame's median segmented diameter by 1.058 (without
-#: it true hips fell to p_hip 0.02-0.05). Then the model's hip probability separates the rules' false
-#: hip alarms (p_hip < 0.015 for all but one) from true hips (p_hip > 0.5), but as a caller on its
-#: own it raises more false hips than the rules (every true hip had a rule hip score >= 4.7). So the
-#: model vetoes a rule ``hip`` it is sure of (p_hip < 0.1), never adds one, and only balls with a hip
-#: score of at least 2 (the rules call hip at 3) go through it.
-SCORING_POLICY = {"hip_add": None, "hip_veto": 0.1, "gate_hip_score": 2.0, "crop_diameter_scale": 1.058}
+#: How scoring uses a model trained without calibration frames (``calib_seeds``): the model only
+#: vetoes a rule ``hip`` it is sure of (p_hip < 0.1) and adds nothing, and only balls with a rule
+#: hip score of at least 2 (the rules call hip at 3) go through it. With calibration frames
+#: :func:`choose_scoring_policy` chooses the policy end to end on the scorer's own segmentation.
+SCORING_POLICY = {"hip_add": None, "hip_veto": 0.1, "gate_hip_score": 2.0, "bridge_add": None,
+                  "crop_diameter_scale": 1.0}
 
 
 def calibrate_thresholds(proba, labels):
@@ -107,6 +102,70 @@ def calibrate_thresholds(proba, labels):
             th["bridge_add"] = round(float(t), 3)
             break
     return th
+
+
+#: Gates tried by :func:`choose_scoring_policy` (rule hip score a ball needs to reach the model;
+#: None: every ball) and the hip probabilities tried for ``hip_add``.
+POLICY_GATES = (None, 0.0, 0.5, 1.0, 1.5, 2.0)
+POLICY_HIP_ADD = tuple(round(float(t), 3) for t in np.linspace(0.30, 0.99, 70))
+#: F1 within this of the best counts as a tie; ties go to the higher gate (fewer balls through
+#: the model, so cheaper) and then the higher threshold (fewer calls on unseen data).
+POLICY_TIE = 0.003
+
+
+def choose_scoring_policy(proba, labels, rule_hip, hip_scores, *, hip_veto=0.1, rule_bridge=None):
+    """Scoring policy chosen end to end on calibration balls (every usable ball of each frame,
+    cut as scoring cuts them, with the rules' calls).
+
+    A ball is called ``hip`` when the rules call it and the model does not veto it
+    (``p_hip < hip_veto`` among balls through the gate; also tried off, kept on a tie), or
+    when it passes the gate (rule hip score >= ``gate_hip_score``) and ``p_hip >= hip_add``. The pair (gate,
+    hip_add) with the best hip F1 is kept (:data:`POLICY_TIE`); ``hip_add`` None (the model
+    adds no hip) is among the candidates, so a model that cannot help leaves the rules' calls. ``bridge_add`` is the lowest
+    threshold in [0.95, 0.999] at which the bridges the model would add (balls without a rule
+    bridge) are >= 90 % right with at least 3 of them, else None (the model adds none).
+
+    Returns
+    -------
+    (policy, report)
+        ``policy``: dict for ``thresholds.json`` (``hip_add``, ``hip_veto``, ``gate_hip_score``,
+        ``bridge_add``, ``crop_diameter_scale`` 1.0); ``report``: F1 of rules alone and of the
+        chosen policy, and the counts behind them.
+    """
+    hip, br = CLASSES.index("hip"), CLASSES.index("bridge")
+    y = labels == hip
+    p = proba[:, hip]
+    rule_hip = np.asarray(rule_hip, bool)
+    hs = np.asarray(hip_scores, float)
+    tried = []
+    judged = np.isfinite(hs)          # nan: a frame that cannot show hip; the model adds none there
+    for gate in POLICY_GATES:
+        through = judged if gate is None else (np.nan_to_num(hs, nan=-np.inf) >= gate)
+        for veto in (hip_veto, 0.0):             # 0.0: no veto, every rule hip stands
+            kept = rule_hip & ~(through & (p < veto))
+            for t in (*POLICY_HIP_ADD, None):
+                call = kept | (through & (p >= t)) if t is not None else kept
+                tried.append((_f1(call, y), -1.0 if gate is None else gate, 2.0 if t is None else t,
+                              veto != 0.0, gate, t, veto, call))
+    top = max(c[0] for c in tried)
+    *_, gate, t, veto, call = max((c for c in tried if c[0] >= top - POLICY_TIE), key=lambda c: c[1:4])
+    through = judged if gate is None else (np.nan_to_num(hs, nan=-np.inf) >= gate)
+    yb = labels == br
+    rb = np.zeros(len(p), bool) if rule_bridge is None else np.asarray(rule_bridge, bool)
+    bridge_add = None
+    bridge_through = np.ones(len(p), bool) if gate is None else through
+    for tb in (0.95, 0.97, 0.98, 0.99, 0.995, 0.999):
+        add = bridge_through & ~rb & (proba[:, br] >= tb)
+        if add.sum() >= 3 and (add & yb).sum() / add.sum() >= 0.9:
+            bridge_add = tb
+            break
+    policy = {"hip_add": t, "hip_veto": veto, "gate_hip_score": gate, "bridge_add": bridge_add,
+              "crop_diameter_scale": 1.0}
+    report = {"n_balls": int(len(p)), "n_hip": int(y.sum()), "through_gate": int(through.sum()),
+              "hip_f1_rules": round(_f1(rule_hip, y), 4), "hip_f1_policy": round(_f1(call, y), 4),
+              "hip_tp": int((call & y).sum()), "hip_fp": int((call & ~y).sum()), "hip_fn": int((~call & y).sum()),
+              "hip_fp_rules": int((rule_hip & ~y).sum()), "hip_fn_rules": int((~rule_hip & y).sum())}
+    return policy, report
 
 
 def _f1(pred, y):
@@ -139,8 +198,8 @@ def per_class_metrics(proba, labels, thresholds=None):
 
 
 def train_model(data_dirs, out_dir, *, seed=0, epochs=30, val_frac=0.2, patience=6, progress=True,
-                synthetic_seeds=None, eval_seeds=None, patch_set=None, eval_set=None, threads=2, workers=1,
-                command=None, **hp):
+                synthetic_seeds=None, eval_seeds=None, calib_seeds=None, patch_set=None, eval_set=None,
+                calib_set=None, threads=2, workers=1, command=None, **hp):
     """Train a JointNet and write a model folder.
 
     Parameters
@@ -160,15 +219,19 @@ def train_model(data_dirs, out_dir, *, seed=0, epochs=30, val_frac=0.2, patience
         Also simulate BGA frames with these seeds (the fast path of the default model).
     eval_seeds : iterable of int, optional
         Simulate these frames after training and report held-out metrics (never trained on).
-    patch_set, eval_set : data.PatchSet, optional
-        Ready-made patches (tests; cached runs).
+    calib_seeds : iterable of int, optional
+        Simulate and score these frames (every usable ball, scored crops) and choose the scoring
+        policy on them (:func:`choose_scoring_policy`); without them the model only vetoes
+        (:data:`SCORING_POLICY`).
+    patch_set, eval_set, calib_set : data.PatchSet, optional
+        Ready-made patches (tests; cached runs); ``calib_set`` needs scored crops.
     threads, workers : int
         Torch threads; processes simulating frames.
     command : str, optional
         The command line that ran this, for the model card.
     **hp
         Overrides of :data:`DEFAULTS` (size, context, norm, widths, dropout, batch_size, lr,
-        weight_decay, good_per_frame).
+        weight_decay, good_per_frame, crops).
 
     Returns
     -------
@@ -181,7 +244,7 @@ def train_model(data_dirs, out_dir, *, seed=0, epochs=30, val_frac=0.2, patience
         raise TypeError(f"unknown hyper-parameters: {sorted(unknown)}")
     h = {**DEFAULTS, **hp}
     set_determinism(seed, threads)
-    crop_kw = {"size": h["size"], "context": h["context"], "norm": h["norm"]}
+    crop_kw = {"size": h["size"], "context": h["context"], "norm": h["norm"], "crops": h["crops"]}
 
     sets = [] if patch_set is None else [patch_set]
     for d in data_dirs or []:
@@ -252,11 +315,33 @@ def train_model(data_dirs, out_dir, *, seed=0, epochs=30, val_frac=0.2, patience
     pva = torch.softmax(predict_logits(model, xva.squeeze(1).numpy()), 1).numpy()
     thresholds = calibrate_thresholds(pva, yva.numpy())
     thresholds.update(SCORING_POLICY)
+    if calib_set is None and calib_seeds is not None:
+        t0 = time.perf_counter()
+        calib_set = D.synthetic_patches(list(calib_seeds), good_per_frame=None, workers=workers, progress=progress,
+                                        **{**crop_kw, "crops": "scored"})
+        metrics_calib_seconds = round(time.perf_counter() - t0, 1)
+    else:
+        metrics_calib_seconds = None
+    calibration = None
+    if calib_set is not None and len(calib_set):
+        pca = torch.softmax(predict_logits(model, calib_set.patches), 1).numpy()
+        policy, calibration = choose_scoring_policy(pca, calib_set.labels, calib_set.rule_hip, calib_set.hip_scores,
+                                                    rule_bridge=calib_set.rule_bridge)
+        thresholds.update(policy)
+        thresholds["note"] = ("hip and bridge_add from validation patches (goods subsampled); hip_add, hip_veto, "
+                              "gate_hip_score, bridge_add (overrides) chosen end to end on the scorer's segmentation "
+                              "of the calibration frames (choose_scoring_policy)")
+        if calib_seeds is not None:
+            calibration["seeds"] = [int(min(calib_seeds)), int(max(calib_seeds)), len(list(calib_seeds))]
+        if metrics_calib_seconds is not None:
+            calibration["seconds_data"] = metrics_calib_seconds
     metrics = {"seed": seed, "n_train": int(len(tr)), "n_val": int(len(va)),
                "train_counts": {c: int(n) for c, n in zip(CLASSES, counts)},
                "best_epoch": best[2], "epochs_run": len(history), "history": history,
                "validation": per_class_metrics(pva, yva.numpy(), thresholds),
                "seconds_data": round(t_data, 1), "seconds_train": round(t_train, 1)}
+    if calibration is not None:
+        metrics["calibration"] = calibration
     if eval_set is None and eval_seeds is not None:
         t0 = time.perf_counter()
         eval_set = D.synthetic_patches(list(eval_seeds), good_per_frame=None, workers=workers, progress=progress,
@@ -273,10 +358,10 @@ def train_model(data_dirs, out_dir, *, seed=0, epochs=30, val_frac=0.2, patience
         "hyperparameters": {"widths": list(h["widths"]), "dropout": h["dropout"], "batch_size": h["batch_size"],
                             "lr": h["lr"], "weight_decay": h["weight_decay"], "epochs": epochs,
                             "patience": patience, "val_frac": val_frac, "seed": seed,
-                            "good_per_frame": h["good_per_frame"], "optimizer": "AdamW+cosine",
+                            "good_per_frame": h["good_per_frame"], "crops": h["crops"], "optimizer": "AdamW+cosine",
                             "loss": "cross-entropy, sqrt inverse-frequency class weights"},
         "crop": {"size": h["size"], "context": h["context"], "norm": h["norm"], "percentiles": [0.5, 99.5],
-                 "scale": "frame median ball diameter", "polarity": "solder bright", "clip": [-0.25, 1.25]},
+                 "scale": "frame median ball diameter", "centres": "segmented" if h["crops"] == "scored" else "truth", "polarity": "solder bright", "clip": [-0.25, 1.25]},
         "input": {"shape": [1, h["size"], h["size"]], "dtype": "float32", "layout": "NCHW"},
         "classes": list(CLASSES),
         "xrayinspect_version": __version__, "torch_version": torch.__version__,
@@ -357,13 +442,28 @@ def model_card(config, thresholds, metrics):
         "## Validation (early stopping and threshold calibration)", "",
         _table(metrics["validation"]), "",
     ]
+    if "calibration" in metrics:
+        c = metrics["calibration"]
+        seeds = c.get("seeds")
+        lines += ["## Scoring policy (calibration frames, the scorer's own segmentation)", "",
+                  (f"Seeds {seeds[0]}-{seeds[1]} ({seeds[2]} frames), " if seeds else "")
+                  + f"{c['n_balls']} segmented balls matched to truth, {c['n_hip']} of them hip; "
+                  + (f"{c['through_gate']} pass the gate (rule hip score >= {thresholds.get('gate_hip_score')})."
+                     if thresholds.get("gate_hip_score") is not None else "every ball goes through the model."),
+                  "",
+                  "| hip call | F1 | false calls | missed |", "|---|---|---|---|",
+                  f"| rules alone | {c['hip_f1_rules']:.3f} | {c['hip_fp_rules']} | {c['hip_fn_rules']} |",
+                  f"| rules + model (hip_add {thresholds.get('hip_add')}, veto {thresholds.get('hip_veto')}) | "
+                  f"{c['hip_f1_policy']:.3f} | {c['hip_fp']} | {c['hip_fn']} |", ""]
     if "held_out" in metrics:
         ho = metrics["held_out"]
         seeds = metrics.get("eval_seeds")
         lines += ["## Held-out synthetic frames (seeds never used for training)", "",
                   (f"Seeds {seeds[0]}-{seeds[1]} ({seeds[2]} frames). " if seeds else "")
                   + f"Every usable ball of each frame ({ho['n_frames']} frames), no subsampling, so "
-                  f"precision reflects the true class mix. Accuracy {ho['accuracy']:.3f}.", "",
+                  f"precision reflects the true class mix. Accuracy {ho['accuracy']:.3f}. This is the model "
+                  "alone (argmax): scoring uses it only as the policy above says, with the rules "
+                  "authoritative for void, misaligned, missing, extra and segmented bridges.", "",
                   _table(ho), "",
                   "Confusion (rows truth, columns predicted, order " + ", ".join(CLASSES) + "):", "",
                   "```", *[" ".join(f"{v:6d}" for v in row) for row in ho["confusion"]], "```", ""]

@@ -18,6 +18,10 @@ def add_arguments(p):
     p.add_argument("--eval-frames", type=int, default=0, metavar="N",
                    help="after training, measure on N held-out simulated frames (seeds from --eval-seed)")
     p.add_argument("--eval-seed", type=int, default=900000, help="first held-out seed (default 900000)")
+    p.add_argument("--calib-frames", type=int, default=0, metavar="N",
+                   help="score N simulated calibration frames and choose how scoring combines rules and model "
+                        "on them (default 0: the model only vetoes rule hip calls)")
+    p.add_argument("--calib-seed", type=int, default=900000, help="first calibration seed (default 900000)")
     p.add_argument("--workers", type=int, default=2, help="processes simulating frames (default 2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -33,8 +37,12 @@ def run(args):
     train_seeds = range(args.synthetic_seed, args.synthetic_seed + args.synthetic_frames) \
         if args.synthetic_frames > 0 else None
     eval_seeds = range(args.eval_seed, args.eval_seed + args.eval_frames) if args.eval_frames > 0 else None
+    calib_seeds = range(args.calib_seed, args.calib_seed + args.calib_frames) if args.calib_frames > 0 else None
     if train_seeds and eval_seeds and set(train_seeds) & set(eval_seeds):
         print("xrayinspect train: --eval-seed range overlaps the training seeds", file=sys.stderr)
+        return 2
+    if calib_seeds and any(r and set(calib_seeds) & set(r) for r in (train_seeds, eval_seeds)):
+        print("xrayinspect train: --calib-seed range overlaps the training or evaluation seeds", file=sys.stderr)
         return 2
     try:
         from ..classifier.train import train_model
@@ -46,11 +54,16 @@ def run(args):
         if len(sys.argv) > 1 and sys.argv[1] == "train" else None
     m = train_model(args.data, args.out, seed=args.seed, epochs=args.epochs, patience=args.patience,
                     val_frac=args.val_frac, progress=not args.quiet, synthetic_seeds=train_seeds,
-                    eval_seeds=eval_seeds, workers=args.workers, threads=args.threads, command=command)
+                    eval_seeds=eval_seeds, calib_seeds=calib_seeds, workers=args.workers, threads=args.threads,
+                    command=command)
     v = m["validation"]
     line = (f"wrote {args.out}: {m['n_train']} train / {m['n_val']} val patches, best epoch {m['best_epoch']}, "
             f"val accuracy {v['accuracy']:.3f}, {m['seconds_total']:.0f} s")
     print(line)
+    if "calibration" in m:
+        c = m["calibration"]
+        print(f"calibration ({c['n_balls']} scored balls): hip F1 rules {c['hip_f1_rules']:.3f} -> rules + model "
+              f"{c['hip_f1_policy']:.3f}")
     if "held_out" in m:
         ho = m["held_out"]
         print("held-out F1: " + ", ".join(f"{c} {ho[c]['f1']:.3f}" for c in ("good", "void", "bridge", "hip",
