@@ -363,3 +363,21 @@ def test_classifier_calls_no_hip_on_a_ct_slice(monkeypatch):
     assert sum(j.classifier_label in CLASSES for j in both.joints) > 50     # the model still labelled them
     assert classify.combine([], 0.0, [0.0, 0.0, 0.0, 1.0, 0.0], CLASSES, {"hip_add": 0.5},
                             hip_judged=False)[0] == []
+
+
+def test_train_cli_with_calibration_frames(tmp_path, capsys):
+    """``xrayinspect train --calib-frames`` writes the chosen scoring policy; overlapping seeds are refused."""
+    from xrayinspect.cli import main
+
+    out = tmp_path / "m"
+    assert main(["train", "--synthetic-frames", "3", "--synthetic-seed", "9100", "--calib-frames", "2",
+                 "--calib-seed", "9200", "--epochs", "1", "--workers", "1", "--threads", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    th = json.loads((out / "thresholds.json").read_text())
+    assert {"hip_add", "hip_veto", "gate_hip_score", "bridge_add"} <= set(th)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["calibration"]["seeds"] == [9200, 9201, 2] and m["calibration"]["n_balls"] > 50
+    assert "Scoring policy" in (out / "MODEL_CARD.md").read_text()
+    assert "hip F1 rules" in capsys.readouterr().out
+    assert main(["train", "--synthetic-frames", "3", "--synthetic-seed", "9100", "--calib-frames", "2",
+                 "--calib-seed", "9101", "--out", str(tmp_path / "x")]) == 2
