@@ -431,3 +431,19 @@ def test_bga_beside_large_dense_parts_is_not_taken_for_a_qfn():
     tal = Tally()
     tal.add(f.truth, r)
     assert tal.summary()["detection_f1"] > 0.99
+
+
+def test_grid_fit_of_degenerate_points_is_none_without_warnings():
+    """Coincident centroids (a frame read in the wrong polarity found the same blob twice) have no
+    lattice: the fit says so instead of casting NaN indices to int."""
+    import warnings
+
+    from xrayinspect.grid import fit_grid, lattice_orientation
+
+    pts = np.array([[5.0, 5.0], [5.0, 5.0], [40.0, 5.0], [40.0, 5.0], [5.0, 5.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pitch, angle = lattice_orientation(pts)
+        fit, idx = fit_grid(pts, shape=(64, 64))
+    assert np.isfinite(pitch) and np.isfinite(angle)
+    assert fit is None and (idx == -1).all()

@@ -64,6 +64,13 @@ def lattice_orientation(points):
     length = d[:, 1:]
     nn = np.median(length[:, 0])
     ok = (length > 0.75 * nn) & (length < 1.3 * nn)
+    if not ok.any():
+        # fewer than 5 points, or coincident ones (nn = 0): the nearest
+        # neighbours alone still give a pitch and an angle
+        ok = np.zeros_like(ok)
+        ok[:, 0] = length[:, 0] > 0
+    if not ok.any():
+        return 0.0, 0.0
     vec, length = vec[ok], length[ok]
     theta = np.arctan2(vec[:, 1], vec[:, 0])
     z = np.exp(4j * theta).mean()
