@@ -447,3 +447,19 @@ def test_grid_fit_of_degenerate_points_is_none_without_warnings():
         fit, idx = fit_grid(pts, shape=(64, 64))
     assert np.isfinite(pitch) and np.isfinite(angle)
     assert fit is None and (idx == -1).all()
+
+
+@pytest.mark.parametrize("seed, what", [((5400000, 3), "3 x 3 windowed pad, one window lost to a void"),
+                                        ((5400003, 1), "windowed pad"),
+                                        ((5400002, 1), "8-bit export stitched from tiles with black bands")])
+def test_auto_detection_finds_windowed_and_stitched_qfn(seed, what):
+    """Without a recipe these development frames were read as BGAs: a windowed pad is several
+    alike segments (no single blob dominates), and a stitching band, inverted, joined the pad to
+    the frame's edge."""
+    from xrayinspect.synth import generate_frame
+
+    f = generate_frame(seed, package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.package == "qfn", what
+    assert sum(j.kind == "pad" for j in r.joints) == 1
+    assert sum(j.kind == "pin" for j in r.joints) >= 0.8 * sum(t["kind"] == "pin" for t in f.truth["joints"])

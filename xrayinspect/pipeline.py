@@ -140,11 +140,14 @@ MIN_QFN_PINS = 4
 MIN_BGA_SITES = 30
 
 
-def detect_package(image, polarity):
-    """``"qfn"`` when one large flat solder area dominates the frame, else ``"bga"``."""
+def detect_package(image, polarity, valid=None):
+    """``"qfn"`` when one large flat solder area dominates the frame, else ``"bga"``.
+
+    ``valid``: pixels that are image (False on the black bands of a stitched export).
+    """
     from .qfn import looks_like_qfn
 
-    return "qfn" if looks_like_qfn(image, polarity) else "bga"
+    return "qfn" if looks_like_qfn(image, polarity, valid=valid) else "bga"
 
 
 def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classifier=None, keep_masks=False):
@@ -214,7 +217,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     prep.windowed = image.dtype == np.uint8
     auto = pkg_type is None
     if auto:
-        pkg_type = detect_package(image, prep.polarity)
+        pkg_type = detect_package(image, prep.polarity, prep.valid)
     prep_ball = prep
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,
                     profile=profile_name)

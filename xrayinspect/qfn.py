@@ -40,7 +40,7 @@ PAD_RETRIES = 2
 PAD_SOLIDITY = 0.45
 
 
-def looks_like_qfn(image, polarity):
+def looks_like_qfn(image, polarity, valid=None):
     """True when one compact, flat solder area dominates the frame (a QFN pad).
 
     Parameters
@@ -48,12 +48,21 @@ def looks_like_qfn(image, polarity):
     image : ndarray, 2-D
         The frame as read.
     polarity : {"dark", "bright"}
+    valid : ndarray of bool, optional
+        False on the black bands of a stitched export; they are set to the
+        frame's median so that, inverted, they do not join the pad to the
+        frame's edges.
 
     Returns
     -------
     bool
     """
     small, _ = _coarse(image, target=256)
+    if valid is not None and not valid.all():
+        vs = cv2.resize(valid.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+        vs = cv2.erode(vs.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        if vs.any():
+            small = np.where(vs, small, np.median(small[vs])).astype(small.dtype)
     s = -small if polarity == "dark" else small
     size = int(0.6 * min(small.shape)) | 1
     th = s - open_ellipse(s.astype(np.float32), size)
@@ -72,8 +81,48 @@ def looks_like_qfn(image, polarity):
         filled = ndi.binary_fill_holes(lab == big + 1).sum()
         if filled / max(bw * bh, 1) > 0.6 and 0.5 < bw / max(bh, 1) < 2.0:
             # BGA balls are many and alike; a QFN is one big flat pad and its pins
-            return bool(area[big] > 0.12 * area.sum() and area[big] > 10 * med)
-    return False
+            if area[big] > 0.12 * area.sum() and area[big] > 10 * med:
+                return True
+            break
+    return _windowed_pad(stats[1:], area, med)
+
+
+#: A windowed pad's segments: each at least this many times the median blob
+#: (balls and pins are the median; 3 x 3 windows measured 2.0x beside 16 pins) ...
+SEGMENT_OVER_MEDIAN = 1.8
+#: ... and at least this share of the largest segment (windows are alike) ...
+SEGMENT_ALIKE = 0.4
+#: ... tiling their joint bounding box to at least this share (channels are narrow;
+#: 3 x 3 windows with one lost to a void tiled 0.49; the segments must also be
+#: 1.8x the median blob, which the balls of an array, all alike, never are).
+SEGMENT_TILING = 0.4
+
+
+def _windowed_pad(stats, area, med):
+    """Whether several large, alike blobs tile one square box: a pad printed as windows.
+
+    Parameters
+    ----------
+    stats : ndarray (n, 5)
+        ``cv2.connectedComponentsWithStats`` rows of the blobs (background row dropped).
+    area : ndarray (n,)
+        Their areas, px.
+    med : float
+        Median blob area, px.
+    """
+    segs = np.flatnonzero(area > SEGMENT_OVER_MEDIAN * med)
+    if len(segs) < 2:
+        return False
+    segs = segs[area[segs] >= SEGMENT_ALIKE * area[segs].max()]
+    if not 2 <= len(segs) <= 16:
+        return False
+    x0, y0 = stats[segs, 0].min(), stats[segs, 1].min()
+    x1 = (stats[segs, 0] + stats[segs, 2]).max()
+    y1 = (stats[segs, 1] + stats[segs, 3]).max()
+    w, h = x1 - x0, y1 - y0
+    total = float(area[segs].sum())
+    return bool(0.5 < w / max(h, 1) < 2.0 and total >= SEGMENT_TILING * w * h
+                and total > 0.12 * area.sum() and total > 10 * med)
 
 
 def _member(lab, ids, n):
