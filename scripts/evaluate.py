@@ -76,7 +76,8 @@ ROWS = [
     ("pad_void_abs_err_mean_pp", "QFN pad void MAE pp", "<=1.5", "<=", 1.5, "qfn"),
     ("pad_void_abs_err_p95_pp", "QFN pad void p95 pp", "<=4", "<=", 4.0, "qfn"),
     ("vias_never_void", "QFN vias-never-void rate", "1.00", ">=", 1.0, "qfn"),
-    ("pin_f1", "QFN pin detection F1", "(none set)", None, None, "qfn"),
+    ("pin_f1", "QFN pin detection F1", ">=0.995", ">=", 0.995, "qfn"),
+    ("pin_bridge_f1", "QFN pin bridge F1", ">=0.98", ">=", 0.98, "qfn"),
 ]
 #: Metric labels every table has (the smoke test checks them).
 ROW_LABELS = [r[1] for r in ROWS]
@@ -118,10 +119,11 @@ def run_cli(folder, out, workers):
 
 
 class _Extra:
-    """QFN figures the Tally does not keep: pin detection and via recognition."""
+    """QFN figures the Tally does not keep: pin detection, pin bridges and via recognition."""
 
     def __init__(self):
         self.pin = [0, 0, 0]          # tp, fp, fn
+        self.pin_bridge = [0, 0, 0]   # tp, fp, fn of pin bridge calls
         self.via = [0, 0]             # truth vias recognised as vias (not voids), truth vias
 
     def add(self, truth, result):
@@ -134,6 +136,16 @@ class _Extra:
         self.pin[0] += sum(1 for a, b in pairs if not (tpins[a].get("partial") or rpins[b].partial))
         self.pin[2] += sum(1 for a in ti if a not in mt and not tpins[a].get("partial"))
         self.pin[1] += sum(1 for b in ri if b not in mr and not rpins[b].partial)
+        pb = self.pin_bridge
+        for a, b in pairs:
+            if tpins[a].get("partial") or rpins[b].partial:
+                continue
+            t_b, r_b = "bridge" in tpins[a]["defects"], "bridge" in rpins[b].defects
+            pb[0] += t_b and r_b
+            pb[1] += r_b and not t_b
+            pb[2] += t_b and not r_b
+        pb[2] += sum(1 for a in ti if a not in mt and not tpins[a].get("partial") and "bridge" in tpins[a]["defects"])
+        pb[1] += sum(1 for b in ri if b not in mr and not rpins[b].partial and "bridge" in rpins[b].defects)
         tv = sum(int(t.get("via_count") or 0) for t in tj if t["kind"] == "pad")
         if tv:
             rv = sum(int(j.via_count or 0) for j in rj if j.kind == "pad")
@@ -141,7 +153,7 @@ class _Extra:
             self.via[1] += tv
 
     def summary(self):
-        return {"pin_f1": Tally.f1(*self.pin),
+        return {"pin_f1": Tally.f1(*self.pin), "pin_bridge_f1": Tally.f1(*self.pin_bridge),
                 "vias_never_void": self.via[0] / self.via[1] if self.via[1] else float("nan"),
                 "n_vias": self.via[1]}
 
