@@ -222,11 +222,16 @@ def _void_like(bays):
     """The components of ``bays`` shaped like a void cut by the pad's edge, px mask."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(bays.astype(np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
+    # every component's pixels from one scan, grouped by label
+    ys, xs = np.nonzero(lab)
+    ls = lab[ys, xs]
+    order = np.argsort(ls, kind="stable")
+    ends = np.cumsum(np.bincount(ls, minlength=n))
+    pts_all = np.column_stack([xs[order], ys[order]]).astype(np.float32)
     for k in range(1, n):
         if stats[k, cv2.CC_STAT_AREA] < 3:
             continue
-        pts = np.column_stack(np.nonzero(lab == k)[::-1]).astype(np.float32)
-        (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+        (_, _), (rw, rh), _ = cv2.minAreaRect(pts_all[ends[k - 1]:ends[k]])
         long_, short = max(rw, rh) + 1.0, min(rw, rh) + 1.0
         keep[k] = (long_ <= BAY_MAX_ELONGATION * short
                    and stats[k, cv2.CC_STAT_AREA] >= BAY_MIN_FILL * long_ * short)
@@ -251,11 +256,13 @@ def _channels(pad_filled, void_px):
     ys, xs = np.nonzero(pad_filled)
     if ys.size < 100:
         return out
-    pts = np.column_stack([xs, ys]).astype(np.float32)
-    (_, _), (rw, rh), ang = cv2.minAreaRect(pts)
+    cs, _ = cv2.findContours(pad_filled.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
     t = math.radians(ang)
-    u = xs * math.cos(t) + ys * math.sin(t)
-    v = -xs * math.sin(t) + ys * math.cos(t)
+    c, sn = np.float32(math.cos(t)), np.float32(math.sin(t))
+    xf, yf = xs.astype(np.float32), ys.astype(np.float32)
+    u = xf * c + yf * sn
+    v = yf * c - xf * sn
     is_void = void_px[ys, xs]
     for coord in (u, v):
         b = np.floor(coord - coord.min()).astype(int)
