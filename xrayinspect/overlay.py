@@ -175,9 +175,14 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
             verdict = ""
         n_fail = sum(jget(j, "verdict") == "fail" for j in joints)
         head = _ascii(f"{_get(result, 'frame', '')}  {verdict}  {len(joints)} joints, {n_fail} fail")[:120]
-        cv2.putText(out, head, (int(8 * t), int(28 * font_scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (0, 0, 0), t + 2, cv2.LINE_AA)
-        cv2.putText(out, head, (int(8 * t), int(28 * font_scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+        org = (int(8 * t), int(28 * font_scale / 0.5))
+        (tw, th), base = cv2.getTextSize(head, cv2.FONT_HERSHEY_SIMPLEX, font_scale, t)
+        # a dark plate, not an outline: an outlined title read as two overlapping
+        # strings once the overlay was shrunk for the report
+        pad = max(2, t)
+        cv2.rectangle(out, (org[0] - pad, org[1] - th - pad), (org[0] + tw + pad, org[1] + base + pad),
+                      (0, 0, 0), -1)
+        cv2.putText(out, head, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                     COLOURS["fail"] if verdict == "fail" else COLOURS["text"], t, cv2.LINE_AA)
     return out
 
