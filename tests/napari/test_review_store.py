@@ -191,3 +191,30 @@ def test_export_writes_model_patches_as_scoring_cuts_them(scored_output, tmp_pat
                                           f"{rows[0]['crop_file']},good,f,0,ana,confirmed,dark\n")
     raw = review_export_patches(crop_only).patches[0]
     assert raw[14:18, 14:18].mean() > raw[:3, :3].mean()      # the ball's centre brighter than the board corner
+
+
+def test_review_export_train_score_loop(scored_output, tmp_path):
+    """The loop no other tool offers: reviewed calls -> export -> train -> score with that model."""
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    from xrayinspect import io as xio
+    from xrayinspect.classifier.train import train_model
+    from xrayinspect.classify import load_classifier
+    from xrayinspect.pipeline import score_frame
+
+    out, inp, results = scored_output
+    store = ReviewStore(review_dir_for_output(out))
+    for r in results:
+        store.confirm_frame(r.frame, operator="ana")
+    ds = tmp_path / "dataset"
+    X.export_reviewed(out, ds)
+    model = tmp_path / "line3"
+    m = train_model([ds], model, seed=0, epochs=1, progress=False, threads=1)
+    assert m["n_train"] + m["n_val"] == len(list(csv.DictReader(open(ds / "labels.csv"))))
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["training_data"]["sources"] == [str(ds)]
+    clf = load_classifier(str(model), backend="torch")
+    image, _ = xio.read_frame(inp / results[0].frame)
+    scored = score_frame(image, classifier=clf)
+    labelled = [j for j in scored.joints if j.kind == "ball" and j.classifier_label]
+    assert labelled and all(j.classifier_label in X.LABELS + ("skipped",) for j in labelled)
