@@ -87,12 +87,15 @@ def looks_like_qfn(image, polarity, valid=None):
     return _windowed_pad(stats[1:], area, med)
 
 
+#: The windows of a printed pad are alike: each at least this share of the
+#: largest one's area, and no more elongated than this (pins are long and smaller).
+WINDOW_ALIKE = 0.4
+WINDOW_MAX_ASPECT = 2.0
 #: A windowed pad's segments: each at least this many times the median blob
 #: (balls and pins are the median; 3 x 3 windows measured 2.0x beside 16 pins) ...
 SEGMENT_OVER_MEDIAN = 1.8
-#: ... and at least this share of the largest segment (windows are alike) ...
-SEGMENT_ALIKE = 0.4
-#: ... tiling their joint bounding box to at least this share (channels are narrow;
+#: ... at least :data:`WINDOW_ALIKE` of the largest segment, and together
+#: tiling their joint bounding box to at least this share (channels are narrow;
 #: 3 x 3 windows with one lost to a void tiled 0.49; the segments must also be
 #: 1.8x the median blob, which the balls of an array, all alike, never are).
 SEGMENT_TILING = 0.4
@@ -113,7 +116,7 @@ def _windowed_pad(stats, area, med):
     segs = np.flatnonzero(area > SEGMENT_OVER_MEDIAN * med)
     if len(segs) < 2:
         return False
-    segs = segs[area[segs] >= SEGMENT_ALIKE * area[segs].max()]
+    segs = segs[area[segs] >= WINDOW_ALIKE * area[segs].max()]
     if not 2 <= len(segs) <= 16:
         return False
     x0, y0 = stats[segs, 0].min(), stats[segs, 1].min()
@@ -154,34 +157,23 @@ def _fill_holes(mask):
 
 #: A void that reaches the edge of the pad opens a bay in the solder mask, not a
 #: hole. Pixels inside a segment's convex hull but outside its mask are pad
-#: (and void) when they read at least this share of the pad's level above the
-#: surroundings (None: any level). A void through the whole solder reads like
-#: the surroundings, so by default only the bay's shape decides
-#: (:func:`_void_like`); a level test (0.25 tried) lost such voids (16 fresh
-#: QFN frames: pad MAE 3.53 with it, 3.37 without).
-BAY_SOLDER_FRACTION = None
+#: (and void) when the bay is shaped like a void (:func:`_void_like`). A void
+#: through the whole solder reads like the surroundings, so the bay's level
+#: cannot tell it from the board: a level test (0.25 of the pad's level above
+#: the surroundings) lost such voids (16 fresh QFN frames: pad MAE 3.53 pp with
+#: it, 3.37 without).
 #: A segment whose convex hull exceeds its filled area by more than this factor
 #: is not a rectangle with bays (an L, a pad joined to a trace): left as it is.
 HULL_MAX_GROWTH = 1.5
 
 
-#: Windows of a print beyond the largest one's neighbours: at least this share
-#: of its area and no more elongated than this (pins are long and smaller).
-WINDOW_ALIKE = 0.4
-WINDOW_MAX_ASPECT = 2.0
-
-
-def _close_bays(pad_filled, att, level):
+def _close_bays(pad_filled):
     """``pad_filled`` with each segment's bays (edge voids) added, px mask.
 
     Parameters
     ----------
     pad_filled : ndarray of bool
         Pad segments with their holes filled.
-    att : ndarray of float
-        Attenuation (solder bright), the scale of ``level``.
-    level : float
-        The pad's solder level.
     """
     out = pad_filled.copy()
     n, lab, stats, _ = cv2.connectedComponentsWithStats(pad_filled.astype(np.uint8), connectivity=8)
@@ -198,17 +190,8 @@ def _close_bays(pad_filled, att, level):
         if hull.sum() > HULL_MAX_GROWTH * a:
             continue
         bay = hull.astype(bool) & ~seg.astype(bool)
-        if not bay.any():
-            continue
-        keep = bay
-        if BAY_SOLDER_FRACTION is not None:
-            # the surroundings: a ring a few px outside the hull
-            ring = (cv2.dilate(hull, np.ones((11, 11), np.uint8)).astype(bool)
-                    & ~cv2.dilate(hull, np.ones((5, 5), np.uint8)).astype(bool))
-            a_ = att[y0:y1, x0:x1]
-            outside = float(np.median(a_[ring])) if ring.any() else 0.0
-            keep = bay & (a_ >= outside + BAY_SOLDER_FRACTION * (level - outside))
-        out[y0:y1, x0:x1] |= _void_like(keep)
+        if bay.any():
+            out[y0:y1, x0:x1] |= _void_like(bay)
     return out
 
 
@@ -270,19 +253,12 @@ def _channels(pad_filled, void_px):
         voids = np.bincount(b, weights=is_void)
         full = count >= 0.6 * np.median(count[count > 0])
         chan = full & (voids >= CHANNEL_VOID_FRACTION * np.maximum(count, 1))
-        side = len(count)
         # runs of channel bins, each narrow and not at the pad's border
-        k = 0
-        while k < side:
-            if not chan[k]:
-                k += 1
-                continue
-            j = k
-            while j + 1 < side and chan[j + 1]:
-                j += 1
-            if j - k + 1 > CHANNEL_MAX_WIDTH * side or k == 0 or j == side - 1:
-                chan[k:j + 1] = False
-            k = j + 1
+        runs, _ = ndi.label(chan)
+        for sl in ndi.find_objects(runs):
+            k, j = sl[0].start, sl[0].stop - 1
+            if j - k + 1 > CHANNEL_MAX_WIDTH * len(chan) or k == 0 or j == len(chan) - 1:
+                chan[sl] = False
         if chan.any():
             out[ys[chan[b]], xs[chan[b]]] = True
     return out
@@ -389,7 +365,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None):
     # windows are outside every segment and stay out)
     pad_filled = _fill_holes(pad_mask)
     level = float(np.percentile(att[pad_filled], 70))
-    pad_filled = _close_bays(pad_filled, att, level)
+    pad_filled = _close_bays(pad_filled)
     ys, xs = np.nonzero(pad_filled)
     deficit = level - att
     void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
