@@ -206,13 +206,17 @@ def _control_section(series, limit, limit_name, id, what):
                                    label=f"control chart against {limit_name}")
 
 
-def _png_uri(img_bgr_or_grey):
+def _data_uri(img_bgr_or_grey, ext, mime, params=()):
     import cv2
 
-    ok, buf = cv2.imencode(".png", img_bgr_or_grey)
+    ok, buf = cv2.imencode(ext, img_bgr_or_grey, list(params))
     if not ok:
         return ""
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    return f"data:{mime};base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def _png_uri(img_bgr_or_grey):
+    return _data_uri(img_bgr_or_grey, ".png", "image/png")
 
 
 def _jpeg_uri(img_bgr_or_grey, quality=85):
@@ -220,10 +224,7 @@ def _jpeg_uri(img_bgr_or_grey, quality=85):
     7x larger (a 600 px overlay of a 1024 px BGA frame: 610 kB as PNG, 84 kB as JPEG 85)."""
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", img_bgr_or_grey, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        return ""
-    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    return _data_uri(img_bgr_or_grey, ".jpg", "image/jpeg", (cv2.IMWRITE_JPEG_QUALITY, int(quality)))
 
 
 def _read(path, max_pixels):

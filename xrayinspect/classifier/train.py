@@ -137,19 +137,22 @@ def choose_scoring_policy(proba, labels, rule_hip, hip_scores, *, hip_veto=0.1, 
     p = proba[:, hip]
     rule_hip = np.asarray(rule_hip, bool)
     hs = np.asarray(hip_scores, float)
-    tried = []
     judged = np.isfinite(hs)          # nan: a frame that cannot show hip; the model adds none there
-    for gate in POLICY_GATES:
+
+    def calls(gate, veto, t):
         through = judged if gate is None else (np.nan_to_num(hs, nan=-np.inf) >= gate)
+        kept = rule_hip & ~(through & (p < veto))
+        return through, (kept | (through & (p >= t)) if t is not None else kept)
+
+    tried = []
+    for gate in POLICY_GATES:
         for veto in (hip_veto, 0.0):             # 0.0: no veto, every rule hip stands
-            kept = rule_hip & ~(through & (p < veto))
             for t in (*POLICY_HIP_ADD, None):
-                call = kept | (through & (p >= t)) if t is not None else kept
-                tried.append((_f1(call, y), -1.0 if gate is None else gate, 2.0 if t is None else t,
-                              veto != 0.0, gate, t, veto, call))
+                tried.append((_f1(calls(gate, veto, t)[1], y), -1.0 if gate is None else gate,
+                              2.0 if t is None else t, veto != 0.0, gate, t, veto))
     top = max(c[0] for c in tried)
-    *_, gate, t, veto, call = max((c for c in tried if c[0] >= top - POLICY_TIE), key=lambda c: c[1:4])
-    through = judged if gate is None else (np.nan_to_num(hs, nan=-np.inf) >= gate)
+    *_, gate, t, veto = max((c for c in tried if c[0] >= top - POLICY_TIE), key=lambda c: c[1:4])
+    through, call = calls(gate, veto, t)
     yb = labels == br
     rb = np.zeros(len(p), bool) if rule_bridge is None else np.asarray(rule_bridge, bool)
     bridge_add = None
@@ -419,6 +422,11 @@ def _table(m):
     return "\n".join(rows)
 
 
+def _seeds_text(seeds, end):
+    """``"Seeds a-b (n frames)"`` followed by ``end`` for a ``[first, last, count]`` record, or ""."""
+    return f"Seeds {seeds[0]}-{seeds[1]} ({seeds[2]} frames){end}" if seeds else ""
+
+
 def model_card(config, thresholds, metrics):
     """MODEL_CARD.md text."""
     td = config["training_data"]
@@ -444,9 +452,8 @@ def model_card(config, thresholds, metrics):
     ]
     if "calibration" in metrics:
         c = metrics["calibration"]
-        seeds = c.get("seeds")
         lines += ["## Scoring policy (calibration frames, the scorer's own segmentation)", "",
-                  (f"Seeds {seeds[0]}-{seeds[1]} ({seeds[2]} frames), " if seeds else "")
+                  _seeds_text(c.get("seeds"), ", ")
                   + f"{c['n_balls']} segmented balls matched to truth, {c['n_hip']} of them hip; "
                   + (f"{c['through_gate']} pass the gate (rule hip score >= {thresholds.get('gate_hip_score')})."
                      if thresholds.get("gate_hip_score") is not None else "every ball goes through the model."),
@@ -457,9 +464,8 @@ def model_card(config, thresholds, metrics):
                   f"{c['hip_f1_policy']:.3f} | {c['hip_fp']} | {c['hip_fn']} |", ""]
     if "held_out" in metrics:
         ho = metrics["held_out"]
-        seeds = metrics.get("eval_seeds")
         lines += ["## Held-out synthetic frames (seeds never used for training)", "",
-                  (f"Seeds {seeds[0]}-{seeds[1]} ({seeds[2]} frames). " if seeds else "")
+                  _seeds_text(metrics.get("eval_seeds"), ". ")
                   + f"Every usable ball of each frame ({ho['n_frames']} frames), no subsampling, so "
                   f"precision reflects the true class mix. Accuracy {ho['accuracy']:.3f}. This is the model "
                   "alone (argmax): scoring uses it only as the policy above says, with the rules "
