@@ -381,3 +381,21 @@ def test_train_cli_with_calibration_frames(tmp_path, capsys):
     assert "hip F1 rules" in capsys.readouterr().out
     assert main(["train", "--synthetic-frames", "3", "--synthetic-seed", "9100", "--calib-frames", "2",
                  "--calib-seed", "9101", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_train_cli_bad_data_is_a_one_line_error(tmp_path, capsys):
+    from xrayinspect.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["train", "--data", str(empty), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    (empty / "labels.csv").write_text("crop_file,label\ncrops/x.png,good\n")
+    assert main(["train", "--data", str(empty), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    (empty / "crops").mkdir()
+    (empty / "crops" / "x.png").write_bytes(b"not a png")
+    assert main(["train", "--data", str(empty), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("xrayinspect train: ") for line in err)
+    assert "not found" in err[2] and "not a readable image" in err[3]
+    assert not (tmp_path / "m").exists()

@@ -52,10 +52,15 @@ def run(args):
         return 2
     command = "xrayinspect train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if len(sys.argv) > 1 and sys.argv[1] == "train" else None
-    m = train_model(args.data, args.out, seed=args.seed, epochs=args.epochs, patience=args.patience,
-                    val_frac=args.val_frac, progress=not args.quiet, synthetic_seeds=train_seeds,
-                    eval_seeds=eval_seeds, calib_seeds=calib_seeds, workers=args.workers, threads=args.threads,
-                    command=command)
+    try:
+        m = train_model(args.data, args.out, seed=args.seed, epochs=args.epochs, patience=args.patience,
+                        val_frac=args.val_frac, progress=not args.quiet, synthetic_seeds=train_seeds,
+                        eval_seeds=eval_seeds, calib_seeds=calib_seeds, workers=args.workers,
+                        threads=args.threads, command=command)
+    except (FileNotFoundError, ValueError) as e:
+        # bad training data (no folder, no labels, a missing or unreadable crop): one line, no model written
+        print(f"xrayinspect train: {e}", file=sys.stderr)
+        return 2
     v = m["validation"]
     line = (f"wrote {args.out}: {m['n_train']} train / {m['n_val']} val patches, best epoch {m['best_epoch']}, "
             f"val accuracy {v['accuracy']:.3f}, {m['seconds_total']:.0f} s")
