@@ -517,3 +517,30 @@ def test_zoomed_view_of_large_balls_is_scored():
         assert any("missing" in j.defects and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 10
                    for j in r.joints)
     assert r.verdict == f.truth["frame_verdict"]
+
+
+def test_qfn_channels_through_rows_of_vias_are_not_voids():
+    """A 3 x 3 print whose vias sit on the channels: a row of barrels is a third of a channel, which
+    then fell short of the channel rule and was counted as void (development frame 5650000/8: read
+    12.4 pp high before). The vias on the channels are still counted as vias."""
+    f, r, truth, pad = _qfn_pad((5650000, 8))
+    assert truth.get("windowed")
+    assert abs(pad.void_pct - truth["void_pct"]) < 4.0
+    assert pad.via_count >= 0.9 * truth["via_count"]
+
+
+def test_qfn_pins_joined_to_the_pad_are_cut_off():
+    """Pins printed up to the pad join it into one cross-shaped component: auto-detection read the
+    frame as a BGA and, with a recipe, the pad swallowed all 16 pins (development frame 5650000/14)."""
+    f = generate_frame((5650000, 14), package="qfn", shape=(1024, 1024))
+    truth_pins = [t for t in f.truth["joints"] if t["kind"] == "pin"]
+    truth_pad = next(t for t in f.truth["joints"] if t["kind"] == "pad")
+    for recipe in (None, parse_recipe(f.recipe)):
+        r = score_frame(f.image, recipe=recipe)
+        assert r.package == "qfn"
+        pins = [j for j in r.joints if j.kind == "pin"]
+        pad = next(j for j in r.joints if j.kind == "pad")
+        assert len(pins) == len(truth_pins) == 16
+        assert 0.85 < pad.area_px / truth_pad["area_px"] < 1.15
+        assert abs(pad.void_pct - truth_pad["void_pct"]) < 2.0
+        assert pad.via_count >= truth_pad["via_count"]

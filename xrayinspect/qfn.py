@@ -78,10 +78,20 @@ def looks_like_qfn(image, polarity, valid=None):
     # the largest compact, roughly square blob (a pad; windows filled in)
     for big in np.argsort(area)[::-1][:5]:
         bw, bh = stats[1 + big, cv2.CC_STAT_WIDTH], stats[1 + big, cv2.CC_STAT_HEIGHT]
-        filled = ndi.binary_fill_holes(lab == big + 1).sum()
+        blob = ndi.binary_fill_holes(lab == big + 1)
+        filled = blob.sum()
+        if not filled / max(bw * bh, 1) > 0.6:
+            # pins joined to the pad make a cross, not a square: look at the
+            # pad without them (see _detached_pins)
+            k = int(PIN_CUT_FRACTION * math.sqrt(filled)) | 1
+            if k >= 3:
+                blob = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+                _, _, bw, bh = cv2.boundingRect(blob)
+                filled = int(blob.sum())
         if filled / max(bw * bh, 1) > 0.6 and 0.5 < bw / max(bh, 1) < 2.0:
             # BGA balls are many and alike; a QFN is one big flat pad and its pins
-            if area[big] > 0.12 * area.sum() and area[big] > 10 * med:
+            size = min(area[big], filled)
+            if size > 0.12 * area.sum() and size > 10 * med:
                 return True
             break
     return _windowed_pad(stats[1:], area, med)
@@ -228,12 +238,15 @@ CHANNEL_VOID_FRACTION = 0.85
 CHANNEL_MAX_WIDTH = 0.12
 
 
-def _channels(pad_filled, void_px):
+def _channels(pad_filled, void_px, barrel_px=None):
     """Pixels of ``pad_filled`` in straight solder-free strips running across it, px mask.
 
     Rows and columns are taken along the pad's sides (its minimum-area
     rectangle). A void never spans a whole pad; the channel between two
-    windows of a printed pad always does.
+    windows of a printed pad always does. ``barrel_px`` (denser than the
+    solder level: the copper barrels of thermal vias) counts as solder-free
+    too: vias are often placed on the channels, and a channel through a row
+    of them is a third barrel.
     """
     out = np.zeros(pad_filled.shape, bool)
     ys, xs = np.nonzero(pad_filled)
@@ -247,6 +260,8 @@ def _channels(pad_filled, void_px):
     u = xf * c + yf * sn
     v = yf * c - xf * sn
     is_void = void_px[ys, xs]
+    if barrel_px is not None:
+        is_void = is_void | barrel_px[ys, xs]
     for coord in (u, v):
         b = np.floor(coord - coord.min()).astype(int)
         count = np.bincount(b)
@@ -322,6 +337,69 @@ def _largest_solid(lab, stats, area, tries=8):
     return int(np.argmax(area))
 
 
+#: Pins joined to the pad are cut off by an opening with a square of this
+#: fraction of the pad's side, turned to the pad: wider than a pin (a pin is at
+#: most ~0.17 of the pad's side: 0.65 mm pitch beside a 1.8 mm pad) and
+#: narrower than a window of a printed pad (>= ~0.28 of the side, 3 x 3).
+PIN_CUT_FRACTION = 0.2
+#: ... when at least this many pin-like pieces (longer than wide) come off.
+PIN_CUT_MIN_PIECES = 2
+#: A component filling this share of its minimum-area rectangle has no pins joined to it.
+PIN_CUT_FILL = 0.85
+
+
+def _detached_pins(lab, stats, k):
+    """Pixels that cut pins off the pad component ``k``, px mask (None: nothing to cut).
+
+    Long pins, or pins printed to the pad's edge, touch the pad in the
+    solder mask and join it into one component: the pins are then lost and
+    their solder counts as pad. An opening with a square turned to the pad
+    keeps the pad (and its square corners) and drops what is narrower than
+    it; the pad's outline one pixel out then separates the pieces.
+    """
+    x, y, bw, bh = stats[k, :4]
+    # voids and via holes are holes in the pad: the square must fit past them
+    own = ndi.binary_fill_holes(lab[y:y + bh, x:x + bw] == k).astype(np.uint8)
+    area = float(own.sum())
+    side = PIN_CUT_FRACTION * math.sqrt(area)
+    if side < 5:
+        return None
+    cs, _ = cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    (_, _), (rw, rh), ang = cv2.minAreaRect(np.concatenate(cs))
+    if area > PIN_CUT_FILL * rw * rh:
+        return None         # fills its rectangle: nothing sticks out
+    # the turned square is the sum of two turned segments: opening by each in
+    # turn costs the segments' length per pixel, not the square's area
+    ks = int(math.ceil(side * 1.5)) | 1
+    c0 = ks / 2 - 0.5
+    t = math.radians(ang)
+    segs = []
+    for dx, dy in ((math.cos(t), math.sin(t)), (-math.sin(t), math.cos(t))):
+        seg = np.zeros((ks, ks), np.uint8)
+        h2 = side / 2
+        cv2.line(seg, (int(round(c0 - h2 * dx)), int(round(c0 - h2 * dy))),
+                 (int(round(c0 + h2 * dx)), int(round(c0 + h2 * dy))), 1)
+        segs.append(seg)
+    pad = own
+    for seg in segs:
+        pad = cv2.erode(pad, seg, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    for seg in segs:
+        pad = cv2.dilate(pad, seg)
+    rest = own.astype(bool) & ~pad.astype(bool)
+    m, pl, ps, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    pieces = 0
+    for i in range(1, m):
+        pw, ph, pa = ps[i, 2], ps[i, 3], ps[i, 4]
+        if pa >= 0.25 * side * side and max(pw, ph) >= 1.5 * min(pw, ph):
+            pieces += 1
+    if pieces < PIN_CUT_MIN_PIECES:
+        return None
+    cut = cv2.dilate(pad, np.ones((3, 3), np.uint8)).astype(bool) & rest & (lab[y:y + bh, x:x + bw] == k)
+    out = np.zeros(lab.shape, bool)
+    out[y:y + bh, x:x + bw] = cut
+    return out
+
+
 def _n_pins(joints):
     """Pins found (missing ones excluded)."""
     return sum(j.kind == "pin" and "missing" not in j.defects for j in joints)
@@ -342,6 +420,13 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None):
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
     area[0] = 0
     big = _largest_solid(lab, stats, area)
+    cut = _detached_pins(lab, stats, big)
+    if cut is not None:
+        mask[cut] = 0
+        n, lab, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        area = stats[:, cv2.CC_STAT_AREA].astype(float)
+        area[0] = 0
+        big = _largest_solid(lab, stats, area)
     # windowed pads: the segments are alike and sit beside the largest one
     bx, by, bw, bh = stats[big, :4]
     grow = 0.8 * max(bw, bh)
@@ -369,12 +454,8 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None):
     ys, xs = np.nonzero(pad_filled)
     deficit = level - att
     void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
-    # the channels of a windowed print joined into one outline (by a trace or a
-    # void across them) are not wettable area
-    channels = _channels(pad_filled, void_px)
-    if channels.any():
-        pad_filled &= ~channels
-        void_px &= ~channels
+    # thermal vias are classified before the channels go: vias are often
+    # placed on the channels, and a barrel keeps its hole a component of its own
     nv, vl, vstats, vcents = cv2.connectedComponentsWithStats(void_px.astype(np.uint8), connectivity=8)
     # thermal vias: a copper barrel rims the hole
     via_ids, void_ids = [], []
@@ -403,11 +484,19 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None):
     via_mask = _member(vl, via_ids, nv)
     # the barrel itself is not solder either: take a thin ring with each hole
     via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
+    # the channels of a windowed print joined into one outline (by a trace or a
+    # void across them) are not wettable area
+    channels = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
+    if channels.any():
+        pad_filled &= ~channels
     wettable = pad_filled & ~via_mask
     voids = _member(vl, void_ids, nv) & wettable
     wet_area = float(wettable.sum())
-    # pixel count of every void component in one pass (not one frame scan per void)
-    vsizes = vstats[void_ids, cv2.CC_STAT_AREA].astype(float) if void_ids else np.zeros(0)
+    # pixel count of every void component in one pass (not one frame scan per
+    # void), of what is left of it outside the channels
+    vsizes = np.bincount(vl[voids], minlength=nv).astype(float)
+    void_ids = [k for k in void_ids if vsizes[k] > 0]
+    vsizes = vsizes[void_ids]
     pad_void = 100 * voids.sum() / max(wet_area, 1)
     pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
     vlab = np.where(voids, vl, 0).astype(np.int32)
