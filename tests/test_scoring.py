@@ -544,3 +544,14 @@ def test_qfn_pins_joined_to_the_pad_are_cut_off():
         assert 0.85 < pad.area_px / truth_pad["area_px"] < 1.15
         assert abs(pad.void_pct - truth_pad["void_pct"]) < 2.0
         assert pad.via_count >= truth_pad["via_count"]
+
+
+def test_qfn_pad_is_found_beside_darker_board_via_rings():
+    """A JPEG frame whose darkest pixels are copper via barrels on the board: the solder level split
+    them from everything else, and a pair of rings in a corner was taken for the pad (development
+    frame 5400000/4: pad 47.7 % void, no pin, no via before)."""
+    f, r, truth, pad = _qfn_pad((5400000, 4))
+    assert abs(pad.void_pct - truth["void_pct"]) < 2.0
+    assert 0.85 < pad.area_px / truth["area_px"] < 1.15
+    assert pad.via_count >= truth["via_count"] == 25
+    assert sum(j.kind == "pin" for j in r.joints) == sum(t["kind"] == "pin" for t in f.truth["joints"])

@@ -304,6 +304,14 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
         ``pad_void_pct``, ``pitch_px``, ``angle_deg``, masks.
     """
     joints, info = _score_qfn_once(prep, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um)
+    if _n_pins(joints) < MIN_PINS:
+        # copper via barrels on the board can be the darkest pixels of the
+        # frame: a level split between them and everything else leaves the pad
+        # out of the mask. Choose the level again without thin features.
+        j2, i2 = _score_qfn_once(prep, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um,
+                                 open_level=True)
+        if _n_pins(j2) > _n_pins(joints):
+            joints, info = j2, i2
     for _ in range(PAD_RETRIES):
         if _n_pins(joints) >= MIN_PINS or info.get("pad_mask") is None:
             break
@@ -346,6 +354,11 @@ PIN_CUT_FRACTION = 0.2
 PIN_CUT_MIN_PIECES = 2
 #: A component filling this share of its minimum-area rectangle has no pins joined to it.
 PIN_CUT_FILL = 0.85
+
+
+#: Opening (px) that takes thin dense features (via barrels, traces) out before
+#: the solder level is chosen; pins and pads are far wider.
+LEVEL_OPENING_PX = 9
 
 
 def _detached_pins(lab, stats, k):
@@ -405,11 +418,16 @@ def _n_pins(joints):
     return sum(j.kind == "pin" and "missing" not in j.defects for j in joints)
 
 
-def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None):
-    """One pass of :func:`score_qfn` with the densest large area as the pad."""
+def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=False):
+    """One pass of :func:`score_qfn` with the densest large area as the pad.
+
+    ``open_level``: choose the solder level on the frame opened by
+    :data:`LEVEL_OPENING_PX` (thin dense features taken out).
+    """
     att = prep.att_smooth
     h, w = att.shape
-    v = att[prep.valid & (att > 0.02)]
+    att_l = open_ellipse(att, LEVEL_OPENING_PX) if open_level else att
+    v = att_l[prep.valid & (att_l > 0.02)]
     if v.size < 100:
         return [], {"pad_void_pct": math.nan}
     # solder lands (pad and pins: solder plus leadframe copper) are the most
