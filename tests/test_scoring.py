@@ -269,6 +269,40 @@ def test_structure_contrast_does_not_depend_on_size_or_level():
         assert structure_contrast(img) > 2 * MIN_STRUCTURE_CONTRAST
 
 
+@pytest.mark.parametrize("seed", [(5650000, 9), (5050000, 0), (5050000, 7)])
+def test_qfn_polarity_without_a_noise_cue_follows_the_grey_level_bulk(seed):
+    """8-bit and JPEG QFN frames without a noise cue: the rows of pin gaps outvoted the pins, and
+    the frame was read in the wrong polarity (44 pins lost, the pad read up to 31 pp off). The board
+    is the bulk of the frame and lets more through than solder: the median grey level sits near the
+    bright end when solder is dark."""
+    from xrayinspect.preprocess import detect_polarity, histogram_polarity, noise_polarity
+
+    f = generate_frame(seed, package="qfn", shape=(1024, 1024))
+    assert noise_polarity(f.image) is None
+    assert histogram_polarity(f.image) == f.truth["polarity"]
+    assert detect_polarity(f.image)[0] == f.truth["polarity"]
+    r = score_frame(f.image)
+    assert r.package == "qfn" and r.polarity == f.truth["polarity"]
+    pad = next(j for j in r.joints if j.kind == "pad")
+    truth = next(t for t in f.truth["joints"] if t["kind"] == "pad")
+    assert abs(pad.void_pct - truth["void_pct"]) < 4.0
+
+
+def test_histogram_polarity_reads_the_bulk_and_abstains_when_it_is_balanced():
+    """A dark minority on a bright bulk is dark solder, its inverse bright solder; a frame half
+    solder, half board gives no call."""
+    from xrayinspect.preprocess import histogram_polarity
+
+    rng = np.random.default_rng(0)
+    img = rng.normal(200, 3, (200, 200))
+    img[50:90, 50:90] = rng.normal(40, 3, (40, 40))        # 4 % solder, dark
+    assert histogram_polarity(img.astype(np.float32)) == "dark"
+    assert histogram_polarity((255 - img).astype(np.float32)) == "bright"
+    half = img.copy()
+    half[:, :100] = rng.normal(40, 3, (200, 100))
+    assert histogram_polarity(half.astype(np.float32)) is None
+
+
 def test_polarity_of_a_dark_jpeg_whose_noise_cue_is_reversed():
     """A bright-solder 8-bit JPEG on a near-black board: compression flattens the noise of the
     dark board, so the noise cue reads "dark"; 400+ like-sized bright blobs against ~10 dark

@@ -154,6 +154,41 @@ BLOB_OVERRIDE_COUNT = 100
 BLOB_OVERRIDE_RATIO = 20
 
 
+#: The bulk of a radiograph is board and package body, which let more through
+#: than solder: the median grey level sits this close (a share of the 1-99 %
+#: range) to the bright end when solder is dark, and as close to the dark end
+#: when it is bright. 224 development frames (8- and 16-bit, JPEG, tiled, BGA
+#: and QFN) measured 0.32 or less on their true side, median 0.14.
+HISTOGRAM_SKEW = 0.5
+
+
+def histogram_polarity(image, valid=None, *, skew=HISTOGRAM_SKEW):
+    """Polarity from where the bulk of the frame lies between its extremes.
+
+    Solder is the most attenuating material in a board X-ray and covers a
+    minority of the frame; the median pixel is board. ``(p99 - p50) /
+    (p50 - p1)`` is small when the bulk is bright (solder dark) and large
+    when it is dark (solder bright).
+
+    Returns
+    -------
+    {"dark", "bright"} or None
+        None when the ratio is between ``skew`` and ``1 / skew`` (a frame
+        filled by solder or by a dense part, or a flat one).
+    """
+    x = image[valid] if valid is not None and not valid.all() else image.ravel()
+    if x.size < 100:
+        return None
+    step = max(1, x.size // 250_000)
+    p1, p50, p99 = np.percentile(x[::step].astype(np.float32), [1, 50, 99])
+    lo, hi = float(p50 - p1), float(p99 - p50)
+    if hi < skew * lo:
+        return "dark"
+    if lo < skew * hi:
+        return "bright"
+    return None
+
+
 def noise_polarity(image, valid=None, *, ratio=1.3):
     """Polarity from quantum noise: in a radiograph noise grows with the photons counted.
 
@@ -293,6 +328,15 @@ def detect_polarity(image, valid=None, *, _f32=None):
 
     # strong, physical evidence wins: then only its polarity needs scoring
     by_noise = noise_polarity(image, valid, ratio=NOISE_RATIO)
+    by_bulk = histogram_polarity(image, valid)
+    if by_noise is None:
+        # no noise cue (8-bit windowed, JPEG-smoothed or reconstructed): the
+        # grey-level bulk is the next physical cue, open to the same override
+        by_noise = by_bulk
+    elif by_bulk is not None and by_bulk != by_noise:
+        # the two physical cues disagree (JPEG and display floors can reverse
+        # the noise cue): the blobs decide
+        by_noise = None
     for pol in ("dark", "bright") if by_noise is None else (by_noise,):
         for size in sizes[:2]:
             blobs(pol, size)
