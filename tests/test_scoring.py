@@ -589,3 +589,26 @@ def test_qfn_pad_is_found_beside_darker_board_via_rings():
     assert 0.85 < pad.area_px / truth["area_px"] < 1.15
     assert pad.via_count >= truth["via_count"] == 25
     assert sum(j.kind == "pin" for j in r.joints) == sum(t["kind"] == "pin" for t in f.truth["joints"])
+
+
+def test_hip_score_needs_a_taller_ball_not_only_a_smaller_one():
+    """A ball that kept its solder but did not collapse is narrower and taller; a ball short of
+    solder is narrower and no taller. Only the first scores above the hip threshold (the mean of
+    the two z-scores had put the second at the threshold)."""
+    from xrayinspect.bga import _hip_scores
+    from xrayinspect.rules import HIP_THRESHOLD
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:12, 0:12]
+    pts = np.column_stack([xx.ravel() * 20.0, yy.ravel() * 20.0])
+    diam = 15.0 * (1 + rng.normal(0, 0.02, len(pts)))
+    peak = 1.0 * (1 + rng.normal(0, 0.04, len(pts)))
+    hip, short = 30, 100
+    diam[hip], peak[hip] = 15.0 * 0.9, 1.22            # stood up: 10 % narrower, 22 % taller
+    diam[short], peak[short] = 15.0 * 0.82, 1.04       # short of solder: 18 % narrower, no taller
+    s = _hip_scores(diam, peak, pts, np.ones(len(pts), bool))
+    assert s[hip] >= HIP_THRESHOLD
+    assert s[short] < HIP_THRESHOLD
+    assert 0.5 * (0.18 / 0.02 + 0.04 / 0.04) >= HIP_THRESHOLD      # the old mean would have called it
+    others = np.delete(s, [hip, short])
+    assert (others < HIP_THRESHOLD).all()
