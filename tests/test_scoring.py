@@ -612,3 +612,38 @@ def test_hip_score_needs_a_taller_ball_not_only_a_smaller_one():
     assert 0.5 * (0.18 / 0.02 + 0.04 / 0.04) >= HIP_THRESHOLD      # the old mean would have called it
     others = np.delete(s, [hip, short])
     assert (others < HIP_THRESHOLD).all()
+
+
+def test_bga_beside_a_dense_part_is_not_a_qfn_whose_pins_are_the_balls():
+    """An oblique BGA (34 degrees) beside a large dense part: the part looked like a pad and the 81
+    balls on its one side like pins, so the frame was scored as a QFN (173 balls lost). Pins stand on
+    two opposite sides of their pad; these do not, and the frame is scored as the BGA it is."""
+    f = generate_frame((5600000, 18), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.package == "bga"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.98
+
+
+def test_pins_flank_pad_needs_two_opposite_sides():
+    from xrayinspect.pipeline import pins_flank_pad
+    from xrayinspect.results import JointResult
+
+    pad = JointResult(joint_id=0, kind="pad", x_px=100.0, y_px=100.0)
+
+    def pins(xy):
+        return [JointResult(joint_id=i + 1, kind="pin", x_px=float(x), y_px=float(y)) for i, (x, y) in enumerate(xy)]
+
+    four_sides = [(100 + dx, 100 + dy) for d in (-3, -1, 1, 3) for dx, dy in ((60, 10 * d), (-60, 10 * d),
+                                                                            (10 * d, 60), (10 * d, -60))]
+    son = [(100 + s * 60, 100 + 10 * d) for s in (-1, 1) for d in (-3, -1, 1, 3)]
+    one_side = [(160 + 30 * i, 60 + 30 * k) for i in range(3) for k in range(3)]
+    assert pins_flank_pad([pad] + pins(four_sides))
+    assert pins_flank_pad([pad] + pins(son))
+    assert pins_flank_pad([pad] + pins([(x - 100, y) for x, y in son]), angle_deg=0.0) is False
+    assert not pins_flank_pad([pad] + pins(one_side))
+    # a pad turned by 45 degrees: its sides are the diagonals
+    turned = [(100 + s * 42 + 7 * d, 100 + s * 42 - 7 * d) for s in (-1, 1) for d in (-2, 2)]
+    assert pins_flank_pad([pad] + pins(turned), angle_deg=45.0)
+    assert not pins_flank_pad([pad])

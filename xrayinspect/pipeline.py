@@ -140,6 +140,41 @@ MIN_QFN_PINS = 4
 MIN_BGA_SITES = 30
 
 
+def pins_flank_pad(joints, angle_deg=0.0, min_per_side=2):
+    """Whether a QFN's pins stand on two opposite sides of its pad.
+
+    Every bottom-terminated package has its terminals on two opposite sides
+    (SON, DFN) or on all four (QFN); the balls of a BGA beside a dense part
+    taken for a pad all lie to one side of it.
+
+    Parameters
+    ----------
+    joints : list of JointResult
+        The pad and its pins.
+    angle_deg : float
+        The pad's orientation, degrees.
+    min_per_side : int
+        Pins a side needs to count.
+
+    Returns
+    -------
+    bool
+    """
+    pad = next((j for j in joints if j.kind == "pad"), None)
+    pins = [j for j in joints if j.kind == "pin" and "missing" not in j.defects]
+    if pad is None or not pins or not (np.isfinite(pad.x_px) and np.isfinite(pad.y_px)):
+        return False
+    t = math.radians(angle_deg if np.isfinite(angle_deg) else 0.0)
+    d = np.array([(j.x_px - pad.x_px, j.y_px - pad.y_px) for j in pins])
+    u = d[:, 0] * math.cos(t) + d[:, 1] * math.sin(t)
+    v = -d[:, 0] * math.sin(t) + d[:, 1] * math.cos(t)
+    along_u = np.abs(u) >= np.abs(v)
+    count = {"+u": int((along_u & (u > 0)).sum()), "-u": int((along_u & (u < 0)).sum()),
+             "+v": int((~along_u & (v > 0)).sum()), "-v": int((~along_u & (v < 0)).sum())}
+    return bool((count["+u"] >= min_per_side and count["-u"] >= min_per_side)
+                or (count["+v"] >= min_per_side and count["-v"] >= min_per_side))
+
+
 def detect_package(image, polarity, valid=None):
     """``"qfn"`` when one large flat solder area dominates the frame, else ``"bga"``.
 
@@ -237,9 +272,11 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         if banded:
             _unband(joints, keep_x, keep_y)
             info = dict(info, labels=None, void_labels=None)
-        if auto and sum(j.kind == "pin" and "missing" not in j.defects for j in joints) < MIN_QFN_PINS:
+        if auto and (sum(j.kind == "pin" and "missing" not in j.defects for j in joints) < MIN_QFN_PINS
+                     or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
-            # at the coarse scale of the package check; a pad without pins
+            # at the coarse scale of the package check; a pad without pins,
+            # or with "pins" on one side only (the balls of a BGA beside it),
             # beside a lattice of balls is a BGA frame
             from .bga import score_bga
 
