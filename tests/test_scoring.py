@@ -5,6 +5,7 @@ not meet them yet (the evaluation script reports the real figures), but
 every one fails on a stub that finds nothing or calls everything.
 """
 
+import cv2
 import numpy as np
 import pytest
 
@@ -647,3 +648,28 @@ def test_pins_flank_pad_needs_two_opposite_sides():
     turned = [(100 + s * 42 + 7 * d, 100 + s * 42 - 7 * d) for s in (-1, 1) for d in (-2, 2)]
     assert pins_flank_pad([pad] + pins(turned), angle_deg=45.0)
     assert not pins_flank_pad([pad])
+
+
+def test_balls_beside_dense_via_rings_are_found():
+    """A JPEG frame where copper via barrels, 3.5x denser than a ball, sit against balls: blur joined
+    each ring to its ball in one core whose peak (and so edge) was the ring's, and 28 balls were lost.
+    Thin dense rings and lines are cut out of the cores; a ball's own dense top is not."""
+    f = generate_frame((5600000, 0), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det[2] <= 2, tal.det
+    assert tal.summary()["detection_f1"] > 0.995
+
+
+def test_thin_lines_are_rings_and_lines_not_compact_tops():
+    from xrayinspect.joints import _thin_lines
+
+    m = np.zeros((80, 120), np.uint8)
+    cv2.circle(m, (20, 20), 8, 1, 2)                 # a via barrel
+    cv2.line(m, (40, 60), (110, 60), 1, 2)           # a trace
+    cv2.circle(m, (80, 20), 2, 1, -1)                # the dense top of a ball: compact, 5 px across
+    thin = _thin_lines(m).astype(bool)
+    assert thin[12, 20] and thin[60, 75]
+    assert not thin[20, 80]
+    assert _thin_lines(np.zeros((10, 10), np.uint8)) is None

@@ -16,6 +16,10 @@ import numpy as np
 
 #: Fraction of a joint's peak attenuation that marks its edge (calibrated).
 EDGE_FRACTION = 0.16
+#: Pixels above this multiple of the typical ball peak, in lines too thin to
+#: survive a 5 px opening, are copper (via barrels, traces) and are cut out of
+#: the joint cores (None: keep them). A ball that stood up measures 1.2-1.3.
+DENSE_THIN_FRACTION = 1.6
 #: Fraction of the peak that a neck between two joints must exceed to be a bridge.
 BRIDGE_FRACTION = 0.30
 
@@ -196,6 +200,34 @@ def _split_merged(core_lab, att_smooth, stats, big):
     return core_lab, split
 
 
+def _thin_lines(dense):
+    """The rings and lines of a dense-pixel mask (uint8 0/1), or None when there are none.
+
+    Rings (via barrels: filling their hole at least adds a third) and lines
+    (traces: 2.5 times longer than wide) that a 5 px opening removes. A compact
+    blob, such as the top of a ball denser than the rest, is neither.
+    """
+    thick = cv2.morphologyEx(dense, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    cand = dense & ~thick
+    if not cand.any():
+        return None
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=8)
+    has_thin = np.zeros(n, bool)
+    has_thin[np.unique(lab[cand.view(bool)])] = True
+    keep = np.zeros(n, bool)
+    for k in np.flatnonzero(has_thin[1:]) + 1:
+        x, y, bw, bh, a = stats[k]
+        if max(bw, bh) >= 2.5 * max(min(bw, bh), 1):
+            keep[k] = True
+            continue
+        own = lab[y:y + bh, x:x + bw] == k
+        filled = cv2.floodFill(np.pad(own.astype(np.uint8), 1), None, (0, 0), 1)[1]
+        keep[k] = (bw * bh + 2 * (bw + bh) + 4 - int(filled.sum()) + a) >= 1.3 * a
+    if not keep.any():
+        return None
+    return (keep[lab] & cand.view(bool)).view(np.uint8)
+
+
 def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTION,
                    bridge_fraction=BRIDGE_FRACTION, core_fraction=0.3, max_area_frac=6.0):
     """Label compact solder joints.
@@ -237,6 +269,19 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     core = att_smooth > core_fraction * p_typ
     if not all_valid:
         core &= valid
+    if DENSE_THIN_FRACTION is not None:
+        # a via barrel or a trace of copper denser than any ball, joined to a
+        # ball by blur, gave the pair one core whose peak (and edge) was the
+        # barrel's: the ball was lost. Thin dense lines are cut out of the cores.
+        dense = (att_smooth > DENSE_THIN_FRACTION * p_typ).view(np.uint8)
+        thin = _thin_lines(dense) if dense.any() else None
+        if thin is not None:
+            thin = cv2.dilate(thin, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+            core &= ~thin.view(bool)
+            if not all_valid:
+                valid = valid & ~thin.view(bool)
+            else:
+                valid, all_valid = ~thin.view(bool), False
     core8 = core.view(np.uint8)
     # thin features (via barrels, traces, wire bonds) vanish under an erosion
     ek = 3 if diameter_px < 24 else 5
