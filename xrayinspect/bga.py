@@ -606,7 +606,11 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
         v = np.where(gap, att[y, x], np.inf)
         low = np.minimum(low, np.minimum.reduceat(v, starts))
     with np.errstate(invalid="ignore"):
-        ratio = np.where(np.isfinite(low), low / np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9), 1.0)
+        # against the lower peak of the two, and never a peak above the typical
+        # ball's: the measured peak of a ball whose centre an 8-bit export
+        # clipped is inflated (1.5-1.7x on a windowed TIFF) and hid its necks
+        ref = np.minimum(np.minimum(peak[pa], peak[pb]), typ_peak)
+        ratio = np.where(np.isfinite(low), low / np.maximum(ref, 1e-9), 1.0)
     # a solder neck is thinner than the balls it joins; what stands denser than
     # both in the middle of the gap is a via barrel or a part, and hides
     # whether solder runs under it: no call
