@@ -212,8 +212,10 @@ def _thin_lines(dense):
     if not cand.any():
         return None
     n, lab, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=8)
+    ci = np.flatnonzero(cand)
+    cl = lab.ravel()[ci]
     has_thin = np.zeros(n, bool)
-    has_thin[np.unique(lab[cand.view(bool)])] = True
+    has_thin[cl] = True
     keep = np.zeros(n, bool)
     for k in np.flatnonzero(has_thin[1:]) + 1:
         x, y, bw, bh, a = stats[k]
@@ -225,7 +227,9 @@ def _thin_lines(dense):
         keep[k] = (bw * bh + 2 * (bw + bh) + 4 - int(filled.sum()) + a) >= 1.3 * a
     if not keep.any():
         return None
-    return (keep[lab] & cand.view(bool)).view(np.uint8)
+    out = np.zeros(dense.shape, np.uint8)
+    out.ravel()[ci[keep[cl]]] = 1
+    return out
 
 
 def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTION,
@@ -269,6 +273,7 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     core = att_smooth > core_fraction * p_typ
     if not all_valid:
         core &= valid
+    cut = None
     if DENSE_THIN_FRACTION is not None:
         # a via barrel or a trace of copper denser than any ball, joined to a
         # ball by blur, gave the pair one core whose peak (and edge) was the
@@ -276,12 +281,10 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         dense = (att_smooth > DENSE_THIN_FRACTION * p_typ).view(np.uint8)
         thin = _thin_lines(dense) if dense.any() else None
         if thin is not None:
-            thin = cv2.dilate(thin, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-            core &= ~thin.view(bool)
-            if not all_valid:
-                valid = valid & ~thin.view(bool)
-            else:
-                valid, all_valid = ~thin.view(bool), False
+            # the lines stay out of the joints grown from the cores as well
+            # (not marked invalid: a ball beside a via is not cut by the frame)
+            cut = cv2.dilate(thin, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).view(bool)
+            core &= ~cut
     core8 = core.view(np.uint8)
     # thin features (via barrels, traces, wire bonds) vanish under an erosion
     ek = 3 if diameter_px < 24 else 5
@@ -349,6 +352,8 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     inside = att_smooth.ravel()[gi] > thr[gl]
     if not all_valid:
         inside &= valid.ravel()[gi]
+    if cut is not None:
+        inside &= ~cut.ravel()[gi]
     li = gi[inside]                    # joint pixels (flat indices, raster order)
     lv = gl[inside].astype(np.intp)    # their labels
     # a core swallowed by a neighbour's growth leaves an empty label: renumber
