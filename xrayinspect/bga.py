@@ -606,11 +606,7 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
         v = np.where(gap, att[y, x], np.inf)
         low = np.minimum(low, np.minimum.reduceat(v, starts))
     with np.errstate(invalid="ignore"):
-        # against the lower peak of the two, and never a peak above the typical
-        # ball's: the measured peak of a ball whose centre an 8-bit export
-        # clipped is inflated (1.5-1.7x on a windowed TIFF) and hid its necks
-        ref = np.minimum(np.minimum(peak[pa], peak[pb]), typ_peak)
-        ratio = np.where(np.isfinite(low), low / np.maximum(ref, 1e-9), 1.0)
+        ratio = np.where(np.isfinite(low), low / np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9), 1.0)
     # a solder neck is thinner than the balls it joins; what stands denser than
     # both in the middle of the gap is a via barrel or a part, and hides
     # whether solder runs under it: no call
@@ -852,7 +848,15 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     split_bridged = getattr(masks, "split_bridged", set())
     bridged_to = np.zeros(n + 1, bool)
     if BRIDGE_RULE != "cores":
-        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, masks.peak, typ_peak)
+        # the measured peak of a ball whose centre an 8-bit export clipped is
+        # inflated (1.5-1.7x the typical ball's on a windowed TIFF) and hid its
+        # necks: such a ball's peak counts no more than the typical ball's
+        saddle_peak = masks.peak
+        clipped = getattr(prep, "clipped", None)
+        if clipped is not None and n:
+            hit = np.bincount(masks.labels[clipped], minlength=n + 1)[:n + 1] > 0
+            saddle_peak = np.where(hit, np.minimum(masks.peak, typ_peak), masks.peak)
+        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, saddle_peak, typ_peak)
         # a pair closer than its pitch less half the nominal gap touches because
         # a ball moved, not because solder ran between two seated balls
         near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_site, 0.0) if fit is not None else 0.0
