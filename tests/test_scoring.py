@@ -686,3 +686,19 @@ def test_bridge_between_balls_clipped_by_an_8_bit_window_is_found():
     for x, y in ((223, 688), (308, 659), (788, 171)):
         near = [j for j in r.joints if np.hypot(j.x_px - x, j.y_px - y) < 15]
         assert len(near) == 2 and all("bridge" in j.defects for j in near), (x, y)
+
+
+def test_bare_pad_of_a_missing_ball_in_a_clipped_8_bit_frame_is_found():
+    """A JPEG export that clips ball centres inflates the typical ball peak (5.8 against 0.9-1.7
+    unclipped), and the bare pad of a missing ball, 13 noise sigmas clear, measured 0.015 of it:
+    under the 0.05 rule (before: not reported without a recipe). A trace's end on an empty site
+    (development frame 5000005/3) lifts one side of the ring around it and is still no pad."""
+    f = generate_frame((5600000, 10), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert any("missing" in j.defects and np.hypot(j.x_px - 601, j.y_px - 522) < 8 for j in r.joints)
+    t = min((t for t in f.truth["joints"] if "missing" in t["defects"]),
+            key=lambda t: np.hypot(t["x_px"] - 601, t["y_px"] - 522))
+    assert np.hypot(t["x_px"] - 601, t["y_px"] - 522) < 3
+    g = generate_frame((5000005, 3), package="bga", shape=(1024, 1024))
+    rg = score_frame(g.image)
+    assert not any("missing" in j.defects and np.hypot(j.x_px - 411, j.y_px - 436) < 10 for j in rg.joints)
