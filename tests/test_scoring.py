@@ -702,3 +702,17 @@ def test_bare_pad_of_a_missing_ball_in_a_clipped_8_bit_frame_is_found():
     g = generate_frame((5000005, 3), package="bga", shape=(1024, 1024))
     rg = score_frame(g.image)
     assert not any("missing" in j.defects and np.hypot(j.x_px - 411, j.y_px - 436) < 10 for j in rg.joints)
+
+
+def test_no_structure_error_names_the_file_like_the_readers_errors(tmp_path):
+    """The reader's errors name the file; so does "no solder-like structure" when there is one
+    (it named the frame before)."""
+    import tifffile
+
+    sub = tmp_path / "line3"
+    sub.mkdir()
+    path = sub / "noise.tif"
+    tifffile.imwrite(path, np.random.default_rng(5).normal(1000, 30, (256, 256)).astype(np.uint16))
+    r = score_file(path, frame="noise.tif")
+    assert r.status == "error" and "no solder-like structure" in r.error
+    assert r.error.startswith(str(path) + ":"), r.error

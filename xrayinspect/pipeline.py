@@ -221,16 +221,18 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
 
     t0 = time.perf_counter()
     image = np.asarray(image)
+    # name the file as the reader's errors do; the frame name when there is no file
+    where = (meta.path if meta is not None and getattr(meta, "path", None) else None) or frame or "frame"
     if image.ndim != 2:
-        raise XrayInspectError(f"{frame or 'frame'}: expected a 2-D grey frame, got shape {image.shape}")
+        raise XrayInspectError(f"{where}: expected a 2-D grey frame, got shape {image.shape}")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise XrayInspectError(f"{frame or 'frame'}: frame contains NaN or inf")
+        raise XrayInspectError(f"{where}: frame contains NaN or inf")
     if image.size == 0 or float(image.max()) == float(image.min()):
-        raise XrayInspectError(f"{frame or 'frame'}: frame is flat (every pixel {image.flat[0] if image.size else ''}): nothing to score")
+        raise XrayInspectError(f"{where}: frame is flat (every pixel {image.flat[0] if image.size else ''}): nothing to score")
     # without this, noise is thresholded into blobs and the largest blob "is" a QFN pad that passes
     contrast = structure_contrast(image)
     if contrast < MIN_STRUCTURE_CONTRAST:
-        r = error_result(frame, f"{frame or 'frame'}: no solder-like structure, nothing to score (contrast at "
+        r = error_result(frame, f"{where}: no solder-like structure, nothing to score (contrast at "
                          f"joint scale {contrast:.1f} x the pixel noise, a package shows "
                          f"{MIN_STRUCTURE_CONTRAST:g} or more)",
                          package=recipe.package.type if recipe is not None else "")
