@@ -177,6 +177,64 @@ def _fill_holes(mask):
 HULL_MAX_GROWTH = 1.5
 
 
+#: A cell of a printed pad's window lattice with no window is a window lost to
+#: its voids when at least this share of it is still solder.
+WINDOW_REMNANT = 0.05
+MISSING_WINDOWS = True
+
+
+def _missing_windows(pad_filled, solder):
+    """Rectangles of the windows a printed pad lost to voids, px mask (None: none).
+
+    The windows of a printed pad sit on a regular lattice of like rectangles.
+    A window so voided that its solder is a thin remnant is no longer a
+    window-sized segment and was left out; its cell of the lattice, where
+    some solder remains, is wettable pad all the same.
+
+    Parameters
+    ----------
+    pad_filled : ndarray of bool
+        The pad's segments (windows), holes filled.
+    solder : ndarray of bool
+        Pixels at solder level anywhere in the frame.
+    """
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(pad_filled.astype(np.uint8), connectivity=8)
+    if not 3 <= n - 1 <= 15:
+        return None
+    rects = [cv2.minAreaRect(cv2.findNonZero((lab == k).astype(np.uint8))) for k in range(1, n)]
+    sizes = np.array([sorted(r[1]) for r in rects])
+    w, h = np.median(sizes, axis=0)
+    if not (np.abs(sizes / [w, h] - 1) < 0.15).all():
+        return None                      # not like windows
+    ang = math.radians(float(np.median([r[2] for r in rects])))
+    c, sn = math.cos(ang), math.sin(ang)
+    cen = np.array([r[0] for r in rects])
+    u = cen[:, 0] * c + cen[:, 1] * sn
+    v = -cen[:, 0] * sn + cen[:, 1] * c
+
+    def clusters(x):
+        x = np.sort(x)
+        cut = np.flatnonzero(np.diff(x) > 0.5 * w) + 1
+        return [float(np.mean(g)) for g in np.split(x, cut)]
+
+    cu, cv_ = clusters(u), clusters(v)
+    if len(cu) * len(cv_) > 16 or len(cu) * len(cv_) - (n - 1) not in (1, 2):
+        return None
+    out = np.zeros(pad_filled.shape, np.uint8)
+    for a in cu:
+        for b in cv_:
+            if np.min(np.hypot(u - a, v - b)) < 0.3 * w:
+                continue
+            x, y = a * c - b * sn, a * sn + b * c
+            box = np.round(cv2.boxPoints(((x, y), (w, h), math.degrees(ang)))).astype(np.int32)
+            cell = np.zeros_like(out)
+            cv2.fillPoly(cell, [box], 1)
+            cb = cell.astype(bool)
+            if cb.sum() and (solder & cb).sum() >= WINDOW_REMNANT * cb.sum():
+                out |= cell
+    return out.astype(bool) if out.any() else None
+
+
 def _close_bays(pad_filled):
     """``pad_filled`` with each segment's bays (edge voids) added, px mask.
 
@@ -468,7 +526,10 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     # windows are outside every segment and stay out)
     pad_filled = _fill_holes(pad_mask)
     level = float(np.percentile(att[pad_filled], 70))
+    lost = _missing_windows(pad_filled, mask.astype(bool)) if MISSING_WINDOWS else None
     pad_filled = _close_bays(pad_filled)
+    if lost is not None:
+        pad_filled |= lost
     ys, xs = np.nonzero(pad_filled)
     deficit = level - att
     void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
