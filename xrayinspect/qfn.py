@@ -175,6 +175,10 @@ def _fill_holes(mask):
 #: A segment whose convex hull exceeds its filled area by more than this factor
 #: is not a rectangle with bays (an L, a pad joined to a trace): left as it is.
 HULL_MAX_GROWTH = 1.5
+#: A segment filling at least this share of its minimum-area rectangle is one
+#: rectangle: the corners its hull cuts off are bays (None: hull only).
+#: Development QFN frames: pad MAE 1.71 -> 1.66 pp, p95 6.6 -> 4.8 pp.
+CORNER_FILL = 0.8
 
 
 #: A cell of a printed pad's window lattice with no window is a window lost to
@@ -254,9 +258,28 @@ def _close_bays(pad_filled):
         if not contours:
             continue
         hull = np.zeros_like(seg)
-        cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+        pts = np.vstack(contours)
+        cv2.fillPoly(hull, [cv2.convexHull(pts)], 1)
         if hull.sum() > HULL_MAX_GROWTH * a:
             continue
+        if CORNER_FILL is not None:
+            # a void at a corner of a pad (or of one window) leaves a bite that
+            # the hull cuts diagonally: the corner of the segment's rectangle is
+            # pad too, when the segment is one rectangle (it fills most of it;
+            # windows joined by a trace do not, and their rectangle's corners
+            # are channels)
+            box = cv2.boxPoints(cv2.minAreaRect(pts))
+            rect = np.zeros_like(seg)
+            cv2.fillPoly(rect, [np.round(box).astype(np.int32)], 1)
+            if a >= CORNER_FILL * rect.sum():
+                extra = (rect.astype(bool) & ~hull.astype(bool)).astype(np.uint8)
+                m, el = cv2.connectedComponents(extra, connectivity=8)
+                for i in range(1, m):
+                    part = el == i
+                    py, px = np.nonzero(part)
+                    d = np.hypot(box[:, 0][:, None] - px[None], box[:, 1][:, None] - py[None])
+                    if d.min() <= 2.0:           # the part holds a corner of the rectangle
+                        hull[part] = 1
         bay = hull.astype(bool) & ~seg.astype(bool)
         if bay.any():
             out[y0:y1, x0:x1] |= _void_like(bay)
