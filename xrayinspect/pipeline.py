@@ -259,7 +259,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,
                     profile=profile_name)
     if pkg_type == "qfn":
-        from .qfn import score_qfn
+        from .qfn import _n_pins, score_qfn
 
         # a stitching band through the pad would cut it into pieces: score the
         # frame with the bands taken out, then map positions back
@@ -274,7 +274,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         if banded:
             _unband(joints, keep_x, keep_y)
             info = dict(info, labels=None, void_labels=None)
-        if auto and (sum(j.kind == "pin" and "missing" not in j.defects for j in joints) < MIN_QFN_PINS
+        if auto and (_n_pins(joints) < MIN_QFN_PINS
                      or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,

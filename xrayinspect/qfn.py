@@ -184,7 +184,6 @@ CORNER_FILL = 0.8
 #: A cell of a printed pad's window lattice with no window is a window lost to
 #: its voids when at least this share of it is still solder.
 WINDOW_REMNANT = 0.05
-MISSING_WINDOWS = True
 
 
 def _missing_windows(pad_filled, solder):
@@ -205,7 +204,12 @@ def _missing_windows(pad_filled, solder):
     n, lab, stats, _ = cv2.connectedComponentsWithStats(pad_filled.astype(np.uint8), connectivity=8)
     if not 3 <= n - 1 <= 15:
         return None
-    rects = [cv2.minAreaRect(cv2.findNonZero((lab == k).astype(np.uint8))) for k in range(1, n)]
+    rects = []
+    for k in range(1, n):
+        # each window's pixels from its own box, not a scan of the frame
+        x, y, bw, bh = stats[k, :4]
+        pts = cv2.findNonZero((lab[y:y + bh, x:x + bw] == k).astype(np.uint8)) + np.array([x, y], np.int32)
+        rects.append(cv2.minAreaRect(pts))
     sizes = np.array([sorted(r[1]) for r in rects])
     w, h = np.median(sizes, axis=0)
     if not (np.abs(sizes / [w, h] - 1) < 0.15).all():
@@ -225,17 +229,23 @@ def _missing_windows(pad_filled, solder):
     if len(cu) * len(cv_) > 16 or len(cu) * len(cv_) - (n - 1) not in (1, 2):
         return None
     out = np.zeros(pad_filled.shape, np.uint8)
+    fh, fw = out.shape
     for a in cu:
         for b in cv_:
             if np.min(np.hypot(u - a, v - b)) < 0.3 * w:
                 continue
             x, y = a * c - b * sn, a * sn + b * c
             box = np.round(cv2.boxPoints(((x, y), (w, h), math.degrees(ang)))).astype(np.int32)
-            cell = np.zeros_like(out)
-            cv2.fillPoly(cell, [box], 1)
+            # the cell drawn and counted inside its own bounding box
+            x0, y0 = max(int(box[:, 0].min()), 0), max(int(box[:, 1].min()), 0)
+            x1, y1 = min(int(box[:, 0].max()) + 1, fw), min(int(box[:, 1].max()) + 1, fh)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            cell = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.fillPoly(cell, [box - np.array([x0, y0], np.int32)], 1)
             cb = cell.astype(bool)
-            if cb.sum() and (solder & cb).sum() >= WINDOW_REMNANT * cb.sum():
-                out |= cell
+            if cb.sum() and (solder[y0:y1, x0:x1] & cb).sum() >= WINDOW_REMNANT * cb.sum():
+                out[y0:y1, x0:x1] |= cell
     return out.astype(bool) if out.any() else None
 
 
@@ -480,7 +490,7 @@ def _detached_pins(lab, stats, k):
     for seg in segs:
         pad = cv2.dilate(pad, seg)
     rest = own.astype(bool) & ~pad.astype(bool)
-    m, pl, ps, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    m, _, ps, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
     pieces = 0
     for i in range(1, m):
         pw, ph, pa = ps[i, 2], ps[i, 3], ps[i, 4]
@@ -549,7 +559,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     # windows are outside every segment and stay out)
     pad_filled = _fill_holes(pad_mask)
     level = float(np.percentile(att[pad_filled], 70))
-    lost = _missing_windows(pad_filled, mask.astype(bool)) if MISSING_WINDOWS else None
+    lost = _missing_windows(pad_filled, mask.astype(bool))
     pad_filled = _close_bays(pad_filled)
     if lost is not None:
         pad_filled |= lost
