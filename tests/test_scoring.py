@@ -554,6 +554,21 @@ def test_zoomed_view_of_large_balls_is_scored():
     assert r.verdict == f.truth["frame_verdict"]
 
 
+@pytest.mark.parametrize("seed", [5800098, 5800012])
+def test_balls_beside_parts_far_denser_than_solder_are_found(seed):
+    """Rings of a part five to six times denser than a ball (attenuation 5-6 against 0.9) set the
+    99.5th percentile; the balls lay under the quarter of it that picks the typical ball peak,
+    and the pieces of the rings became the "balls" (before: 0 of 63 and 4 of 75 balls found)."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    tal = Tally()
+    tal.add(f.truth, r)
+    s = tal.summary()
+    assert s["detection_f1"] > 0.95, s
+    assert tal.fp["extra"] == 0 and tal.fp["bridge"] == 0
+    assert r.verdict == f.truth["frame_verdict"]
+
+
 def test_qfn_channels_through_rows_of_vias_are_not_voids():
     """A 3 x 3 print whose vias sit on the channels: a row of barrels is a third of a channel, which
     then fell short of the channel rule and was counted as void (development frame 5650000/8: read
@@ -735,3 +750,17 @@ def test_qfn_void_at_a_pad_corner_is_counted_whole():
     corners of a segment that fills its rectangle are pad."""
     f, r, truth, pad = _qfn_pad((5650000, 10))
     assert abs(pad.void_pct - truth["void_pct"]) < 1.5
+
+
+def test_frame_where_no_joint_is_found_is_an_error_not_a_pass():
+    """Structure but no joint (here: a frame of only large rings, far wider than any ball) gave
+    verdict pass with 0 joints: a board nobody judged passed. It is an error row with a reason."""
+    img = np.full((512, 512), 50000, np.uint16)
+    rng = np.random.default_rng(3)
+    for cx, cy, rad in [(130, 130, 90), (380, 140, 80), (250, 380, 100)]:
+        cv2.circle(img, (cx, cy), rad, 8000, 6)
+    img = (img + rng.normal(0, 300, img.shape)).clip(0, 65535).astype(np.uint16)
+    r = score_frame(img, frame="rings.tif")
+    assert r.status == "error" and r.verdict == "error", (r.status, len(r.joints))
+    assert "no solder joint found" in r.error and "rings.tif" in r.error
+    assert "\n" not in r.error

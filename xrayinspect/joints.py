@@ -105,6 +105,47 @@ def _percentile(values, q):
     return float((b - d * (1 - g)) if g >= 0.5 else (a + d * g))
 
 
+#: Share of the joint-sized blobs above a quarter of the 99.5th percentile
+#: that must be compact (fill >= 0.6 of their box) for that level to stand.
+PEAK_COMPACT_SHARE = 0.5
+#: Fractions of the 99.5th percentile tried when it does not stand.
+PEAK_LOWER_LEVELS = (0.125, 0.0625)
+
+
+def _sized_blobs(att_smooth, level, nominal):
+    """Blobs above ``level``: labels, their pixels, the joint-sized ones and how many of those are compact.
+
+    Returns ``(n, lab, idx, lv, ok, n_compact)``: ``n`` labels (0 the
+    background) of ``lab``; ``idx`` the flat indices of the blob pixels and
+    ``lv`` their labels; ``ok`` the labels whose area is 0.3-2 x ``nominal``
+    (px); ``n_compact`` how many of those fill at least 0.6 of their box.
+    """
+    mask = att_smooth > level
+    # only the grouping of the blobs matters here, not their numbering: the
+    # fastest labelling algorithm will do, and areas come from the blob pixels
+    n, lab = _components(mask.view(np.uint8), fast=True)
+    idx = np.flatnonzero(mask)
+    if n <= 1:
+        return n, lab, idx, idx, np.zeros(0, np.int64), 0
+    lv = lab.ravel()[idx]
+    area = np.bincount(lv, minlength=n)[1:]
+    ok = np.nonzero((area > 0.3 * nominal) & (area < 2.0 * nominal))[0] + 1
+    n_compact = 0
+    if ok.size:
+        # a disc fills pi/4 of its box; arcs and crossings of rings far less
+        sel = np.isin(lv, ok)
+        w = att_smooth.shape[1]
+        ys, xs = np.divmod(idx[sel], w)
+        l = lv[sel]
+        big = np.iinfo(np.int64).max
+        x0 = np.full(n, big); x1 = np.full(n, -1); y0 = np.full(n, big); y1 = np.full(n, -1)
+        np.minimum.at(x0, l, xs); np.maximum.at(x1, l, xs)
+        np.minimum.at(y0, l, ys); np.maximum.at(y1, l, ys)
+        box = (x1[ok] - x0[ok] + 1) * (y1[ok] - y0[ok] + 1)
+        n_compact = int(np.count_nonzero(area[ok - 1] >= 0.6 * box))
+    return n, lab, idx, lv, ok, n_compact
+
+
 def typical_peak(att_smooth, valid, diameter_px):
     """Median peak attenuation of the joint-sized blobs of a frame.
 
@@ -115,18 +156,20 @@ def typical_peak(att_smooth, valid, diameter_px):
     if v.size == 0:
         return np.inf
     hi = _percentile(v, 99.5)
-    mask = att_smooth > 0.25 * hi
-    # only the grouping of the blobs matters here, not their numbering: the
-    # fastest labelling algorithm will do, and areas come from the blob pixels
-    n, lab = _components(mask.view(np.uint8), fast=True)
-    if n <= 1:
-        return hi
-    idx = np.flatnonzero(mask)
-    lv = lab.ravel()[idx]
-    area = np.bincount(lv, minlength=n)[1:]
     nominal = np.pi * (max(diameter_px, 4.0) / 2) ** 2
-    ok = np.nonzero((area > 0.3 * nominal) & (area < 2.0 * nominal))[0] + 1
-    if ok.size < 3:
+    level = 0.25 * hi
+    n, lab, idx, lv, ok, n_compact = _sized_blobs(att_smooth, level, nominal)
+    if ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size:
+        # something far denser than solder (a steel or tantalum part, a
+        # connector's pins) sets the 99.5th percentile: the balls then lie
+        # under the level, and the joint-sized blobs above it are pieces of
+        # that part. Lower levels are tried; the one holding the most
+        # compact joint-sized blobs (balls are discs) wins.
+        for frac in PEAK_LOWER_LEVELS:
+            cand = _sized_blobs(att_smooth, frac * hi, nominal)
+            if cand[5] > max(n_compact, 2):
+                n, lab, idx, lv, ok, n_compact = cand
+    if n <= 1 or ok.size < 3:
         return hi
     # peaks of the joint-sized blobs only, over their pixels only
     sel = np.zeros(n, bool)

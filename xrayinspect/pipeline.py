@@ -210,7 +210,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     FrameResult
         ``status="error"`` with a one-line reason when the frame shows no
         solder-like structure (:func:`structure_contrast` below
-        :data:`MIN_STRUCTURE_CONTRAST`).
+        :data:`MIN_STRUCTURE_CONTRAST`) or no joint is found in it (a frame
+        nobody could judge must not pass).
 
     Raises
     ------
@@ -290,6 +291,15 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         from .bga import score_bga
 
         joints, info = score_bga(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
+    if not joints:
+        # a frame with structure but not one joint found: passing it would
+        # pass a board nobody looked at (a view the segmentation cannot read)
+        r = error_result(frame, f"{where}: no solder joint found ({pkg_type.upper()} scoring): nothing "
+                         f"was judged",
+                         package=pkg_type)
+        r.shape = tuple(image.shape)
+        r.seconds = time.perf_counter() - t0
+        return r
     r.joints = joints
     r.pitch_px = float(info.get("pitch_px", math.nan))
     r.angle_deg = float(info.get("angle_deg", math.nan))
