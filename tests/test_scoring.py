@@ -752,6 +752,20 @@ def test_qfn_void_at_a_pad_corner_is_counted_whole():
     assert abs(pad.void_pct - truth["void_pct"]) < 1.5
 
 
+def test_wide_neck_that_pulls_the_centroids_together_is_still_a_bridge():
+    """Two seated balls joined by a wide neck (development frame 5800006, sites (24, 18)-(24, 19),
+    pitch 19 px): the neck's pixels pulled both centroids 1-2 px into the gap, the pair measured
+    closer than a seated pair can be, and was taken for two balls pushed together, not bridged."""
+    f = generate_frame(5800006, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    for t in f.truth["joints"]:
+        if (t["grid_row"], t["grid_col"]) in ((24, 18), (24, 19)):
+            assert "bridge" in t["defects"]
+            j = min(r.joints, key=lambda j: np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]))
+            assert np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 3
+            assert "bridge" in j.defects and "misaligned" not in j.defects, j.defects
+
+
 def test_frame_where_no_joint_is_found_is_an_error_not_a_pass():
     """Structure but no joint (here: a frame of only large rings, far wider than any ball) gave
     verdict pass with 0 joints: a board nobody judged passed. It is an error row with a reason."""

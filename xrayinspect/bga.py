@@ -542,6 +542,27 @@ DENSE_GAP = 1.1
 DISPLACED_GAP = 0.5
 
 
+#: A ball's top: its pixels above this fraction of its own peak.
+TOP_FRACTION = 0.7
+
+
+def _top_centre(masks, att, k):
+    """Centroid (x, y), px, of joint ``k``'s pixels above :data:`TOP_FRACTION` of its peak.
+
+    The dense top of a ball is where the sphere is thickest; a neck or a
+    trace beside it is thinner and stays below, so this centre is not pulled
+    towards them as the mask's centroid is.
+    """
+    x0, y0, x1, y1 = masks.bbox[k]
+    own = masks.labels[y0:y1, x0:x1] == k
+    a = att[y0:y1, x0:x1]
+    top = own & (a >= TOP_FRACTION * a[own].max()) if own.any() else own
+    ys, xs = np.nonzero(top)
+    if ys.size == 0:
+        return np.array([masks.cx[k], masks.cy[k]])
+    return np.array([xs.mean() + x0, ys.mean() + y0])
+
+
 def _gap_saddles(att, labels, site_of, peak, typ_peak):
     """Lowest attenuation across the straight gap between each pair of neighbouring balls.
 
@@ -872,7 +893,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_site, 0.0) if fit is not None else 0.0
         for (a, b), v in saddles.items():
             if np.hypot(masks.cx[a] - masks.cx[b], masks.cy[a] - masks.cy[b]) < near_pair:
-                continue
+                # a wide neck pulls both centroids into the gap (1-2 px each
+                # at a 19 px pitch): the dense tops, which a neck does not
+                # reach, say whether the balls themselves moved
+                if v < SADDLE_FRACTION or np.hypot(*(_top_centre(masks, prep.att_smooth, a)
+                                                     - _top_centre(masks, prep.att_smooth, b))) < near_pair:
+                    continue
             # two balls cut out of one mask are joined at the mask's level
             # already: the neck only has to run straight across the gap (a
             # ring that joined them does not)
