@@ -778,3 +778,16 @@ def test_frame_where_no_joint_is_found_is_an_error_not_a_pass():
     assert r.status == "error" and r.verdict == "error", (r.status, len(r.joints))
     assert "no solder joint found" in r.error and "rings.tif" in r.error
     assert "\n" not in r.error
+
+
+def test_qfn_beside_parts_far_denser_than_solder_is_read_as_a_qfn():
+    """Rings of a part far denser than solder held the upper class of the package check's split by
+    themselves: the QFN (development frame 5810011, two bridged pins) was read as a BGA of 4
+    "balls" that passed. The rest is split again: it is a QFN and fails on its bridge."""
+    f = generate_frame(5810011, package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.package == "qfn"
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.tp["bridge"] == 2 and t.fp["bridge"] == 0
+    assert r.verdict == "fail" == f.truth["frame_verdict"]
