@@ -791,3 +791,26 @@ def test_qfn_beside_parts_far_denser_than_solder_is_read_as_a_qfn():
     t.add(f.truth, r)
     assert t.tp["bridge"] == 2 and t.fp["bridge"] == 0
     assert r.verdict == "fail" == f.truth["frame_verdict"]
+
+
+def test_qfn_pin_crossed_by_a_ring_is_found():
+    """The ring of a part beside the package lies across one pin (development frame 5810018): pin
+    and ring were one component with a hole, rejected as a via ring, and the pin was reported
+    missing on a board that passes."""
+    f = generate_frame(5810018, package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.det[2] == 0 and not any("missing" in j.defects for j in r.joints)
+    assert r.verdict == "pass" == f.truth["frame_verdict"]
+
+
+def test_qfn_corner_pins_of_a_turned_package_stay_on_their_side():
+    """A package turned by 6.4 degrees (development frame 5810056): a corner pin of the top row lay
+    past the 45-degree line from the pad's centre, was counted on the left side, and the gap it
+    left in that side's spacing was reported as a missing pin."""
+    f = generate_frame(5810056, package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert abs(r.angle_deg - f.truth["scene"]["angle_deg"]) < 1.0
+    assert not any("missing" in j.defects for j in r.joints)
+    assert r.verdict == "pass" == f.truth["frame_verdict"]

@@ -649,13 +649,18 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         x, y, bw, bh = stats[k, :4]
         own = lab[y:y + bh, x:x + bw] == k
         if ndi.binary_fill_holes(own).sum() > 1.3 * area[k] or area[k] < 0.45 * bw * bh:
-            continue            # a ring (via barrel) or a thin line
+            # a ring (via barrel) or a thin line; or a land that a thinner
+            # ring or line crosses: the land is what an opening leaves
+            if not _land_under_dense_line(lab, stats, cents, area, att, k, level):
+                continue
         pin_ids.append(k)
     joints = [pad]
     if pin_ids:
         med = float(np.median(area[pin_ids]))
         pin_ids = [k for k in pin_ids if 0.25 * med <= area[k] <= 4.0 * med]
-    pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep)
+    angle = _pad_angle(pad_filled)
+    pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep,
+                 rotation_deg=angle if math.isfinite(angle) else 0.0)
     _pin_bridges(pins, lab, pin_ids, att, level, prep.valid, pad_filled)
     joints += pins
     for j in joints:
@@ -670,9 +675,50 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     for i, j in enumerate(joints):
         j.joint_id = i
     pitch = [p.get("pitch") for p in []]
-    info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": _pad_angle(pad_filled),
+    info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": angle,
             "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled}
     return joints, info
+
+
+#: A land crossed by a thinner ring or line keeps what an opening with a disc
+#: of this share of its own thickest width leaves (a ring of another part on
+#: top of a pin made it a ring: the pin was reported missing).
+LAND_OPENING_FRACTION = 0.6
+
+
+def _land_under_dense_line(lab, stats, cents, area, att, k, level):
+    """Open component ``k`` by a share of its own thickness; keep it if a solid land is left.
+
+    A pin crossed by the ring of a part beside it (a via ring, a can's
+    outline) is one component with a hole: the ring test rejected it. The
+    ring is thinner than the pin: an opening with a disc of
+    :data:`LAND_OPENING_FRACTION` of the component's thickest width takes it
+    off, a ring or a line of even width keeps its shape and stays rejected.
+    Updates ``lab`` (the cut pixels become background), ``stats``, ``cents``
+    and ``area`` of ``k`` in place when a land is kept; returns whether it was.
+    """
+    x, y, bw, bh = stats[k, :4]
+    own = (lab[y:y + bh, x:x + bw] == k).astype(np.uint8)
+    thick = 2 * float(cv2.distanceTransform(np.pad(own, 1), cv2.DIST_L2, 3).max())
+    size = int(LAND_OPENING_FRACTION * thick) | 1
+    if size < 3:
+        return False
+    left = cv2.morphologyEx(own, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    nl, ll, ls, lc = cv2.connectedComponentsWithStats(left, connectivity=8)
+    if nl < 2:
+        return False
+    big = 1 + int(np.argmax(ls[1:, cv2.CC_STAT_AREA]))
+    piece = ll == big
+    a = int(piece.sum())
+    px, py, pw, ph = ls[big, :4]
+    if ndi.binary_fill_holes(piece).sum() > 1.3 * a or a < 0.45 * pw * ph:
+        return False
+    sub = lab[y:y + bh, x:x + bw]
+    sub[own.astype(bool) & ~piece] = 0
+    stats[k] = (x + px, y + py, pw, ph, a)
+    cents[k] = (lc[big, 0] + x, lc[big, 1] + y)
+    area[k] = a
+    return True
 
 
 def _pad_angle(pad_filled):
@@ -736,8 +782,14 @@ def _pin_bridges(pins, lab, pin_ids, att, level, valid, pad_mask):
             j.defects.append("bridge")
 
 
-def _pins(lab, pin_ids, stats, cents, area, att, centre, prep):
-    """Pin joints with bridges split in two and missing pins found from the spacing."""
+def _pins(lab, pin_ids, stats, cents, area, att, centre, prep, rotation_deg=0.0):
+    """Pin joints with bridges split in two and missing pins found from the spacing.
+
+    ``rotation_deg``: the pad's rotation (counter-clockwise on screen); each
+    pin's side is read from its direction from ``centre`` turned back by it,
+    so that the corner pins of a turned package stay on their own side (a
+    corner pin counted on the next side left a gap there: a "missing" pin).
+    """
     if not pin_ids:
         return []
     cx, cy = centre
@@ -752,7 +804,8 @@ def _pins(lab, pin_ids, stats, cents, area, att, centre, prep):
     contours, perim = contours_by_label(plab, len(pin_ids))
     out = []
     for i, k in enumerate(pin_ids, start=1):
-        ang = math.atan2(cents[k, 1] - cy, cents[k, 0] - cx)
+        # image rows run down: a turn counter-clockwise on screen lowers atan2
+        ang = math.atan2(cents[k, 1] - cy, cents[k, 0] - cx) + math.radians(rotation_deg)
         side = int(((ang + math.pi / 4) % (2 * math.pi)) // (math.pi / 2))
         base = dict(kind="pin", void_pct=float(vs.void_pct[i]), largest_void_pct=float(vs.largest_void_pct[i]),
                     void_count=int(vs.void_count[i]), peak_att=float(vs.dome_peak[i]))
