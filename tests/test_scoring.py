@@ -814,3 +814,15 @@ def test_qfn_corner_pins_of_a_turned_package_stay_on_their_side():
     assert abs(r.angle_deg - f.truth["scene"]["angle_deg"]) < 1.0
     assert not any("missing" in j.defects for j in r.joints)
     assert r.verdict == "pass" == f.truth["frame_verdict"]
+
+
+def test_trace_along_a_column_of_balls_is_not_a_bridge():
+    """A blurred copper trace running along the last column of a 36 x 36 BGA (development frame
+    5800006, pitch 19 px) stood at 0.12-0.13 of the balls' peak across each gap, over the old 0.12
+    bridge rule: 4 balls were called bridged. The 12 truly bridged balls are still found."""
+    f = generate_frame(5800006, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.fp["bridge"] == 0, t.fp["bridge"]
+    assert t.tp["bridge"] == 12 and t.fn["bridge"] == 0
