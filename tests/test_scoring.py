@@ -780,19 +780,6 @@ def test_frame_where_no_joint_is_found_is_an_error_not_a_pass():
     assert "\n" not in r.error
 
 
-def test_qfn_beside_parts_far_denser_than_solder_is_read_as_a_qfn():
-    """Rings of a part far denser than solder held the upper class of the package check's split by
-    themselves: the QFN (development frame 5810011, two bridged pins) was read as a BGA of 4
-    "balls" that passed. The rest is split again: it is a QFN and fails on its bridge."""
-    f = generate_frame(5810011, package="qfn", shape=(1024, 1024))
-    r = score_frame(f.image)
-    assert r.package == "qfn"
-    t = Tally()
-    t.add(f.truth, r)
-    assert t.tp["bridge"] == 2 and t.fp["bridge"] == 0
-    assert r.verdict == "fail" == f.truth["frame_verdict"]
-
-
 def test_qfn_pin_crossed_by_a_ring_is_found():
     """The ring of a part beside the package lies across one pin (development frame 5810018): pin
     and ring were one component with a hole, rejected as a via ring, and the pin was reported

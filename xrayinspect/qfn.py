@@ -69,18 +69,7 @@ def looks_like_qfn(image, polarity, valid=None):
     v = th[th > 0]
     if v.size < 50:
         return False
-    level = _otsu(v)
-    if _pad_above(th, level):
-        return True
-    # a part far denser than solder (rings of a steel or tantalum part) can
-    # hold the upper class of the split by itself: split the rest again
-    below = v[v <= level]
-    return below.size >= 50 and _pad_above(th, _otsu(below))
-
-
-def _pad_above(th, level):
-    """Whether the blobs of the coarse top-hat ``th`` above ``level`` hold a QFN pad (see :func:`looks_like_qfn`)."""
-    mask = (th > level).astype(np.uint8)
+    mask = (th > _otsu(v)).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n < 3:
         return False
