@@ -813,3 +813,15 @@ def test_trace_along_a_column_of_balls_is_not_a_bridge():
     t.add(f.truth, r)
     assert t.fp["bridge"] == 0, t.fp["bridge"]
     assert t.tp["bridge"] == 12 and t.fn["bridge"] == 0
+
+
+def test_zoomed_balls_larger_than_the_size_guess_keep_their_own_peak():
+    """A zoomed 8 x 8 BGA whose balls (about 70 px) are far larger than the polarity vote's size
+    guess (21 px, development frame 5840001): no joint-sized blob stands above a quarter of the
+    99.5th percentile, but whole balls do. That is a missed size, not a part denser than solder:
+    a lower level (tried for those) took junk for balls and lost 6 of 63."""
+    f = generate_frame(5840001, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.det[2] == 0 and t.det[1] <= 1, t.det

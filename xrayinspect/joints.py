@@ -112,13 +112,32 @@ PEAK_COMPACT_SHARE = 0.5
 PEAK_LOWER_LEVELS = (0.125, 0.0625)
 
 
-def _sized_blobs(att_smooth, level, nominal):
+def _n_compact(w, idx, lv, n, area, labels):
+    """How many of ``labels`` (blobs of areas ``area[label - 1]``, px) fill at least 0.6 of their box."""
+    if labels.size == 0:
+        return 0
+    want = np.zeros(n, bool)
+    want[labels] = True
+    sel = want[lv]
+    ys, xs = np.divmod(idx[sel], w)
+    l = lv[sel]
+    big = np.iinfo(np.int64).max
+    x0 = np.full(n, big); x1 = np.full(n, -1); y0 = np.full(n, big); y1 = np.full(n, -1)
+    np.minimum.at(x0, l, xs); np.maximum.at(x1, l, xs)
+    np.minimum.at(y0, l, ys); np.maximum.at(y1, l, ys)
+    box = (x1[labels] - x0[labels] + 1) * (y1[labels] - y0[labels] + 1)
+    return int(np.count_nonzero(area[labels - 1] >= 0.6 * box))
+
+
+def _sized_blobs(att_smooth, level, nominal, big_compact=None):
     """Blobs above ``level``: labels, their pixels, the joint-sized ones and how many of those are compact.
 
     Returns ``(n, lab, idx, lv, ok, n_compact)``: ``n`` labels (0 the
     background) of ``lab``; ``idx`` the flat indices of the blob pixels and
     ``lv`` their labels; ``ok`` the labels whose area is 0.3-2 x ``nominal``
     (px); ``n_compact`` how many of those fill at least 0.6 of their box.
+    ``big_compact``, a one-item list, receives the number of compact blobs
+    of 2 x ``nominal`` or more.
     """
     mask = att_smooth > level
     # only the grouping of the blobs matters here, not their numbering: the
@@ -130,19 +149,11 @@ def _sized_blobs(att_smooth, level, nominal):
     lv = lab.ravel()[idx]
     area = np.bincount(lv, minlength=n)[1:]
     ok = np.nonzero((area > 0.3 * nominal) & (area < 2.0 * nominal))[0] + 1
-    n_compact = 0
-    if ok.size:
-        # a disc fills pi/4 of its box; arcs and crossings of rings far less
-        sel = np.isin(lv, ok)
-        w = att_smooth.shape[1]
-        ys, xs = np.divmod(idx[sel], w)
-        l = lv[sel]
-        big = np.iinfo(np.int64).max
-        x0 = np.full(n, big); x1 = np.full(n, -1); y0 = np.full(n, big); y1 = np.full(n, -1)
-        np.minimum.at(x0, l, xs); np.maximum.at(x1, l, xs)
-        np.minimum.at(y0, l, ys); np.maximum.at(y1, l, ys)
-        box = (x1[ok] - x0[ok] + 1) * (y1[ok] - y0[ok] + 1)
-        n_compact = int(np.count_nonzero(area[ok - 1] >= 0.6 * box))
+    # a disc fills pi/4 of its box; arcs and crossings of rings far less
+    n_compact = _n_compact(att_smooth.shape[1], idx, lv, n, area, ok)
+    if big_compact is not None:
+        # (compact blobs larger than a joint: see typical_peak)
+        big_compact[0] = _n_compact(att_smooth.shape[1], idx, lv, n, area, np.nonzero(area >= 2.0 * nominal)[0] + 1)
     return n, lab, idx, lv, ok, n_compact
 
 
@@ -158,8 +169,11 @@ def typical_peak(att_smooth, valid, diameter_px):
     hi = _percentile(v, 99.5)
     nominal = np.pi * (max(diameter_px, 4.0) / 2) ** 2
     level = 0.25 * hi
-    n, lab, idx, lv, ok, n_compact = _sized_blobs(att_smooth, level, nominal)
-    if ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size:
+    big = [0]
+    n, lab, idx, lv, ok, n_compact = _sized_blobs(att_smooth, level, nominal, big_compact=big)
+    # compact blobs larger than a joint above the level are balls the size
+    # guess missed (a zoomed view), not pieces of a denser part: no lower level
+    if (ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size) and big[0] < 3:
         # something far denser than solder (a steel or tantalum part, a
         # connector's pins) sets the 99.5th percentile: the balls then lie
         # under the level, and the joint-sized blobs above it are pieces of
