@@ -112,49 +112,33 @@ PEAK_COMPACT_SHARE = 0.5
 PEAK_LOWER_LEVELS = (0.125, 0.0625)
 
 
-def _n_compact(w, idx, lv, n, area, labels):
-    """How many of ``labels`` (blobs of areas ``area[label - 1]``, px) fill at least 0.6 of their box."""
-    if labels.size == 0:
-        return 0
-    want = np.zeros(n, bool)
-    want[labels] = True
-    sel = want[lv]
-    ys, xs = np.divmod(idx[sel], w)
-    l = lv[sel]
-    big = np.iinfo(np.int64).max
-    x0 = np.full(n, big); x1 = np.full(n, -1); y0 = np.full(n, big); y1 = np.full(n, -1)
-    np.minimum.at(x0, l, xs); np.maximum.at(x1, l, xs)
-    np.minimum.at(y0, l, ys); np.maximum.at(y1, l, ys)
-    box = (x1[labels] - x0[labels] + 1) * (y1[labels] - y0[labels] + 1)
-    return int(np.count_nonzero(area[labels - 1] >= 0.6 * box))
+def _sized_blobs(att_smooth, level, nominal):
+    """Blobs above ``level``: their pixels, the joint-sized ones, and how many are compact.
 
-
-def _sized_blobs(att_smooth, level, nominal, big_compact=None):
-    """Blobs above ``level``: labels, their pixels, the joint-sized ones and how many of those are compact.
-
-    Returns ``(n, lab, idx, lv, ok, n_compact)``: ``n`` labels (0 the
-    background) of ``lab``; ``idx`` the flat indices of the blob pixels and
-    ``lv`` their labels; ``ok`` the labels whose area is 0.3-2 x ``nominal``
-    (px); ``n_compact`` how many of those fill at least 0.6 of their box.
-    ``big_compact``, a one-item list, receives the number of compact blobs
-    of 2 x ``nominal`` or more.
+    Returns ``(n, idx, lv, ok, n_compact, n_big_compact)``: ``n`` labels (0
+    the background); ``idx`` the flat indices of the blob pixels and ``lv``
+    their labels; ``ok`` the labels whose area is 0.3-2 x ``nominal`` (px);
+    ``n_compact`` how many of those fill at least 0.6 of their box (a disc
+    fills pi/4 of it, arcs and crossings of rings far less);
+    ``n_big_compact`` how many compact blobs are 2 x ``nominal`` or larger.
     """
-    mask = att_smooth > level
+    mask = (att_smooth > level).view(np.uint8)
     # only the grouping of the blobs matters here, not their numbering: the
-    # fastest labelling algorithm will do, and areas come from the blob pixels
-    n, lab = _components(mask.view(np.uint8), fast=True)
+    # fastest labelling algorithm will do
+    if hasattr(cv2, "connectedComponentsWithStatsWithAlgorithm") and hasattr(cv2, "CCL_GRANA"):
+        n, lab, st, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    else:
+        n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     idx = np.flatnonzero(mask)
     if n <= 1:
-        return n, lab, idx, idx, np.zeros(0, np.int64), 0
+        return n, idx, idx, np.zeros(0, np.int64), 0, 0
     lv = lab.ravel()[idx]
-    area = np.bincount(lv, minlength=n)[1:]
-    ok = np.nonzero((area > 0.3 * nominal) & (area < 2.0 * nominal))[0] + 1
-    # a disc fills pi/4 of its box; arcs and crossings of rings far less
-    n_compact = _n_compact(att_smooth.shape[1], idx, lv, n, area, ok)
-    if big_compact is not None:
-        # (compact blobs larger than a joint: see typical_peak)
-        big_compact[0] = _n_compact(att_smooth.shape[1], idx, lv, n, area, np.nonzero(area >= 2.0 * nominal)[0] + 1)
-    return n, lab, idx, lv, ok, n_compact
+    area = st[1:, cv2.CC_STAT_AREA].astype(float)
+    compact = area >= 0.6 * st[1:, cv2.CC_STAT_WIDTH] * st[1:, cv2.CC_STAT_HEIGHT]
+    sized = (area > 0.3 * nominal) & (area < 2.0 * nominal)
+    ok = np.nonzero(sized)[0] + 1
+    n_big_compact = int(np.count_nonzero(compact & (area >= 2.0 * nominal)))
+    return n, idx, lv, ok, int(np.count_nonzero(compact & sized)), n_big_compact
 
 
 def typical_peak(att_smooth, valid, diameter_px):
@@ -168,12 +152,10 @@ def typical_peak(att_smooth, valid, diameter_px):
         return np.inf
     hi = _percentile(v, 99.5)
     nominal = np.pi * (max(diameter_px, 4.0) / 2) ** 2
-    level = 0.25 * hi
-    big = [0]
-    n, lab, idx, lv, ok, n_compact = _sized_blobs(att_smooth, level, nominal, big_compact=big)
+    n, idx, lv, ok, n_compact, n_big = _sized_blobs(att_smooth, 0.25 * hi, nominal)
     # compact blobs larger than a joint above the level are balls the size
     # guess missed (a zoomed view), not pieces of a denser part: no lower level
-    if (ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size) and big[0] < 3:
+    if (ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size) and n_big < 3:
         # something far denser than solder (a steel or tantalum part, a
         # connector's pins) sets the 99.5th percentile: the balls then lie
         # under the level, and the joint-sized blobs above it are pieces of
@@ -181,8 +163,8 @@ def typical_peak(att_smooth, valid, diameter_px):
         # compact joint-sized blobs (balls are discs) wins.
         for frac in PEAK_LOWER_LEVELS:
             cand = _sized_blobs(att_smooth, frac * hi, nominal)
-            if cand[5] > max(n_compact, 2):
-                n, lab, idx, lv, ok, n_compact = cand
+            if cand[4] > max(n_compact, 2):
+                n, idx, lv, ok, n_compact, _ = cand
     if n <= 1 or ok.size < 3:
         return hi
     # peaks of the joint-sized blobs only, over their pixels only

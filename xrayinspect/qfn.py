@@ -640,7 +640,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         if ndi.binary_fill_holes(own).sum() > 1.3 * area[k] or area[k] < 0.45 * bw * bh:
             # a ring (via barrel) or a thin line; or a land that a thinner
             # ring or line crosses: the land is what an opening leaves
-            if not _land_under_dense_line(lab, stats, cents, area, att, k, level):
+            if not _land_left_by_opening(lab, stats, cents, area, k):
                 continue
         pin_ids.append(k)
     joints = [pad]
@@ -675,7 +675,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
 LAND_OPENING_FRACTION = 0.6
 
 
-def _land_under_dense_line(lab, stats, cents, area, att, k, level):
+def _land_left_by_opening(lab, stats, cents, area, k):
     """Open component ``k`` by a share of its own thickness; keep it if a solid land is left.
 
     A pin crossed by the ring of a part beside it (a via ring, a can's
