@@ -364,6 +364,15 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
 #: (0.80); small dog-bone via rings blurred to 0.80-0.85 (7 false extras in
 #: one JPEG frame at 0.8).
 STRAY_CENTRE = 0.9
+#: ... both read on its pixels above this fraction of its own peak (the top of a
+#: sphere is a disc, a crossing trace's a line) ...
+STRAY_TOP_FRACTION = 0.5
+#: ... whose circularity must exceed this.
+STRAY_ROUNDNESS = 0.55
+#: ... and the ring 1-2 px outside that top stays under this fraction of its
+#: peak (90th percentile): a sphere falls away on every side, a piece of a
+#: ring or a trace keeps its arms.
+STRAY_ARMS = 0.7
 #: ... and its peak is at most this multiple of the typical ball peak (a smaller
 #: sphere of the same alloy cannot be denser; what is, is a part or a via).
 STRAY_MAX_PEAK = 1.3
@@ -388,15 +397,47 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
 
     Returns
     -------
-    ndarray of bool, shape (n + 1,)
+    stray : ndarray of bool, shape (n + 1,)
+        Off-site joints that look like stray solder balls.
+    centre : ndarray, shape (n + 1, 2)
+        Centre (x, y), px, of each off-site joint's dense top, where its
+        peak is (the mask's centroid for the others).
     """
+    import cv2
+
     h, w = att.shape
     n = masks.n
-    cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
-    cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = att[cyi, cxi] / masks.peak
-    out = centre >= STRAY_CENTRE
+    out = np.zeros(n + 1, bool)
+    centre = np.stack([masks.cx, masks.cy], 1).astype(float)
+    # centre and shape are taken from the joint's dense top, not its whole
+    # mask: a small stray's mask, grown to a fraction of its own faint peak,
+    # runs out into the skirts of the balls around it, which moved its
+    # centroid 2-3 px off the peak (0.72-0.83 of it on the development
+    # frames) and made it ragged (circularity 0.14-0.52). A ring's dense top
+    # is the ring itself, centred on its hole, as before.
+    for k in np.flatnonzero(rc[:, 0] < 0).tolist():
+        if k == 0 or masks.peak[k] <= 0:
+            continue
+        top, x0, y0 = _dense_top(masks, att, k, STRAY_TOP_FRACTION)
+        ys, xs = np.nonzero(top)
+        if ys.size < 3:
+            continue
+        centre[k] = xs.mean() + x0, ys.mean() + y0
+        cyi = min(max(int(round(centre[k, 1])), 0), h - 1)
+        cxi = min(max(int(round(centre[k, 0])), 0), w - 1)
+        cnts, _ = cv2.findContours(top.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        perim = max(cv2.arcLength(c, True) for c in cnts) if cnts else 0.0
+        round_ = circularity(np.array([float(ys.size)]), np.array([perim]))[0]
+        out[k] = (att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) & (round_ > STRAY_ROUNDNESS)
+        if out[k]:
+            # a sphere falls away on every side of its top; a piece cut out of
+            # a ring or a trace keeps its arms (as dense as the piece) beyond it
+            ya, xa = max(y0 - 3, 0), max(x0 - 3, 0)
+            yb, xb = min(y0 + top.shape[0] + 3, h), min(x0 + top.shape[1] + 3, w)
+            big = np.zeros((yb - ya, xb - xa), np.uint8)
+            big[y0 - ya:y0 - ya + top.shape[0], x0 - xa:x0 - xa + top.shape[1]] = top
+            ring = (cv2.dilate(big, np.ones((5, 5), np.uint8)) > 0) & (big == 0)
+            out[k] = np.percentile(att[ya:yb, xa:xb][ring], 90) <= STRAY_ARMS * masks.peak[k]
     on = rc[:, 0] >= 0
     on[0] = False
     if on.any():
@@ -407,7 +448,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
         m = STRAY_MARGIN
         out &= (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
     out[0] = False
-    return out
+    return out, centre
 
 
 #: Faint stray balls: blobs above this fraction of the typical ball peak (and
@@ -553,6 +594,19 @@ DISPLACED_GAP = 0.5
 TOP_FRACTION = 0.7
 
 
+def _dense_top(masks, att, k, fraction):
+    """Joint ``k``'s pixels at or above ``fraction`` of its own highest, ``(mask, x0, y0)``.
+
+    The mask (bool) covers the joint's bounding box, whose corner is
+    ``(x0, y0)``, px.
+    """
+    x0, y0, x1, y1 = masks.bbox[k]
+    own = masks.labels[y0:y1, x0:x1] == k
+    a = att[y0:y1, x0:x1]
+    top = own & (a >= fraction * a[own].max()) if own.any() else own
+    return top, x0, y0
+
+
 def _top_centre(masks, att, k):
     """Centroid (x, y), px, of joint ``k``'s pixels above :data:`TOP_FRACTION` of its peak.
 
@@ -560,10 +614,7 @@ def _top_centre(masks, att, k):
     trace beside it is thinner and stays below, so this centre is not pulled
     towards them as the mask's centroid is.
     """
-    x0, y0, x1, y1 = masks.bbox[k]
-    own = masks.labels[y0:y1, x0:x1] == k
-    a = att[y0:y1, x0:x1]
-    top = own & (a >= TOP_FRACTION * a[own].max()) if own.any() else own
+    top, x0, y0 = _dense_top(masks, att, k, TOP_FRACTION)
     ys, xs = np.nonzero(top)
     if ys.size == 0:
         return np.array([masks.cx[k], masks.cy[k]])
@@ -880,8 +931,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # a CT or laminography slice cuts every ball to a flat disc: height and
         # peak, which head-in-pillow is judged by, are not in the image
         hip = np.zeros_like(hip)
-    is_joint = (rc[:, 0] >= 0) | (_stray_solder(masks, prep.att_smooth, fit, fit_pts, rc) & (circ > 0.55)
-                                  & (area < 3 * max(med_area, 1)) & (area >= 6))
+    stray, stray_xy = _stray_solder(masks, prep.att_smooth, fit, fit_pts, rc)
+    stray &= (area < 3 * max(med_area, 1)) & (area >= 6)
+    is_joint = (rc[:, 0] >= 0) | stray
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     split_bridged = getattr(masks, "split_bridged", set())
     bridged_to = np.zeros(n + 1, bool)
@@ -924,6 +976,10 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k]) else 0.0, partial=bool(masks.touches_edge[k]),
                         peak_att=float(vs.dome_peak[k]), contour=contours[k])
         j.void_contours = []
+        if stray[k]:
+            # where its peak is: the mask of a small stray runs into its
+            # neighbours' skirts, and its centroid with it
+            j.x_px, j.y_px = (float(v) for v in stray_xy[k])
         if rc[k, 0] < 0 and not j.partial:
             j.defects.append("extra")
             # stray solder is judged by being there; its voids are not measured
