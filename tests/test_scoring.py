@@ -862,3 +862,27 @@ def test_pieces_of_a_large_ring_are_not_stray_solder():
     t = Tally()
     t.add(f.truth, r)
     assert t.fp["extra"] == 0, t.fp["extra"]
+
+
+def _missing_hits(f, r):
+    """(found, false, missed) missing sites of one frame, matched by position as Tally does."""
+    t = Tally()
+    t.add(f.truth, r)
+    return t.tp["missing"], t.fp["missing"], t.fn["missing"]
+
+
+def test_bare_pad_of_a_missing_corner_ball_is_found_without_a_recipe():
+    """A missing corner ball of a 7 x 7 BGA in an 8-bit export (development frame 5800139): with
+    no recipe only its bare pad says a ball belongs there. The pad stood 7 noise sigmas clear of
+    its ring, but at 0.014 of a ball peak that the clipped export inflated, under both the
+    fraction rule and the old 10-sigma rule."""
+    f = generate_frame(5800139, package="bga", shape=(1024, 1024))
+    assert _missing_hits(f, score_frame(f.image)) == (1, 0, 0)
+
+
+def test_trace_ending_on_an_empty_site_is_not_a_bare_pad():
+    """A copper trace that ends on an empty lattice site (development frame 5840088) stands 9
+    sigmas over its ring by the medians; it lifts one sector of the ring, which a bare pad does
+    not: the disc stands below the ring's 95th percentile. No missing ball is called there."""
+    f = generate_frame(5840088, package="bga", shape=(1024, 1024))
+    assert _missing_hits(f, score_frame(f.image)) == (1, 0, 0)

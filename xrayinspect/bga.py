@@ -289,8 +289,15 @@ GHOST_SIGMAS = 4.0
 #: A disc this many noise sigmas above its surroundings is a pad whatever the
 #: ball peak: an 8-bit export that clips ball centres inflates the typical peak
 #: (5.8 against 0.9-1.7 unclipped), and a bare pad 13 sigmas clear of the
-#: noise measured 0.015 of it.
-GHOST_STRONG_SIGMAS = 10.0
+#: noise measured 0.015 of it; the bare pads of 7 missing balls on the
+#: development frames stood 6-8 sigmas clear at 0.014-0.045 of it (10 sigmas
+#: found none of them).
+GHOST_STRONG_SIGMAS = 5.0
+#: ... when it also stands GHOST_SIGMAS above this percentile of its ring: a
+#: trace that ends on the site lifts a sector of the ring, a pad none (a trace
+#: end on an empty site: 9 sigmas by the medians, -0.8 over the 95th
+#: percentile; the bare pads 5.5-7.2 over it).
+GHOST_RING_PERCENTILE = 95
 
 
 def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
@@ -352,7 +359,7 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
             # above all of its ring, not just its median: a trace's end on the
             # site lifts one side of the ring
             strong = (contrast >= GHOST_STRONG_SIGMAS * noise
-                      and float(np.median(di)) - float(np.percentile(ri, 90)) >= GHOST_SIGMAS * noise)
+                      and float(np.median(di)) - float(np.percentile(ri, GHOST_RING_PERCENTILE)) >= GHOST_SIGMAS * noise)
             if contrast >= GHOST_SIGMAS * noise and (contrast >= GHOST_FRACTION * typ_peak or strong):
                 out.append((r, c))
     return out
