@@ -886,3 +886,12 @@ def test_trace_ending_on_an_empty_site_is_not_a_bare_pad():
     not: the disc stands below the ring's 95th percentile. No missing ball is called there."""
     f = generate_frame(5840088, package="bga", shape=(1024, 1024))
     assert _missing_hits(f, score_frame(f.image)) == (1, 0, 0)
+
+
+def test_traces_across_a_depopulated_centre_are_not_bare_pads():
+    """Copper traces run across the empty centre of a BGA (development frame 5840013). Where one
+    crosses a lattice site it is a disc above its surroundings by the medians (6-9 noise sigmas,
+    over 0.05 of a ball's peak), and 5 missing balls were called. A bare pad stands over the
+    densest part of its ring; a trace is as dense where it crosses the ring."""
+    f = generate_frame(5840013, package="bga", shape=(1024, 1024))
+    assert _missing_hits(f, score_frame(f.image)) == (0, 0, 0)
