@@ -895,3 +895,38 @@ def test_traces_across_a_depopulated_centre_are_not_bare_pads():
     densest part of its ring; a trace is as dense where it crosses the ring."""
     f = generate_frame(5840013, package="bga", shape=(1024, 1024))
     assert _missing_hits(f, score_frame(f.image)) == (0, 0, 0)
+
+
+def test_sparse_outer_column_of_rings_is_not_part_of_the_lattice():
+    """With no recipe the lattice's extent is where its points are. Seven blobs two pitches left
+    of a 20 x 20 array (via rings beside a package) lie near lattice positions; they made a
+    sparse outer column whose members were called misaligned balls. A 4 x 4 array whose top row
+    keeps one ball of four keeps that row."""
+    from xrayinspect.grid import fit_grid
+
+    rng = np.random.default_rng(0)
+    rr, cc = np.mgrid[0:20, 0:20]
+    pts = np.stack([100 + 30 * cc.ravel(), 100 + 30 * rr.ravel()], 1).astype(float)
+    junk = np.stack([np.full(7, 40.0), 100 + 30 * np.array([1, 4, 8, 11, 13, 16, 19])], 1)
+    junk[:, 0] += rng.uniform(-6, 6, 7)
+    fit, idx = fit_grid(np.vstack([pts, junk]), shape=(800, 800), radius_px=8.0)
+    assert (fit.rows, fit.cols) == (20, 20), (fit.rows, fit.cols)
+    assert (idx[-7:] == -1).all()
+    assert (idx[:-7] >= 0).all()
+
+    rr, cc = np.mgrid[0:4, 0:4]
+    small = np.stack([200 + 100 * cc.ravel(), 200 + 100 * rr.ravel()], 1).astype(float)
+    small = small[[3] + list(range(4, 16))]          # the top row keeps only its last ball
+    fit, idx = fit_grid(small, shape=(800, 800), radius_px=20.0)
+    assert (fit.rows, fit.cols) == (4, 4) and (idx >= 0).all()
+
+
+def test_via_rings_beside_the_array_are_not_misaligned_balls():
+    """Via rings a pitch or two left of a 30 x 29 BGA (development frame 5840060) extended the
+    fitted lattice by sparse columns; 4 of them were called misaligned balls (and voided)."""
+    f = generate_frame(5840060, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.fp["misaligned"] == 0 and t.det[1] == 0, (t.fp["misaligned"], t.det)
+    assert t.tp["misaligned"] == 6

@@ -215,6 +215,8 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         return None, np.full((len(points), 2), -1)
     origin, u, v, idx = canonical(origin, u, v, idx)
     inlier &= _main_cluster(idx, inlier)
+    if not (rows and cols) and TRIM_SHARE is not None:
+        inlier = _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other_points)
     if inlier.sum() < 4:
         return None, np.full((len(points), 2), -1)
     rmin, cmin = idx[inlier].min(0)
@@ -278,6 +280,82 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     else:
         fit.expected = {rc for rc in occ} | _isolated_holes(occ, fit.rows, fit.cols, seen)
     return fit, idx
+
+
+#: With no recipe, an outer row or column of the fitted lattice holding fewer
+#: balls than this share of a typical row's (or column's), per in-frame site,
+#: is not the package's: via rings and parts beside the array that fall near
+#: lattice positions extended it by a sparse line or two, whose members were
+#: then called misaligned balls (None: keep every line).
+TRIM_SHARE = 0.3
+#: ... among lines of at least this many in-frame sites.
+TRIM_MIN_SITES = 8
+
+
+def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other_points=None):
+    """Drop sparse outer rows and columns from the lattice's points, one at a time.
+
+    Parameters
+    ----------
+    idx : ndarray of int, shape (n, 2)
+        ``(row, col)`` of each point.
+    inlier : ndarray of bool, shape (n,)
+        Points on the lattice.
+    origin, u, v : ndarray
+        Lattice origin and column and row steps, px.
+    shape, radius_px, valid
+        As for :func:`inside_frame`: which sites the frame shows.
+    other_points : ndarray, shape (m, 2), optional
+        Every solder blob, px: a site with one on it is occupied (the balls
+        cut by the frame's edge are not among the lattice's points, and the
+        row they stand in is the package's).
+
+    Returns
+    -------
+    ndarray of bool
+        The inliers left.
+    """
+    inlier = inlier.copy()
+    other_rc = None
+    if other_points is not None and len(other_points):
+        basis = np.stack([u, v], 1)
+        frac = np.linalg.solve(basis, (np.asarray(other_points, float) - origin).T).T    # (col, row)
+        near = np.round(frac)
+        on = np.hypot(*(basis @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
+        other_rc = near[on][:, ::-1].astype(int)
+    while inlier.sum() >= 4:
+        sites = idx[inlier]
+        lo, hi = sites.min(0), sites.max(0)
+        nrow, ncol = hi - lo + 1
+        if nrow < 3 or ncol < 3:
+            break
+        occ = np.zeros((nrow, ncol), bool)
+        occ[tuple((sites - lo).T)] = True
+        if other_rc is not None:
+            o = other_rc - lo
+            o = o[(o[:, 0] >= 0) & (o[:, 0] < nrow) & (o[:, 1] >= 0) & (o[:, 1] < ncol)]
+            occ[tuple(o.T)] = True
+        rr, cc = np.mgrid[0:nrow, 0:ncol]
+        xy = origin + (cc + lo[1])[..., None] * u + (rr + lo[0])[..., None] * v
+        seen = inside_frame(xy, shape, radius_px, valid) | occ
+        worst = None
+        for axis in (1, 0):              # per row (sum over columns), per column
+            share = occ.sum(axis) / np.maximum(seen.sum(axis), 1)
+            typical = float(np.median(share[seen.sum(axis) > 0]))
+            n_seen = seen.sum(axis)
+            for end in (0, share.size - 1):
+                ratio = share[end] / max(typical, 1e-9)
+                # a short line is a few balls: one missing and one pushed off
+                # its site leave a real row of a 4 x 4 array a quarter full
+                if n_seen[end] < TRIM_MIN_SITES:
+                    continue
+                if ratio < TRIM_SHARE and (worst is None or ratio < worst[0]):
+                    worst = (ratio, 0 if axis == 1 else 1, lo[0 if axis == 1 else 1] + end)
+        if worst is None:
+            break
+        _, dim, line = worst
+        inlier &= idx[:, dim] != line
+    return inlier
 
 
 def _isolated_holes(occ, rows, cols, seen):
