@@ -859,7 +859,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     fit_pts = collapse(pts)
     fit, idx = fit_grid(fit_pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
                         depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
-                        if ball_like.size else 5.0, other_points=fit_pts[ids])
+                        if ball_like.size else 5.0, other_points=fit_pts[ids],
+                        edge_points=fit_pts[ids][masks.touches_edge[ids]])
 
     def to_frame(xy):
         """Collapsed (band-free) coordinates back to frame pixels."""

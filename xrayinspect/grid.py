@@ -173,7 +173,7 @@ def inside_frame(xy, shape, margin, valid=None):
 
 
 def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=(), valid=None,
-             radius_px=5.0, other_points=None):
+             radius_px=5.0, other_points=None, edge_points=None):
     """Fit the package grid and number its sites.
 
     Parameters
@@ -197,6 +197,10 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         seen part of a grid must be placed in the recipe's larger grid, a
         site with any blob on it counts as occupied, so balls the fit left
         out (cut, obstructed) still place the grid.
+    edge_points : ndarray, shape (k, 2), optional
+        Centroids of the joints cut by the frame's edge or a stitching band,
+        px. They are not among ``points``; with no recipe, a site with one on
+        it counts as occupied when sparse outer rows and columns are trimmed.
 
     Returns
     -------
@@ -216,7 +220,7 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     origin, u, v, idx = canonical(origin, u, v, idx)
     inlier &= _main_cluster(idx, inlier)
     if not (rows and cols) and TRIM_SHARE is not None:
-        inlier = _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other_points)
+        inlier = _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_points)
     if inlier.sum() < 4:
         return None, np.full((len(points), 2), -1)
     rmin, cmin = idx[inlier].min(0)
@@ -288,11 +292,11 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
 #: lattice positions extended it by a sparse line or two, whose members were
 #: then called misaligned balls (None: keep every line).
 TRIM_SHARE = 0.3
-#: ... among lines of at least this many in-frame sites.
+#: ... among lines of at least this many sites (in the frame or not).
 TRIM_MIN_SITES = 8
 
 
-def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other_points=None):
+def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_points=None):
     """Drop sparse outer rows and columns from the lattice's points, one at a time.
 
     Parameters
@@ -305,10 +309,11 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other
         Lattice origin and column and row steps, px.
     shape, radius_px, valid
         As for :func:`inside_frame`: which sites the frame shows.
-    other_points : ndarray, shape (m, 2), optional
-        Every solder blob, px: a site with one on it is occupied (the balls
-        cut by the frame's edge are not among the lattice's points, and the
-        row they stand in is the package's).
+    edge_points : ndarray, shape (m, 2), optional
+        Joints cut by the frame's edge, px: a site with one on it is occupied
+        (they are not among the lattice's points, and the row they stand in
+        is the package's). Other blobs are not counted: the rings that make
+        a sparse line lie near its sites too.
 
     Returns
     -------
@@ -317,9 +322,9 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other
     """
     inlier = inlier.copy()
     other_rc = None
-    if other_points is not None and len(other_points):
+    if edge_points is not None and len(edge_points):
         basis = np.stack([u, v], 1)
-        frac = np.linalg.solve(basis, (np.asarray(other_points, float) - origin).T).T    # (col, row)
+        frac = np.linalg.solve(basis, (np.asarray(edge_points, float) - origin).T).T    # (col, row)
         near = np.round(frac)
         on = np.hypot(*(basis @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
         other_rc = near[on][:, ::-1].astype(int)
@@ -342,12 +347,12 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, other
         for axis in (1, 0):              # per row (sum over columns), per column
             share = occ.sum(axis) / np.maximum(seen.sum(axis), 1)
             typical = float(np.median(share[seen.sum(axis) > 0]))
-            n_seen = seen.sum(axis)
+            length = occ.shape[axis]
             for end in (0, share.size - 1):
                 ratio = share[end] / max(typical, 1e-9)
                 # a short line is a few balls: one missing and one pushed off
                 # its site leave a real row of a 4 x 4 array a quarter full
-                if n_seen[end] < TRIM_MIN_SITES:
+                if length < TRIM_MIN_SITES:
                     continue
                 if ratio < TRIM_SHARE and (worst is None or ratio < worst[0]):
                     worst = (ratio, 0 if axis == 1 else 1, lo[0 if axis == 1 else 1] + end)
