@@ -933,3 +933,13 @@ def test_via_rings_beside_the_array_are_not_misaligned_balls(seed, n_misaligned)
     t.add(f.truth, r)
     assert t.fp["misaligned"] == 0 and t.det[1] == 0, (t.fp["misaligned"], t.det)
     assert t.tp["misaligned"] == n_misaligned
+
+
+@pytest.mark.parametrize("seed, n_missing", [(5800164, 1), (5840245, 4)])
+def test_bare_pads_clear_of_most_of_their_ring_are_missing_balls(seed, n_missing):
+    """Bare pads of missing balls stand 2.1-7.2 noise sigmas over their ring's 95th percentile,
+    a trace that ends on an empty site -0.8. Development frames 5800164 (an 8-bit export: a pad
+    6 sigmas clear by the medians, 0.016 of an inflated ball peak) and 5840245 (pads 10 sigmas
+    clear by the medians, 3.5 over the 95th percentile) find every missing ball."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    assert _missing_hits(f, score_frame(f.image)) == (n_missing, 0, 0)

@@ -293,11 +293,12 @@ GHOST_SIGMAS = 4.0
 #: development frames stood 6-8 sigmas clear at 0.014-0.045 of it (10 sigmas
 #: found none of them).
 GHOST_STRONG_SIGMAS = 5.0
-#: ... when it also stands GHOST_SIGMAS above this percentile of its ring: a
-#: trace that ends on the site lifts a sector of the ring, a pad none (a trace
-#: end on an empty site: 9 sigmas by the medians, -0.8 over the 95th
-#: percentile; the bare pads 5.5-7.2 over it).
+#: ... when it also stands GHOST_STRONG_CLEAR_SIGMAS above this percentile of
+#: its ring: a trace that ends on the site lifts a sector of the ring, a pad
+#: none (a trace end on an empty site: 9 sigmas by the medians, -0.8 over the
+#: 95th percentile; the bare pads 2.1-7.2 over it).
 GHOST_RING_PERCENTILE = 95
+GHOST_STRONG_CLEAR_SIGMAS = 2.0
 #: Every bare pad stands at least this many noise sigmas over that percentile
 #: of its ring. A trace running across an empty site is as dense in the disc
 #: as where it crosses the ring: on 450 development frames the 21 sites of
@@ -367,7 +368,7 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
             clear = float(np.median(di)) - float(np.percentile(ri, GHOST_RING_PERCENTILE))
             if clear < GHOST_CLEAR_SIGMAS * noise:
                 continue
-            strong = contrast >= GHOST_STRONG_SIGMAS * noise and clear >= GHOST_SIGMAS * noise
+            strong = contrast >= GHOST_STRONG_SIGMAS * noise and clear >= GHOST_STRONG_CLEAR_SIGMAS * noise
             if contrast >= GHOST_SIGMAS * noise and (contrast >= GHOST_FRACTION * typ_peak or strong):
                 out.append((r, c))
     return out
