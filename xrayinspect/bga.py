@@ -993,9 +993,10 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k]) else 0.0, partial=bool(masks.touches_edge[k]),
                         peak_att=float(vs.dome_peak[k]), contour=contours[k])
         j.void_contours = []
-        if stray[k]:
+        if stray[k] and not masks.touches_edge[k]:
             # where its peak is: the mask of a small stray runs into its
-            # neighbours' skirts, and its centroid with it
+            # neighbours' skirts, and its centroid with it (a piece cut by
+            # the frame's edge is reported like every other partial joint)
             j.x_px, j.y_px = (float(v) for v in stray_xy[k])
         if rc[k, 0] < 0 and not j.partial:
             j.defects.append("extra")
