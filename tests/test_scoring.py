@@ -181,10 +181,11 @@ def test_stray_ball_rules_reject_rings_dense_parts_and_far_blobs():
     fit = SimpleNamespace(u=np.array([20.0, 0]), v=np.array([0, 20.0]), origin=np.array([50.0, 50.0]),
                           rows=3, cols=3)
     rc = np.array([[-1, -1], [0, 0], [0, 1], [-1, -1], [-1, -1], [-1, -1], [-1, -1]])
-    out, centre = _stray_solder(masks, att, fit, np.stack([cx, cy], 1), rc)
+    out, centre, radius = _stray_solder(masks, att, fit, np.stack([cx, cy], 1), rc)
     # only joints off every site are judged
     assert out.tolist() == [False, False, False, True, False, False, False]
     assert np.hypot(*(centre[3] - [60, 60])) < 0.5
+    assert abs(radius[3] - 3.0) < 1.0           # the sphere's radius, from its top
 
 
 def test_small_stray_balls_are_found_as_extra():

@@ -418,6 +418,9 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
     centre : ndarray, shape (n + 1, 2)
         Centre (x, y), px, of each off-site joint's dense top, where its
         peak is (the mask's centroid for the others).
+    radius : ndarray, shape (n + 1,)
+        Radius, px, of the sphere whose top that is (0 for the others): a
+        sphere's projection falls to half its peak at sqrt(3)/2 of its radius.
     """
     import cv2
 
@@ -425,6 +428,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
     n = masks.n
     out = np.zeros(n + 1, bool)
     centre = np.stack([masks.cx, masks.cy], 1).astype(float)
+    radius = np.zeros(n + 1)
     # centre and shape are taken from the joint's dense top, not its whole
     # mask: a small stray's mask, grown to a fraction of its own faint peak,
     # runs out into the skirts of the balls around it, which moved its
@@ -439,6 +443,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
         if ys.size < 3:
             continue
         centre[k] = xs.mean() + x0, ys.mean() + y0
+        radius[k] = np.sqrt(ys.size / np.pi) / np.sqrt(1 - STRAY_TOP_FRACTION ** 2)
         cyi = min(max(int(round(centre[k, 1])), 0), h - 1)
         cxi = min(max(int(round(centre[k, 0])), 0), w - 1)
         cnts, _ = cv2.findContours(top.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -464,7 +469,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
         m = STRAY_MARGIN
         out &= (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
     out[0] = False
-    return out, centre
+    return out, centre, radius
 
 
 #: Faint stray balls: blobs above this fraction of the typical ball peak (and
@@ -608,6 +613,33 @@ DISPLACED_GAP = 0.5
 
 #: A ball's top: its pixels above this fraction of its own peak.
 TOP_FRACTION = 0.7
+
+
+def _trim_to_disc(masks, k, centre, r):
+    """Keep joint ``k``'s pixels within ``r`` px of ``centre`` (x, y); update its area in place.
+
+    Returns
+    -------
+    contour : list of [x, y]
+        Outer contour of what is left, px (empty when nothing is).
+    perimeter : float
+        Its length, px.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = masks.bbox[k]
+    lab = masks.labels[y0:y1, x0:x1]
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    own = lab == k
+    keep = own & (np.hypot(xx - centre[0], yy - centre[1]) <= r)
+    if not keep.any():
+        return [], 0.0
+    lab[own & ~keep] = 0
+    masks.area_px[k] = float(keep.sum())
+    cs, _ = cv2.findContours(keep.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    c = max(cs, key=lambda c: cv2.arcLength(c, True))
+    contour = (cv2.approxPolyDP(c, 0.7, True)[:, 0, :] + [x0, y0]).tolist()
+    return contour, float(cv2.arcLength(c, True))
 
 
 def _dense_top(masks, att, k, fraction):
@@ -948,8 +980,18 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # a CT or laminography slice cuts every ball to a flat disc: height and
         # peak, which head-in-pillow is judged by, are not in the image
         hip = np.zeros_like(hip)
-    stray, stray_xy = _stray_solder(masks, prep.att_smooth, fit, fit_pts, rc)
+    stray, stray_xy, stray_r = _stray_solder(masks, prep.att_smooth, fit, fit_pts, rc)
     stray &= (area < 3 * max(med_area, 1)) & (area >= 6)
+    for k in np.flatnonzero(stray & ~masks.touches_edge).tolist():
+        # the mask of a small stray runs out along the skirts and traces
+        # around it; what is reported (outline, area) is the sphere its top
+        # says it is, 1 px of blur to spare
+        cont, per = _trim_to_disc(masks, k, stray_xy[k], stray_r[k] + 1.0)
+        if cont:
+            contours[k] = cont
+            area[k] = masks.area_px[k]
+            dia[k] = equivalent_diameter(area[k])
+            circ[k] = circularity(np.array([area[k]]), np.array([per]))[0]
     is_joint = (rc[:, 0] >= 0) | stray
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     split_bridged = getattr(masks, "split_bridged", set())
