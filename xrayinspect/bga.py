@@ -416,8 +416,9 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
     stray : ndarray of bool, shape (n + 1,)
         Off-site joints that look like stray solder balls.
     centre : ndarray, shape (n + 1, 2)
-        Centre (x, y), px, of each off-site joint's dense top, where its
-        peak is (the mask's centroid for the others).
+        Centre (x, y), px, of the dense top of each off-site joint that
+        passes the peak and footprint tests, where its peak is (the mask's
+        centroid for the others).
     radius : ndarray, shape (n + 1,)
         Radius, px, of the sphere whose top that is (0 for the others): a
         sphere's projection falls to half its peak at sqrt(3)/2 of its radius.
@@ -434,10 +435,20 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
     # runs out into the skirts of the balls around it, which moved its
     # centroid 2-3 px off the peak (0.72-0.83 of it on the development
     # frames) and made it ragged (circularity 0.14-0.52). A ring's dense top
-    # is the ring itself, centred on its hole, as before.
-    for k in np.flatnonzero(rc[:, 0] < 0).tolist():
-        if k == 0 or masks.peak[k] <= 0:
-            continue
+    # is the ring itself, centred on its hole, as before. The cheap tests run
+    # first, on every joint at once; the top is read only for those that pass.
+    cand = (rc[:, 0] < 0) & (masks.peak > 0)
+    cand[0] = False
+    on = rc[:, 0] >= 0
+    on[0] = False
+    if on.any():
+        cand &= masks.peak <= STRAY_MAX_PEAK * float(np.median(masks.peak[on]))
+    if fit is not None:
+        basis = np.stack([fit.u, fit.v], 1)
+        c, r = np.linalg.solve(basis, (fit_pts - fit.origin).T)
+        m = STRAY_MARGIN
+        cand &= (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
+    for k in np.flatnonzero(cand).tolist():
         top, x0, y0 = _dense_top(masks, att, k, STRAY_TOP_FRACTION)
         ys, xs = np.nonzero(top)
         if ys.size < 3:
@@ -459,16 +470,6 @@ def _stray_solder(masks, att, fit, fit_pts, rc):
             big[y0 - ya:y0 - ya + top.shape[0], x0 - xa:x0 - xa + top.shape[1]] = top
             ring = (cv2.dilate(big, np.ones((5, 5), np.uint8)) > 0) & (big == 0)
             out[k] = np.percentile(att[ya:yb, xa:xb][ring], 90) <= STRAY_ARMS * masks.peak[k]
-    on = rc[:, 0] >= 0
-    on[0] = False
-    if on.any():
-        out &= masks.peak <= STRAY_MAX_PEAK * float(np.median(masks.peak[on]))
-    if fit is not None:
-        basis = np.stack([fit.u, fit.v], 1)
-        c, r = np.linalg.solve(basis, (fit_pts - fit.origin).T)
-        m = STRAY_MARGIN
-        out &= (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
-    out[0] = False
     return out, centre, radius
 
 

@@ -321,13 +321,13 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_
         The inliers left.
     """
     inlier = inlier.copy()
-    other_rc = None
+    edge_rc = None
     if edge_points is not None and len(edge_points):
         basis = np.stack([u, v], 1)
         frac = np.linalg.solve(basis, (np.asarray(edge_points, float) - origin).T).T    # (col, row)
         near = np.round(frac)
         on = np.hypot(*(basis @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
-        other_rc = near[on][:, ::-1].astype(int)
+        edge_rc = near[on][:, ::-1].astype(int)
     while inlier.sum() >= 4:
         sites = idx[inlier]
         lo, hi = sites.min(0), sites.max(0)
@@ -336,8 +336,8 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_
             break
         occ = np.zeros((nrow, ncol), bool)
         occ[tuple((sites - lo).T)] = True
-        if other_rc is not None:
-            o = other_rc - lo
+        if edge_rc is not None:
+            o = edge_rc - lo
             o = o[(o[:, 0] >= 0) & (o[:, 0] < nrow) & (o[:, 1] >= 0) & (o[:, 1] < ncol)]
             occ[tuple(o.T)] = True
         rr, cc = np.mgrid[0:nrow, 0:ncol]
