@@ -403,12 +403,22 @@ def _windows_rectangle(windows):
         The rectangle; None when the windows fill less than
         :data:`RECT_MIN_FILL` of it.
     """
+    ys = np.flatnonzero(windows.any(axis=1))
+    xs = np.flatnonzero(windows.any(axis=0))
+    if ys.size == 0:
+        return None
     # a trace joined to the pad would stretch the rectangle: open it away first
+    # (on the windows' box with the element's size to spare: the same result)
     size = max(5, int(RECT_OPENING * math.sqrt(windows.sum())) | 1)
-    pts = cv2.findNonZero(cv2.morphologyEx(windows.astype(np.uint8), cv2.MORPH_OPEN,
-                                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))))
+    h, w = windows.shape
+    y0, y1 = max(int(ys[0]) - size, 0), min(int(ys[-1]) + size + 1, h)
+    x0, x1 = max(int(xs[0]) - size, 0), min(int(xs[-1]) + size + 1, w)
+    opened = cv2.morphologyEx(windows[y0:y1, x0:x1].astype(np.uint8), cv2.MORPH_OPEN,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    pts = cv2.findNonZero(opened)
     if pts is None:
         return None
+    pts = pts + np.array([x0, y0], np.int32)
     rect = np.zeros(windows.shape, np.uint8)
     cv2.fillPoly(rect, [np.round(cv2.boxPoints(cv2.minAreaRect(pts))).astype(np.int32)], 1)
     rect = rect.astype(bool)
