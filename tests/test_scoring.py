@@ -944,3 +944,34 @@ def test_bare_pads_clear_of_most_of_their_ring_are_missing_balls(seed, n_missing
     clear by the medians, 3.5 over the 95th percentile) find every missing ball."""
     f = generate_frame(seed, package="bga", shape=(1024, 1024))
     assert _missing_hits(f, score_frame(f.image)) == (n_missing, 0, 0)
+
+
+@pytest.mark.parametrize("seed", [5810044, 5810007])
+def test_qfn_windows_are_cells_of_one_rectangle(seed):
+    """A printed pad's windows are the cells of one rectangle less its channels. Large voids that
+    cross into a channel opened each window's outline, and were left out of the pad with their
+    voids (development frame 5810044: 28.9 % truth, read 12.4 % before). The lands around the
+    pad lie outside that rectangle and are pins, not pad (5810007: a row of pins was pad)."""
+    f, r, truth, pad = _qfn_pad(seed)
+    assert truth.get("windowed")
+    assert abs(pad.void_pct - truth["void_pct"]) < 3.0
+    assert 0.9 < pad.area_px / truth["area_px"] < 1.1
+
+
+def test_qfn_wide_channels_of_a_small_pad_are_not_voids():
+    """A stencil's channels are 0.2 mm whatever the pad: on a 1.43 mm pad they are 0.14 of its side,
+    wider than a channel was allowed to be, and counted as voids (development frame 5810034:
+    16.9 % truth, read 35.0 % before)."""
+    f, r, truth, pad = _qfn_pad(5810034)
+    assert abs(pad.void_pct - truth["void_pct"]) < 4.0
+    assert 0.9 < pad.area_px / truth["area_px"] < 1.1
+
+
+def test_qfn_voids_over_a_pad_corner_are_counted():
+    """Two large voids over a plain pad's corner bite it deeper than its hull closes (frame
+    5860004: 27.6 % truth, read 2.9 % before). The pad is its rectangle; the blurred rim along the
+    rectangle's edge is not void unless a void inside reaches it."""
+    f, r, truth, pad = _qfn_pad(5860004)
+    assert not truth.get("windowed")
+    assert abs(pad.void_pct - truth["void_pct"]) < 7.0
+    assert 0.9 < pad.area_px / truth["area_px"] < 1.1

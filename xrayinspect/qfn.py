@@ -326,7 +326,10 @@ def _void_like(bays):
 #: across its whole length is a channel between windows, not a void ...
 CHANNEL_VOID_FRACTION = 0.85
 #: ... when the run of such rows is at most this share of the pad's side wide.
-CHANNEL_MAX_WIDTH = 0.12
+#: A stencil's channels are a fixed width (0.2 mm is usual) whatever the pad's
+#: size: on a 1.43 mm pad that is 0.14 of its side (0.12 rejected it, and the
+#: channels were counted as voids: +18 pp).
+CHANNEL_MAX_WIDTH = 0.2
 
 
 def _channels(pad_filled, void_px, barrel_px=None):
@@ -368,6 +371,60 @@ def _channels(pad_filled, void_px, barrel_px=None):
         if chan.any():
             out[ys[chan[b]], xs[chan[b]]] = True
     return out
+
+
+#: A printed pad's windows are cells of one rectangle (the stencil's outline)
+#: less its channels: take the rectangle, and the channels out of it, rather
+#: than each window's own outline, which a large void crossing into a channel
+#: opens up (False: each window's outline, bays closed).
+WINDOWS_AS_RECTANGLE = True
+#: ... when the windows fill at least this share of their minimum-area
+#: rectangle (a trace joined to a window stretches it).
+RECT_MIN_FILL = 0.6
+#: A single pad is its rectangle too: a void that reaches its edge opens a bay
+#: the hull may not close (two voids over a corner: -25 pp).
+PAD_AS_RECTANGLE = True
+#: Opening (share of the square root of the windows' area) that takes thin
+#: traces off the windows before their rectangle is taken.
+RECT_OPENING = 0.05
+
+
+def _windows_rectangle(windows):
+    """The minimum-area rectangle of a printed pad's windows, px mask.
+
+    Parameters
+    ----------
+    windows : ndarray of bool
+        The pad's window-sized segments, holes and bays filled.
+
+    Returns
+    -------
+    ndarray of bool or None
+        The rectangle; None when the windows fill less than
+        :data:`RECT_MIN_FILL` of it.
+    """
+    ys = np.flatnonzero(windows.any(axis=1))
+    xs = np.flatnonzero(windows.any(axis=0))
+    if ys.size == 0:
+        return None
+    # a trace joined to the pad would stretch the rectangle: open it away first
+    # (on the windows' box with the element's size to spare: the same result)
+    size = max(5, int(RECT_OPENING * math.sqrt(windows.sum())) | 1)
+    h, w = windows.shape
+    y0, y1 = max(int(ys[0]) - size, 0), min(int(ys[-1]) + size + 1, h)
+    x0, x1 = max(int(xs[0]) - size, 0), min(int(xs[-1]) + size + 1, w)
+    opened = cv2.morphologyEx(windows[y0:y1, x0:x1].astype(np.uint8), cv2.MORPH_OPEN,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    pts = cv2.findNonZero(opened)
+    if pts is None:
+        return None
+    pts = pts + np.array([x0, y0], np.int32)
+    rect = np.zeros(windows.shape, np.uint8)
+    cv2.fillPoly(rect, [np.round(cv2.boxPoints(cv2.minAreaRect(pts))).astype(np.int32)], 1)
+    rect = rect.astype(bool)
+    if windows.sum() < RECT_MIN_FILL * rect.sum():
+        return None
+    return rect
 
 
 def _rotated_box_mask(shape, contour):
@@ -554,6 +611,16 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
             break
         pad_ids += more
     pad_ids.sort()
+    rect = None
+    if WINDOWS_AS_RECTANGLE:
+        windows = [k for k in pad_ids if area[k] > WINDOW_ALIKE * area[big]]
+        if len(windows) >= (1 if PAD_AS_RECTANGLE else 2):
+            rect = _windows_rectangle(_fill_holes(_member(lab, windows, n)))
+        if rect is not None:
+            # a land outside the windows' rectangle is a pin beside the pad
+            inside = rect[np.clip(np.round(cents[:, 1]).astype(int), 0, h - 1),
+                          np.clip(np.round(cents[:, 0]).astype(int), 0, w - 1)]
+            pad_ids = [k for k in pad_ids if k in windows or inside[k]]
     pad_mask = _member(lab, pad_ids, n)
     # voids are holes in the solder: fill each segment's holes (channels between
     # windows are outside every segment and stay out)
@@ -563,6 +630,8 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     pad_filled = _close_bays(pad_filled)
     if lost is not None:
         pad_filled |= lost
+    if rect is not None:
+        pad_filled |= rect
     ys, xs = np.nonzero(pad_filled)
     deficit = level - att
     void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
@@ -603,6 +672,13 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         pad_filled &= ~channels
     wettable = pad_filled & ~via_mask
     voids = _member(vl, void_ids, nv) & wettable
+    if rect is not None:
+        # a drawn outline (not a threshold's) holds the blurred edge of the
+        # solder along the rectangle and the channels: a rim pixel is a void
+        # only beside a void inside
+        k5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        core = cv2.erode(pad_filled.astype(np.uint8), k5).astype(bool)
+        voids &= core | cv2.dilate((voids & core).astype(np.uint8), k5).astype(bool)
     wet_area = float(wettable.sum())
     # pixel count of every void component in one pass (not one frame scan per
     # void), of what is left of it outside the channels
