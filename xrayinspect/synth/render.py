@@ -201,6 +201,13 @@ def render_scene(scene, *, ss=4):
                 if not inside:
                     continue
                 t["partial"] = False
+        if group.role == "missing_pin" and "x_px" not in t:
+            # a pin land with no solder has no joint solid to measure: its row
+            # is the land's place (it was left out of the truth before)
+            cx, cy = group.solids[0].projected_center(d)
+            t.update(x_px=float(cx), y_px=float(cy), area_px=0.0, diameter_px=0.0,
+                     partial=not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5),
+                     visible_frac=1.0, void_pct=0.0, largest_void_pct=0.0, void_count=0, void_count_all=0)
         if "x_px" not in t:
             continue
         t["kind"] = {"ball": "ball", "missing": "ball", "extra": "ball", "pad": "pad",
