@@ -26,6 +26,12 @@ from .results import JointResult
 PAD_VOID_FRACTION = 0.22
 #: Pins joined by solder above this fraction of the pad level are bridged.
 PIN_BRIDGE_FRACTION = 0.3
+#: A land is like a pin of the package when its area and elongation (long
+#: over short side of its box) are this close to the pin's: a land beside the
+#: pad with this many like lands away from it is a pin, not a window.
+PIN_LIKE_AREA = 0.15
+PIN_LIKE_ELONGATION = 0.2
+PIN_LIKE_COUNT = 3
 #: Pins lie within this many pad half-widths of the pad centre (a QFN pad is about half its body).
 PIN_REACH = 2.4
 #: A via's copper rim rises this far above the pad level (fraction of the level).
@@ -104,11 +110,15 @@ WINDOW_MAX_ASPECT = 2.0
 #: A windowed pad's segments: each at least this many times the median blob
 #: (balls and pins are the median; 3 x 3 windows measured 2.0x beside 16 pins) ...
 SEGMENT_OVER_MEDIAN = 1.8
-#: ... at least :data:`WINDOW_ALIKE` of the largest segment, and together
-#: tiling their joint bounding box to at least this share (channels are narrow;
-#: 3 x 3 windows with one lost to a void tiled 0.49; the segments must also be
-#: 1.8x the median blob, which the balls of an array, all alike, never are).
+#: ... at least :data:`WINDOW_ALIKE` of the typical (median) segment, and
+#: together tiling their joint bounding box to at least this share (channels
+#: are narrow; 3 x 3 windows with one lost to a void tiled 0.49; the segments
+#: must also be 1.8x the median blob, which the balls of an array, all alike,
+#: never are) ...
 SEGMENT_TILING = 0.4
+#: ... and together this many times the median blob (a pad is several pins
+#: large: 2 x 2 windows of a small pad beside long pins measured 6.9x).
+SEGMENTS_OVER_MEDIAN = 6.0
 
 
 def _windowed_pad(stats, area, med):
@@ -126,16 +136,32 @@ def _windowed_pad(stats, area, med):
     segs = np.flatnonzero(area > SEGMENT_OVER_MEDIAN * med)
     if len(segs) < 2:
         return False
-    segs = segs[area[segs] >= WINDOW_ALIKE * area[segs].max()]
+    # alike the typical segment, not the largest: windows joined by a trace
+    # make one segment of several windows (it counts with them)
+    segs = segs[area[segs] >= WINDOW_ALIKE * np.median(area[segs])]
     if not 2 <= len(segs) <= 16:
         return False
-    x0, y0 = stats[segs, 0].min(), stats[segs, 1].min()
-    x1 = (stats[segs, 0] + stats[segs, 2]).max()
-    y1 = (stats[segs, 1] + stats[segs, 3]).max()
-    w, h = x1 - x0, y1 - y0
+
+    def box(ids):
+        x0, y0 = stats[ids, 0].min(), stats[ids, 1].min()
+        return ((stats[ids, 0] + stats[ids, 2]).max() - x0, (stats[ids, 1] + stats[ids, 3]).max() - y0)
+
+    def tiling(ids):
+        w, h = box(ids)
+        return float(area[ids].sum()) / max(w * h, 1)
+
+    # one large blob beside the windows (bridged pins, a part) stretches their
+    # box: left out, one at a time, while that tiles the box better
+    while len(segs) > 2 and tiling(segs) < SEGMENT_TILING:
+        trials = [np.delete(segs, i) for i in range(len(segs))]
+        best = max(trials, key=tiling)
+        if tiling(best) <= tiling(segs):
+            break
+        segs = best
+    w, h = box(segs)
     total = float(area[segs].sum())
     return bool(0.5 < w / max(h, 1) < 2.0 and total >= SEGMENT_TILING * w * h
-                and total > 0.12 * area.sum() and total > 10 * med)
+                and total > 0.12 * area.sum() and total > SEGMENTS_OVER_MEDIAN * med)
 
 
 def _member(lab, ids, n):
@@ -325,15 +351,23 @@ def _void_like(bays):
 #: A row or column of the pad (along its sides) that is at least this void
 #: across its whole length is a channel between windows, not a void ...
 CHANNEL_VOID_FRACTION = 0.85
+#: ... and the rows beside it down to this void are the same channel: traces,
+#: vias and the blurred edges of the windows darken a channel's sides
+#: (a 50 px channel was found 23 px wide, its sides read as voids: +12.7 pp).
+CHANNEL_EDGE_FRACTION = 0.7
 #: ... when the run of such rows is at most this share of the pad's side wide.
 #: A stencil's channels are a fixed width (0.2 mm is usual) whatever the pad's
 #: size: on a 1.43 mm pad that is 0.14 of its side (0.12 rejected it, and the
 #: channels were counted as voids: +18 pp).
 CHANNEL_MAX_WIDTH = 0.2
+#: Channels of one pad are alike: a run this many times narrower than the
+#: median run is not a channel, one this many times wider is cut down to the
+#: median's width.
+CHANNEL_WIDTH_SPREAD = 1.3
 
 
 def _channels(pad_filled, void_px, barrel_px=None):
-    """Pixels of ``pad_filled`` in straight solder-free strips running across it, px mask.
+    """Pixels of ``pad_filled`` in straight solder-free strips running across it.
 
     Rows and columns are taken along the pad's sides (its minimum-area
     rectangle). A void never spans a whole pad; the channel between two
@@ -341,11 +375,18 @@ def _channels(pad_filled, void_px, barrel_px=None):
     solder level: the copper barrels of thermal vias) counts as solder-free
     too: vias are often placed on the channels, and a channel through a row
     of them is a third barrel.
+
+    Returns
+    -------
+    channels : ndarray of bool
+        The channels' pixels.
+    width : int
+        The channels' width, px (0 when there are none).
     """
     out = np.zeros(pad_filled.shape, bool)
     ys, xs = np.nonzero(pad_filled)
     if ys.size < 100:
-        return out
+        return out, 0
     cs, _ = cv2.findContours(pad_filled.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
     t = math.radians(ang)
@@ -356,21 +397,50 @@ def _channels(pad_filled, void_px, barrel_px=None):
     is_void = void_px[ys, xs]
     if barrel_px is not None:
         is_void = is_void | barrel_px[ys, xs]
+    found = []
     for coord in (u, v):
         b = np.floor(coord - coord.min()).astype(int)
         count = np.bincount(b)
         voids = np.bincount(b, weights=is_void)
         full = count >= 0.6 * np.median(count[count > 0])
-        chan = full & (voids >= CHANNEL_VOID_FRACTION * np.maximum(count, 1))
-        # runs of channel bins, each narrow and not at the pad's border
+        share = voids / np.maximum(count, 1)
+        chan = full & (share >= CHANNEL_VOID_FRACTION)
+        weak, _ = ndi.label(full & (share >= CHANNEL_EDGE_FRACTION))
         runs, _ = ndi.label(chan)
+        spans = []
         for sl in ndi.find_objects(runs):
-            k, j = sl[0].start, sl[0].stop - 1
-            if j - k + 1 > CHANNEL_MAX_WIDTH * len(chan) or k == 0 or j == len(chan) - 1:
-                chan[sl] = False
+            k, e = sl[0].start, sl[0].stop
+            # grown over its sides (hysteresis) where that leaves a channel:
+            # narrow and clear of the pad's border (a void band beside a
+            # channel can grow it to the border)
+            grown = np.flatnonzero(weak == weak[k])
+            for a, z in ((int(grown[0]), int(grown[-1]) + 1), (k, e)):
+                # (the pad's blurred rim can be a row or two of void-level pixels)
+                if z - a <= CHANNEL_MAX_WIDTH * len(chan) and a > 2 and z < len(chan) - 2:
+                    spans.append((a, z))
+                    break
+        found.append((b, share, sorted(set(spans))))   # (two cores can grow into one)
+    widths = [e - k for _, _, spans in found for k, e in spans if e - k >= 3]
+    if not widths:
+        return out, 0
+    # one stencil cuts every channel alike: a run much narrower than the
+    # typical one is a band of voids, a run much wider is a channel with a
+    # void beside it, and only a channel's width of it (where it is most
+    # solder-free) is channel
+    width = int(np.median(widths))
+    for b, share, spans in found:
+        chan = np.zeros(share.size, bool)
+        for k, e in spans:
+            if e - k < width / CHANNEL_WIDTH_SPREAD:
+                continue                       # a band of voids, narrower than a channel
+            if e - k > CHANNEL_WIDTH_SPREAD * width:
+                sums = np.convolve(share[k:e], np.ones(width), "valid")
+                k = k + int(np.argmax(sums))
+                e = k + width
+            chan[k:e] = True
         if chan.any():
             out[ys[chan[b]], xs[chan[b]]] = True
-    return out
+    return out, width
 
 
 #: A printed pad's windows are cells of one rectangle (the stencil's outline)
@@ -384,47 +454,81 @@ RECT_MIN_FILL = 0.6
 #: A single pad is its rectangle too: a void that reaches its edge opens a bay
 #: the hull may not close (two voids over a corner: -25 pp).
 PAD_AS_RECTANGLE = True
-#: Opening (share of the square root of the windows' area) that takes thin
-#: traces off the windows before their rectangle is taken.
-RECT_OPENING = 0.05
 
 
 def _windows_rectangle(windows):
-    """The minimum-area rectangle of a printed pad's windows, px mask.
+    """The rectangle of a pad's solder (its windows, for a printed pad), px mask.
+
+    The sides are the pad's (its minimum-area rectangle's angle); along each
+    side its edge is where most rows of solder end (:func:`_common_end`): the
+    tips of pins and traces that touch the pad, and voids that bite into its
+    edge, move the ends of some rows, each by its own amount.
 
     Parameters
     ----------
     windows : ndarray of bool
-        The pad's window-sized segments, holes and bays filled.
+        The pad's segments, holes filled.
 
     Returns
     -------
     ndarray of bool or None
-        The rectangle; None when the windows fill less than
+        The rectangle; None when the segments fill less than
         :data:`RECT_MIN_FILL` of it.
     """
-    ys = np.flatnonzero(windows.any(axis=1))
-    xs = np.flatnonzero(windows.any(axis=0))
-    if ys.size == 0:
+    ys, xs = np.nonzero(windows)
+    if ys.size < 100:
         return None
-    # a trace joined to the pad would stretch the rectangle: open it away first
-    # (on the windows' box with the element's size to spare: the same result)
-    size = max(5, int(RECT_OPENING * math.sqrt(windows.sum())) | 1)
-    h, w = windows.shape
-    y0, y1 = max(int(ys[0]) - size, 0), min(int(ys[-1]) + size + 1, h)
-    x0, x1 = max(int(xs[0]) - size, 0), min(int(xs[-1]) + size + 1, w)
-    opened = cv2.morphologyEx(windows[y0:y1, x0:x1].astype(np.uint8), cv2.MORPH_OPEN,
-                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    pts = cv2.findNonZero(opened)
-    if pts is None:
-        return None
-    pts = pts + np.array([x0, y0], np.int32)
+    pts = np.column_stack([xs, ys]).astype(np.float32)
+    (_, _), (_, _), ang = cv2.minAreaRect(pts)
+    t = math.radians(ang)
+    c, sn = math.cos(t), math.sin(t)
+    u = xs * c + ys * sn
+    v = ys * c - xs * sn
+    bu = np.floor(u - u.min()).astype(np.intp)
+    bv = np.floor(v - v.min()).astype(np.intp)
+    # each side at the place most rows end: the straight edge of the pad
+    left, right = _common_end(bv, bu)
+    top, bottom = _common_end(bu, bv)
+    ends = [(u.min() + left, u.min() + right + 1), (v.min() + top, v.min() + bottom + 1)]
+    (u0, u1), (v0, v1) = ends
+    uc, vc = 0.5 * (u0 + u1), 0.5 * (v0 + v1)
+    centre = (uc * c - vc * sn, uc * sn + vc * c)
     rect = np.zeros(windows.shape, np.uint8)
-    cv2.fillPoly(rect, [np.round(cv2.boxPoints(cv2.minAreaRect(pts))).astype(np.int32)], 1)
+    box = cv2.boxPoints((centre, (u1 - u0, v1 - v0), ang))
+    cv2.fillPoly(rect, [np.round(box).astype(np.int32)], 1)
     rect = rect.astype(bool)
     if windows.sum() < RECT_MIN_FILL * rect.sum():
         return None
     return rect
+
+
+def _common_end(rows, pos):
+    """Where most rows end on each side, (low, high) in the units of ``pos``.
+
+    Parameters
+    ----------
+    rows : ndarray of int
+        Row index (along one side of the pad) of each pixel.
+    pos : ndarray of int
+        Position of each pixel across the rows, px.
+
+    A row's ends are its extreme pixels. The rows that reach the pad's
+    straight edge end at one place; the rows bitten by a void, or carrying
+    the tip of a pin or trace beyond the edge, end anywhere. The most common
+    end (over three neighbouring pixels, for a slightly tilted edge) is the
+    edge.
+    """
+    n = int(rows.max()) + 1
+    lo = np.full(n, np.iinfo(np.intp).max)
+    hi = np.full(n, -1)
+    np.minimum.at(lo, rows, pos)
+    np.maximum.at(hi, rows, pos)
+    present = hi >= 0
+    out = []
+    for ends in (lo[present], hi[present]):
+        count = np.convolve(np.bincount(ends), np.ones(3), "same")
+        out.append(int(np.argmax(count)))
+    return out[0], out[1]
 
 
 def _rotated_box_mask(shape, contour):
@@ -602,7 +706,18 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     def near(k, m):
         return abs(cents[k, 0] - cents[m, 0]) < grow * 1.6 and abs(cents[k, 1] - cents[m, 1]) < grow * 1.6
 
-    pad_ids = [k for k in range(1, n) if area[k] > 0.15 * area[big] and near(k, big)]
+    # a land near the largest segment that has like lands further out is a
+    # pin, not a window (large pins beside a small printed pad reach as near
+    # to its largest window as its other windows do)
+    elong = np.maximum(stats[:, 2], stats[:, 3]) / np.maximum(np.minimum(stats[:, 2], stats[:, 3]), 1)
+    far = np.array([k > 0 and area[k] > 0 and not near(k, big) for k in range(n)])
+
+    def pin_like(k):
+        like = far & (np.abs(area / area[k] - 1) < PIN_LIKE_AREA) & (np.abs(elong / elong[k] - 1) < PIN_LIKE_ELONGATION)
+        return int(like.sum()) >= PIN_LIKE_COUNT
+
+    pad_ids = [k for k in range(1, n) if area[k] > 0.15 * area[big] and near(k, big)
+               and (k == big or not pin_like(k))]
     alike = [k for k in range(1, n) if area[k] > WINDOW_ALIKE * area[big]
              and max(stats[k, 2], stats[k, 3]) < WINDOW_MAX_ASPECT * min(stats[k, 2], stats[k, 3])]
     while True:
@@ -611,27 +726,25 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
             break
         pad_ids += more
     pad_ids.sort()
-    rect = None
-    if WINDOWS_AS_RECTANGLE:
-        windows = [k for k in pad_ids if area[k] > WINDOW_ALIKE * area[big]]
-        if len(windows) >= (1 if PAD_AS_RECTANGLE else 2):
-            rect = _windows_rectangle(_fill_holes(_member(lab, windows, n)))
-        if rect is not None:
-            # a land outside the windows' rectangle is a pin beside the pad
-            inside = rect[np.clip(np.round(cents[:, 1]).astype(int), 0, h - 1),
-                          np.clip(np.round(cents[:, 0]).astype(int), 0, w - 1)]
-            pad_ids = [k for k in pad_ids if k in windows or inside[k]]
     pad_mask = _member(lab, pad_ids, n)
     # voids are holes in the solder: fill each segment's holes (channels between
     # windows are outside every segment and stay out)
     pad_filled = _fill_holes(pad_mask)
     level = float(np.percentile(att[pad_filled], 70))
     lost = _missing_windows(pad_filled, mask.astype(bool))
+    # the windows as segmented (holes filled, lost windows restored), before
+    # their bays are closed: what the pad's rectangle is taken from
+    windows = pad_filled | lost if lost is not None else pad_filled
     pad_filled = _close_bays(pad_filled)
     if lost is not None:
         pad_filled |= lost
+    pad_solder = pad_filled
+    rect = None
+    if WINDOWS_AS_RECTANGLE and len(pad_ids) >= (1 if PAD_AS_RECTANGLE else 2):
+        rect = _windows_rectangle(windows)
     if rect is not None:
-        pad_filled |= rect
+        # what the segments hold beyond it is the tips of pins and traces
+        pad_filled = rect
     ys, xs = np.nonzero(pad_filled)
     deficit = level - att
     void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
@@ -667,7 +780,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
     # the channels of a windowed print joined into one outline (by a trace or a
     # void across them) are not wettable area
-    channels = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
+    channels, _ = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
     if channels.any():
         pad_filled &= ~channels
     wettable = pad_filled & ~via_mask
@@ -726,7 +839,8 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     angle = _pad_angle(pad_filled)
     pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep,
                  rotation_deg=angle if math.isfinite(angle) else 0.0)
-    _pin_bridges(pins, lab, pin_ids, att, level, prep.valid, pad_filled)
+    _pin_bridges(pins, lab, pin_ids, att, level, prep.valid, pad_filled | pad_solder)
+    _mark_bare_pins(pins)
     joints += pins
     for j in joints:
         codes = list(j.defects)
@@ -743,6 +857,35 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": angle,
             "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled}
     return joints, info
+
+
+#: A pin whose peak attenuation is under this share of the pins' median holds
+#: no solder: what is left is its copper lead and land (development frames:
+#: bare pins 0.52-0.61 of the median, soldered ones 0.94 and up).
+PIN_BARE_FRACTION = 0.8
+
+
+def _mark_bare_pins(pins):
+    """Add ``missing`` to the pins that carry no solder, in place.
+
+    Parameters
+    ----------
+    pins : list of JointResult
+        The frame's pins; ``peak_att`` is each one's peak attenuation
+        (dimensionless, ``log(I0 / I)``).
+
+    A pin's lead and land are copper, and copper alone attenuates little
+    beside the solder over it: a land that is found but much fainter than its
+    neighbours is a pin with no solder joint (IPC: no solder at an expected
+    site), not a good pin.
+    """
+    found = [p for p in pins if p.area_px > 0 and "missing" not in p.defects and math.isfinite(p.peak_att)]
+    if len(found) < 4:
+        return
+    med = float(np.median([p.peak_att for p in found]))
+    for p in found:
+        if p.peak_att < PIN_BARE_FRACTION * med:
+            p.defects = ["missing"] + [c for c in p.defects if c != "missing"]
 
 
 #: A land crossed by a thinner ring or line keeps what an opening with a disc
@@ -922,8 +1065,97 @@ def _pins(lab, pin_ids, stats, cents, area, att, centre, prep, rotation_deg=0.0)
             for m in range(1, nmiss + 1):
                 tt = a + m * pitch
                 xy = c + tt * dirv
-                out.append(JointResult(joint_id=0, kind="pin", x_px=float(xy[0]), y_px=float(xy[1]),
-                                       defects=["missing"]))
+                j = JointResult(joint_id=0, kind="pin", x_px=float(xy[0]), y_px=float(xy[1]), defects=["missing"])
+                j._side = side
+                out.append(j)
+    out += _missing_by_mirror(out, centre, rotation_deg, prep.valid, att)
     for j in out:
         j.__dict__.pop("_side", None)
+    return out
+
+
+def _missing_by_mirror(pins, centre, rotation_deg, valid, att):
+    """Missing pins where the opposite side has a pin and this side none.
+
+    Parameters
+    ----------
+    pins : list of JointResult
+        The pins found (and those missing between them), each with its
+        ``_side`` (0-3, counter-clockwise from the pad's right side).
+    centre : (float, float)
+        The pad's centre, px.
+    rotation_deg : float
+        The pad's rotation, degrees (as :func:`_pins` takes it).
+    valid : ndarray of bool
+        Pixels that are image.
+    att : ndarray of float
+        Attenuation map (``log(I0 / I)``).
+
+    Returns
+    -------
+    list of JointResult
+        One ``missing`` pin per place found, on its side's line.
+
+    The pins of opposite sides of a bottom-terminated package stand at the
+    same places along their sides (the outline is symmetric). A gap between
+    pins is found from a side's own spacing; a pin missing at the end of a
+    side leaves no gap, only its place opposite. A place is missing only
+    where the frame holds no solder there (under :data:`PIN_BARE_FRACTION`
+    of the pins' median peak): a pin the segmentation lost (joined to a
+    trace, a part) is not a missing one. Places outside the frame are not
+    judged.
+    """
+    found = [j for j in pins if j.area_px > 0 and "missing" not in j.defects and math.isfinite(j.peak_att)]
+    if len(found) < 4:
+        return []
+    level = float(np.median([j.peak_att for j in found]))
+    half = max(1, int(0.15 * math.sqrt(float(np.median([j.area_px for j in found])))))
+    r = math.radians(rotation_deg)
+    cr, sr = math.cos(r), math.sin(r)
+    h, w = valid.shape
+
+    def local(j):
+        dx, dy = j.x_px - centre[0], j.y_px - centre[1]
+        return dx * cr - dy * sr, dx * sr + dy * cr
+
+    by_side = {s: [] for s in range(4)}
+    for j in pins:
+        s = getattr(j, "_side", -1)
+        if s in by_side:
+            u, v = local(j)
+            # (along the side, across it)
+            by_side[s].append((v, u) if s in (0, 2) else (u, v))
+    out = []
+    for s in range(4):
+        mine = np.array(by_side[s], float).reshape(-1, 2)
+        other = np.array(by_side[(s + 2) % 4], float).reshape(-1, 2)
+        if len(other) == 0:
+            continue
+        steps = [np.diff(np.sort(p[:, 0])) for p in (mine, other) if len(p) >= 2]
+        pitch = float(np.median(np.concatenate(steps))) if steps else 0.0
+        if not pitch > 0:
+            continue
+        if len(mine):
+            # the two sides' offset along their length (the centre is the
+            # pad's, which its voids may move)
+            d = mine[:, 0][:, None] - other[:, 0][None, :]
+            near = d[np.arange(len(mine)), np.argmin(np.abs(d), axis=1)]
+            near = near[np.abs(near) < 0.5 * pitch]
+            shift = float(np.median(near)) if near.size else 0.0
+            across = float(np.median(mine[:, 1]))
+        else:
+            shift, across = 0.0, -float(np.median(other[:, 1]))
+        for t in other[:, 0] + shift:
+            if len(mine) and np.min(np.abs(mine[:, 0] - t)) < 0.4 * pitch:
+                continue
+            u, v = (across, t) if s in (0, 2) else (t, across)
+            x = centre[0] + u * cr + v * sr
+            y = centre[1] - u * sr + v * cr
+            if not (0 <= x < w and 0 <= y < h and valid[int(y), int(x)]):
+                continue
+            xi, yi = int(round(x)), int(round(y))
+            here = att[max(yi - half, 0):yi + half + 1, max(xi - half, 0):xi + half + 1]
+            if not float(np.median(here)) < PIN_BARE_FRACTION * level:
+                continue
+            out.append(JointResult(joint_id=0, kind="pin", x_px=float(x), y_px=float(y), defects=["missing"]))
     return out
