@@ -78,6 +78,7 @@ ROWS = [
     ("vias_never_void", "QFN vias-never-void rate", "1.00", ">=", 1.0, "qfn"),
     ("pin_f1", "QFN pin detection F1", ">=0.995", ">=", 0.995, "qfn"),
     ("pin_bridge_f1", "QFN pin bridge F1", ">=0.98", ">=", 0.98, "qfn"),
+    ("pin_missing_f1", "QFN pin missing F1", "-", None, None, "qfn"),
 ]
 #: Metric labels every table has (the smoke test checks them).
 ROW_LABELS = [r[1] for r in ROWS]
@@ -125,6 +126,7 @@ class _Extra:
         self.pin = [0, 0, 0]          # tp, fp, fn
         self.pin_bridge = [0, 0, 0]   # tp, fp, fn of pin bridge calls
         self.via = [0, 0]             # truth vias recognised as vias (not voids), truth vias
+        self.pin_missing = [0, 0, 0]  # tp, fp, fn of missing pin calls (bare lands and gaps)
 
     def add(self, truth, result):
         tj = truth["joints"]
@@ -146,6 +148,20 @@ class _Extra:
             pb[2] += t_b and not r_b
         pb[2] += sum(1 for a in ti if a not in mt and not tpins[a].get("partial") and "bridge" in tpins[a]["defects"])
         pb[1] += sum(1 for b in ri if b not in mr and not rpins[b].partial and "bridge" in rpins[b].defects)
+        # missing pins have no segment to match by: matched by place, within 0.4 pin pitch
+        tm = [t for t in tj if t["kind"] == "pin" and "missing" in t["defects"] and not t.get("partial")]
+        rm = [j for j in rj if j.kind == "pin" and "missing" in j.defects and not j.partial]
+        lim = 0.4 * float(truth.get("scene", {}).get("pitch_px") or 10.0)
+        used = set()
+        for t in tm:
+            d = [(np.hypot(t["x_px"] - j.x_px, t["y_px"] - j.y_px), i) for i, j in enumerate(rm) if i not in used]
+            best = min(d, default=None)
+            if best is not None and best[0] <= lim:
+                used.add(best[1])
+                self.pin_missing[0] += 1
+            else:
+                self.pin_missing[2] += 1
+        self.pin_missing[1] += len(rm) - len(used)
         tv = sum(int(t.get("via_count") or 0) for t in tj if t["kind"] == "pad")
         if tv:
             rv = sum(int(j.via_count or 0) for j in rj if j.kind == "pad")
@@ -154,6 +170,9 @@ class _Extra:
 
     def summary(self):
         return {"pin_f1": Tally.f1(*self.pin), "pin_bridge_f1": Tally.f1(*self.pin_bridge),
+                "pin_missing_f1": Tally.f1(*self.pin_missing),
+                "n_pin_bridge": self.pin_bridge[0] + self.pin_bridge[2],
+                "n_pin_missing": self.pin_missing[0] + self.pin_missing[2],
                 "vias_never_void": self.via[0] / self.via[1] if self.via[1] else float("nan"),
                 "n_vias": self.via[1]}
 
@@ -327,7 +346,7 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
             s = {src: tallies[m][src].summary() for src in ("bga", "qfn", "all")}
             v = {}
             for key, *_rest, src in ROWS:
-                if key in ("vias_never_void", "pin_f1"):
+                if key in ("vias_never_void", "pin_f1", "pin_bridge_f1", "pin_missing_f1"):
                     v[key] = extra[m].summary()[key] if n_qfn else float("nan")
                 else:
                     v[key] = s[src].get(key, float("nan"))
@@ -342,6 +361,8 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
                 counts["detection_f1"] = s["bga"]["joints"]
                 counts["frame_verdict_acc"] = s["all"]["frames"]
                 counts["vias_never_void"] = extra[m].summary()["n_vias"]
+                counts["pin_bridge_f1"] = extra[m].summary()["n_pin_bridge"]
+                counts["pin_missing_f1"] = extra[m].summary()["n_pin_missing"]
         hip_scores = tallies["cli"]["bga"].hip_scores
         roc_rows, auc = hip_roc(hip_scores)
         f1_thr = hip_f1_at(hip_scores)

@@ -64,3 +64,19 @@ def test_baseline_finds_balls_on_clean_frame():
         assert 0.0 <= j.void_pct <= 100.0
         assert j.largest_void_pct <= j.void_pct + 1e-9
         assert set(j.defects) <= {"void"}
+
+
+def test_qfn_figures_count_pin_bridges_and_missing_pins():
+    """The QFN rows count bridged and missing pins from the truth (the pin bridge row read n/a on
+    every set before: its figure was looked up in the wrong tally)."""
+    from xrayinspect.pipeline import score_frame
+
+    ev = _load_evaluate()
+    extra = ev._Extra()
+    # development frames: each has a pin with no solder; 5810009 also a bridged pair of pins
+    for seed in (5810000, 5810009):
+        f = generate_frame(seed, package="qfn", shape=(1024, 1024))
+        extra.add(f.truth, score_frame(f.image))
+    s = extra.summary()
+    assert s["n_pin_missing"] == 2 and s["pin_missing_f1"] == 1.0
+    assert s["n_pin_bridge"] == 2 and s["pin_bridge_f1"] == 1.0
