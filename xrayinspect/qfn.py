@@ -378,15 +378,13 @@ def _channels(pad_filled, void_px, barrel_px=None):
 
     Returns
     -------
-    channels : ndarray of bool
+    ndarray of bool
         The channels' pixels.
-    width : int
-        The channels' width, px (0 when there are none).
     """
     out = np.zeros(pad_filled.shape, bool)
     ys, xs = np.nonzero(pad_filled)
     if ys.size < 100:
-        return out, 0
+        return out
     cs, _ = cv2.findContours(pad_filled.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
     t = math.radians(ang)
@@ -422,7 +420,7 @@ def _channels(pad_filled, void_px, barrel_px=None):
         found.append((b, share, sorted(set(spans))))   # (two cores can grow into one)
     widths = [e - k for _, _, spans in found for k, e in spans if e - k >= 3]
     if not widths:
-        return out, 0
+        return out
     # one stencil cuts every channel alike: a run much narrower than the
     # typical one is a band of voids, a run much wider is a channel with a
     # void beside it, and only a channel's width of it (where it is most
@@ -440,7 +438,7 @@ def _channels(pad_filled, void_px, barrel_px=None):
             chan[k:e] = True
         if chan.any():
             out[ys[chan[b]], xs[chan[b]]] = True
-    return out, width
+    return out
 
 
 #: A printed pad's windows are cells of one rectangle (the stencil's outline)
@@ -710,7 +708,8 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     # pin, not a window (large pins beside a small printed pad reach as near
     # to its largest window as its other windows do)
     elong = np.maximum(stats[:, 2], stats[:, 3]) / np.maximum(np.minimum(stats[:, 2], stats[:, 3]), 1)
-    far = np.array([k > 0 and area[k] > 0 and not near(k, big) for k in range(n)])
+    far = ~((np.abs(cents[:, 0] - cents[big, 0]) < grow * 1.6)
+            & (np.abs(cents[:, 1] - cents[big, 1]) < grow * 1.6)) & (area > 0)
 
     def pin_like(k):
         like = far & (np.abs(area / area[k] - 1) < PIN_LIKE_AREA) & (np.abs(elong / elong[k] - 1) < PIN_LIKE_ELONGATION)
@@ -780,7 +779,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
     # the channels of a windowed print joined into one outline (by a trace or a
     # void across them) are not wettable area
-    channels, _ = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
+    channels = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
     if channels.any():
         pad_filled &= ~channels
     wettable = pad_filled & ~via_mask
@@ -865,6 +864,18 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
 PIN_BARE_FRACTION = 0.8
 
 
+def _found_pins_level(pins):
+    """The pins found as lands and their median peak attenuation.
+
+    Returns ``([], nan)`` under 4 such pins: too few to say what a pin's
+    level is.
+    """
+    found = [p for p in pins if p.area_px > 0 and "missing" not in p.defects and math.isfinite(p.peak_att)]
+    if len(found) < 4:
+        return [], math.nan
+    return found, float(np.median([p.peak_att for p in found]))
+
+
 def _mark_bare_pins(pins):
     """Add ``missing`` to the pins that carry no solder, in place.
 
@@ -879,10 +890,7 @@ def _mark_bare_pins(pins):
     neighbours is a pin with no solder joint (IPC: no solder at an expected
     site), not a good pin.
     """
-    found = [p for p in pins if p.area_px > 0 and "missing" not in p.defects and math.isfinite(p.peak_att)]
-    if len(found) < 4:
-        return
-    med = float(np.median([p.peak_att for p in found]))
+    found, med = _found_pins_level(pins)
     for p in found:
         if p.peak_att < PIN_BARE_FRACTION * med:
             p.defects = ["missing"] + [c for c in p.defects if c != "missing"]
@@ -1105,10 +1113,9 @@ def _missing_by_mirror(pins, centre, rotation_deg, valid, att):
     trace, a part) is not a missing one. Places outside the frame are not
     judged.
     """
-    found = [j for j in pins if j.area_px > 0 and "missing" not in j.defects and math.isfinite(j.peak_att)]
-    if len(found) < 4:
+    found, level = _found_pins_level(pins)
+    if not found:
         return []
-    level = float(np.median([j.peak_att for j in found]))
     half = max(1, int(0.15 * math.sqrt(float(np.median([j.area_px for j in found])))))
     r = math.radians(rotation_deg)
     cr, sr = math.cos(r), math.sin(r)
