@@ -14,11 +14,12 @@ and a stage breakdown (median of ``--stage-runs``) over the public functions
 :func:`xrayinspect.preprocess.prepare`, :func:`xrayinspect.joints.segment_joints`,
 :func:`xrayinspect.voids.ball_voids`; *grid + rules* is the whole
 ``score_frame`` minus those three (it also holds package detection, contours
-and the void contours). For a QFN frame the stages are the first
-:func:`~xrayinspect.preprocess.prepare` (polarity), package detection, the
-second ``prepare`` (background wider than the pad) and
-:func:`xrayinspect.qfn.score_qfn`. The simulator's generation time of the
-frame is printed as well.
+and the void contours). For a QFN frame the stages are the contrast check
+and stitching bands, :func:`~xrayinspect.preprocess.frame_polarity`, the
+package check (:func:`~xrayinspect.qfn.coarse_pad_side`, which also sizes the
+pad), binning to the pad's scoring scale plus ``prepare`` (background wider
+than the pad) and :func:`xrayinspect.qfn.score_qfn`. The simulator's
+generation time of the frame is printed as well.
 
 One core: the thread pools of OpenMP/OpenBLAS/MKL/numexpr are set to one
 thread *before* numpy is imported, ``cv2.setNumThreads(1)``, and the process
@@ -118,22 +119,30 @@ def stages_once(path):
 
 def qfn_stages_once(path):
     """Seconds of the QFN path's stages (as :func:`score_frame` runs them) and the whole score_frame."""
-    from xrayinspect.pipeline import detect_package
-    from xrayinspect.qfn import score_qfn
+    from xrayinspect.pipeline import structure_contrast
+    from xrayinspect.preprocess import _full_scale, bin_frame, frame_polarity, invalid_bands
+    from xrayinspect.qfn import coarse_pad_side, pad_binning, score_qfn
     from xrayinspect.recipe import default_recipe
 
     img, meta = xio.read_frame(path)
     limits = default_recipe("qfn").limits
     t = {}
     t0 = time.perf_counter()
-    prep = prepare(img, bits_used=meta.bits_used)
-    t["prepare"] = time.perf_counter() - t0
+    structure_contrast(img)
+    valid = invalid_bands(img)
+    t["contrast check + bands"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    detect_package(img, prep.polarity)
-    t["detect package"] = time.perf_counter() - t0
+    pol, _ = frame_polarity(img, valid=valid)
+    t["polarity"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    prep = prepare(img, solder=prep.polarity, bits_used=meta.bits_used, feature_diameter_px=0.6 * min(img.shape))
-    t["prepare (pad scale)"] = time.perf_counter() - t0
+    side = coarse_pad_side(img, pol, valid=valid)
+    t["package check (pad size)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    b = pad_binning(side)
+    work, top = (bin_frame(img, b), _full_scale(img, meta.bits_used)) if b > 1 else (img, None)
+    prep = prepare(work, solder=pol, bits_used=meta.bits_used, feature_diameter_px=0.6 * min(work.shape),
+                   full_scale=top)
+    t[f"bin {b}x{b} + prepare (pad scale)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     score_qfn(prep, recipe=None, limits=limits, pixel_size_um=meta.pixel_size_um)
     t["score_qfn"] = time.perf_counter() - t0

@@ -1037,3 +1037,53 @@ def test_windowed_qfn_is_told_from_a_bga(seed):
     truth = next(t for t in f.truth["joints"] if t["kind"] == "pad")
     pad = next(j for j in r.joints if j.kind == "pad")
     assert abs(pad.void_pct - truth["void_pct"]) < 4.0
+
+
+def test_bin_frame_is_the_mean_of_each_block():
+    from xrayinspect.preprocess import bin_frame
+
+    img = np.arange(7 * 9, dtype=np.uint16).reshape(7, 9)
+    out = bin_frame(img, 2)
+    assert out.shape == (3, 4) and out.dtype == np.float32
+    # rows and columns past the last whole block are dropped
+    assert out[1, 2] == img[2:4, 4:6].mean()
+    assert out[2, 3] == img[4:6, 6:8].mean()
+    assert np.array_equal(bin_frame(img, 1), img.astype(np.float32))
+
+
+def test_pad_binning_keeps_the_pad_at_its_scoring_scale():
+    from xrayinspect.qfn import PAD_SCORING_SIDE_PX, pad_binning
+
+    assert pad_binning(0.0) == 1 and pad_binning(float("nan")) == 1
+    assert pad_binning(PAD_SCORING_SIDE_PX - 1) == 1
+    assert pad_binning(2.3 * PAD_SCORING_SIDE_PX) == 2
+    for side in (350.0, 702.0, 1500.0):
+        assert side / pad_binning(side) >= PAD_SCORING_SIDE_PX
+
+
+def test_qfn_2048_frame_is_scored_binned_and_mapped_back():
+    """A 2048 px frame holds a pad ~700 px across: it is scored on a 2x binned copy (the scale the
+    QFN rules were built at). Unbinned, the px-sized rules read this frame's solder mask noise as 50
+    false pins, all "bridged"; binned, every pin is found where it is, in frame px, and the pad's
+    area and void % match the truth."""
+    from xrayinspect.evaluation import match
+
+    f = generate_frame((5920000, 14), package="qfn", shape=(2048, 2048))
+    r = score_frame(f.image, keep_masks=True)
+    assert r.package == "qfn"
+    assert r.masks["labels"].shape == f.image.shape
+    tpad = next(t for t in f.truth["joints"] if t["kind"] == "pad")
+    pad = next(j for j in r.joints if j.kind == "pad")
+    assert abs(pad.void_pct - tpad["void_pct"]) < 1.5
+    assert abs(pad.area_px / tpad["area_px"] - 1) < 0.03
+    assert np.hypot(pad.x_px - tpad["x_px"], pad.y_px - tpad["y_px"]) < 2.0
+    tpins = [t for t in f.truth["joints"] if t["kind"] == "pin"]
+    pins = [j for j in r.joints if j.kind == "pin"]
+    pairs, t_left, r_left = match(tpins, pins)
+    assert len(pairs) == len([t for t in tpins if "missing" not in t["defects"]])
+    assert not [i for i in r_left if i not in {b for _, b in pairs}]
+    err = [np.hypot(tpins[a]["x_px"] - pins[b].x_px, tpins[a]["y_px"] - pins[b].y_px) for a, b in pairs]
+    assert np.median(err) < 1.5
+    for a, b in pairs:
+        assert ("bridge" in tpins[a]["defects"]) == ("bridge" in pins[b].defects)
+        assert abs(pins[b].area_px / tpins[a]["area_px"] - 1) < 0.1

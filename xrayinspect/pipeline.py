@@ -50,6 +50,41 @@ def _unband(joints, keep_x, keep_y):
         j.void_contours = [[[fx(x), fy(y)] for x, y in c] for c in j.void_contours]
 
 
+def _unbin(joints, factor):
+    """Map joint positions, sizes and contours from a ``factor``-binned copy back to the frame.
+
+    Binned pixel ``i`` covers frame pixels ``factor * i`` to
+    ``factor * i + factor - 1``: its centre is ``factor * i + (factor - 1) / 2``.
+    """
+    b = float(factor)
+    off = (b - 1) / 2
+
+    def f(v):
+        return b * v + off
+
+    for j in joints:
+        for k in ("x_px", "y_px", "site_x_px", "site_y_px"):
+            v = getattr(j, k)
+            if np.isfinite(v):
+                setattr(j, k, f(v))
+        if np.isfinite(j.offset_px):
+            j.offset_px *= b
+        j.diameter_px *= b
+        j.area_px *= b * b
+        j.contour = [[f(x), f(y)] for x, y in j.contour]
+        j.void_contours = [[[f(x), f(y)] for x, y in c] for c in j.void_contours]
+
+
+def _unbin_labels(labels, factor, shape):
+    """A label image of a ``factor``-binned copy at the frame's ``shape`` (nearest), or None."""
+    if labels is None:
+        return None
+    up = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)
+    out = np.zeros(shape, up.dtype)
+    out[:up.shape[0], :up.shape[1]] = up[:shape[0], :shape[1]]
+    return out
+
+
 def clipped_pixels(image, polarity):
     """Pixels an export clipped at its most attenuating grey level, or None.
 
@@ -218,7 +253,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     XrayInspectError
         The frame is not 2-D, holds NaN or inf, or is flat.
     """
-    from .preprocess import prepare
+    from .preprocess import frame_polarity, invalid_bands, prepare
 
     t0 = time.perf_counter()
     image = np.asarray(image)
@@ -249,29 +284,57 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     feature_d = None
     if recipe is not None and px_um and recipe.package.ball_diameter_mm:
         feature_d = recipe.package.ball_diameter_mm * 1000 / px_um * 1.1
-    prep = prepare(image, solder=solder, bits_used=bits, feature_diameter_px=feature_d)
-    prep.clipped = clipped_pixels(image, prep.polarity)
-    # 8-bit exports are windowed for display: their grey levels are not linear in dose
-    prep.windowed = image.dtype == np.uint8
+    valid = invalid_bands(image)
+    polarity, diameter = frame_polarity(image, solder=solder, feature_diameter_px=feature_d, valid=valid)
+
+    def ball_prep():
+        # the full-resolution attenuation map: what BGA scoring reads (a QFN
+        # frame needs it only when it turns out to be a BGA)
+        p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=diameter())
+        p.clipped = clipped_pixels(image, p.polarity)
+        # 8-bit exports are windowed for display: their grey levels are not linear in dose
+        p.windowed = image.dtype == np.uint8
+        return p
+
     auto = pkg_type is None
+    pad_side = None
     if auto:
-        pkg_type = detect_package(image, prep.polarity, prep.valid)
-    prep_ball = prep
-    r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=prep.polarity,
+        from .qfn import coarse_pad_side
+
+        # the package check (as detect_package) keeps the pad's size: it sets the QFN's scoring scale
+        pad_side = coarse_pad_side(image, polarity, valid=valid)
+        pkg_type = "qfn" if pad_side > 0 else "bga"
+    r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=polarity,
                     profile=profile_name)
     if pkg_type == "qfn":
-        from .qfn import _n_pins, score_qfn
+        from .preprocess import _full_scale, bin_frame
+        from .qfn import _n_pins, coarse_pad_side, pad_binning, score_qfn
 
         # a stitching band through the pad would cut it into pieces: score the
         # frame with the bands taken out, then map positions back
-        band_x = (~prep.valid).all(axis=0)
-        band_y = (~prep.valid).all(axis=1)
+        band_x = (~valid).all(axis=0)
+        band_y = (~valid).all(axis=1)
         keep_x, keep_y = np.nonzero(~band_x)[0], np.nonzero(~band_y)[0]
         banded = bool(band_x.any() or band_y.any()) and keep_x.size > 16 and keep_y.size > 16
         sub = image[np.ix_(keep_y, keep_x)] if banded else image
+        if pad_side is None:
+            pad_side = coarse_pad_side(sub, polarity)
+        # a pad far larger than the QFN rules need is scored on a binned copy
+        # (a quarter of the pixels per factor of 2); what it finds is mapped back
+        binning = pad_binning(pad_side)
+        work, top = sub, None
+        if binning > 1:
+            work, top = bin_frame(sub, binning), _full_scale(sub, bits)
         # the pad is far wider than a ball: its background must come from beyond it
-        prep = prepare(sub, solder=prep.polarity, bits_used=bits, feature_diameter_px=0.6 * min(sub.shape))
-        joints, info = score_qfn(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
+        prep = prepare(work, solder=polarity, bits_used=bits, feature_diameter_px=0.6 * min(work.shape),
+                       full_scale=top)
+        joints, info = score_qfn(prep, recipe=recipe, limits=limits,
+                                 pixel_size_um=px_um * binning if px_um else px_um)
+        if binning > 1:
+            _unbin(joints, binning)
+            info = dict(info, pitch_px=binning * float(info.get("pitch_px", math.nan)),
+                        labels=_unbin_labels(info.get("labels"), binning, sub.shape),
+                        void_labels=_unbin_labels(info.get("void_labels"), binning, sub.shape))
         if banded:
             _unband(joints, keep_x, keep_y)
             info = dict(info, labels=None, void_labels=None)
@@ -283,6 +346,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             # beside a lattice of balls is a BGA frame
             from .bga import score_bga
 
+            prep_ball = ball_prep()
             bj, binfo = score_bga(prep_ball, recipe=recipe, limits=limits, pixel_size_um=px_um)
             if int(binfo.get("n_sites", 0)) >= MIN_BGA_SITES:
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
@@ -290,6 +354,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     else:
         from .bga import score_bga
 
+        prep = ball_prep()
         joints, info = score_bga(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
     if not joints:
         # a frame with structure but not one joint found: passing it would

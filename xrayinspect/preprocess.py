@@ -291,6 +291,15 @@ def open_ellipse(src, size):
 def detect_polarity(image, valid=None, *, _f32=None):
     """Decide whether solder is dark or bright in a frame.
 
+    See :func:`_detect_polarity`; returns ``(polarity, diameter_px)``.
+    """
+    pol, diameter = _detect_polarity(image, valid, _f32=_f32)
+    return pol, diameter()
+
+
+def _detect_polarity(image, valid=None, *, _f32=None):
+    """Decide whether solder is dark or bright in a frame; the joint size on demand.
+
     Solder joints are the many like-sized compact features of a board
     X-ray. Both candidate polarities are tried on a coarse copy with a local
     top-hat; the one that yields more like-sized compact blobs wins.
@@ -303,8 +312,11 @@ def detect_polarity(image, valid=None, *, _f32=None):
     Returns
     -------
     polarity : {"dark", "bright"}
-    diameter_px : float
-        Equivalent diameter of the typical blob at full resolution, px.
+    diameter : callable
+        ``diameter()``: equivalent diameter of the typical blob at full
+        resolution, px. It needs the largest (dearest) top-hat, which the
+        polarity vote often does without, so it is computed only when asked
+        for (a QFN frame never needs it).
     """
     small, k = _coarse(image if _f32 is None else _f32)
     if valid is not None:
@@ -362,20 +374,24 @@ def detect_polarity(image, valid=None, *, _f32=None):
             winner = "dark"
         elif max(d) < min(b):
             winner = "bright"
-    scored = {}
-    for pol in (pols if winner is None else (winner,)):
+
+    def scored(pol):
         counts = [blobs(pol, z)[0] for z in sizes]
         meds = [blobs(pol, z)[1] for z in sizes]
         order = np.argsort(counts)
-        scored[pol] = (counts[order[1]], meds[order[2]] if counts[order[2]] else meds[order[1]])
-    if winner is not None:
-        pol = winner
-    else:
-        pol = "dark" if scored["dark"][0] >= scored["bright"][0] else "bright"
-    n, med = scored[pol]
-    # balls larger than the two smaller top-hats are found by the largest
-    # alone: the median count is then 0 but the size is known
-    return pol, float(2 * np.sqrt(med / np.pi) * k) if med > 0 else 0.0
+        return counts[order[1]], meds[order[2]] if counts[order[2]] else meds[order[1]]
+
+    if winner is None:
+        votes = {p: scored(p)[0] for p in pols}
+        winner = "dark" if votes["dark"] >= votes["bright"] else "bright"
+
+    def diameter():
+        _, med = scored(winner)
+        # balls larger than the two smaller top-hats are found by the largest
+        # alone: the median count is then 0 but the size is known
+        return float(2 * np.sqrt(med / np.pi) * k) if med > 0 else 0.0
+
+    return winner, diameter
 
 
 def _otsu(values, bins=256):
@@ -393,7 +409,73 @@ def _otsu(values, bins=256):
     return float(edges[int(np.argmax(s))])
 
 
-def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
+def frame_polarity(image, *, solder="auto", feature_diameter_px=None, valid=None, _f32=None):
+    """Display polarity of a frame and its typical joint diameter (on demand), as :func:`prepare` takes them.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        Frame as read.
+    solder : {"auto", "dark", "bright"}
+        Polarity given by the recipe; ``"auto"`` detects it.
+    feature_diameter_px : float, optional
+        Joint size given by the recipe, px; detected when None.
+    valid : ndarray of bool, optional
+        False on stitching borders (:func:`invalid_bands` when None).
+
+    Returns
+    -------
+    polarity : {"dark", "bright"}
+    diameter : callable
+        ``diameter()``: typical joint diameter, px (0 when none was found);
+        detected only when first called.
+    """
+    if feature_diameter_px is not None:
+        given = float(feature_diameter_px)
+
+        def diameter():
+            return given
+    if solder in ("dark", "bright") and feature_diameter_px is not None:
+        # both answers given (the QFN pass, a full recipe): the detection, a
+        # tenth of a second on a 2048 px frame, would be thrown away
+        return solder, diameter
+    if valid is None:
+        valid = invalid_bands(image)
+    pol, detected = _detect_polarity(image, valid, _f32=_f32)
+    if solder in ("dark", "bright"):
+        pol = solder
+    return pol, diameter if feature_diameter_px is not None else detected
+
+
+def bin_frame(image, factor):
+    """Mean of each ``factor`` x ``factor`` block of a frame (detector binning), float32.
+
+    Rows and columns past the last whole block are dropped. Binning keeps the
+    dose per area (each output pixel is the mean count of its block) and
+    halves the quantum noise per factor of 2: it is the detector's own binning
+    mode, done after the fact.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        Frame as read.
+    factor : int
+        Block side, px (>= 1).
+
+    Returns
+    -------
+    ndarray of float32
+        Shape ``(h // factor, w // factor)``.
+    """
+    b = int(factor)
+    h, w = image.shape
+    f = image[:h - h % b, :w - w % b].astype(np.float32, copy=False)
+    if b == 1:
+        return f.copy()
+    return cv2.resize(f, (w // b, h // b), interpolation=cv2.INTER_AREA)
+
+
+def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, full_scale=None):
     """Attenuation map of a frame, with polarity and valid area.
 
     Parameters
@@ -406,6 +488,10 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
         Bits of the ADC (sets full scale of an inverted export).
     feature_diameter_px : float, optional
         Expected joint size, px (from the recipe); estimated when None.
+    full_scale : float, optional
+        Grey level of no attenuation in an inverted (``"bright"``) export;
+        from ``bits_used`` or the container when None (a binned copy of a
+        frame takes its original's).
 
     Returns
     -------
@@ -414,18 +500,11 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None):
     valid = invalid_bands(image)
     all_valid = bool(valid.all())
     f = image.astype(np.float32)
-    if solder in ("dark", "bright") and feature_diameter_px:
-        # both answers given (the QFN pass, a full recipe): the detection, a
-        # tenth of a second on a 2048 px frame, would be thrown away
-        pol, diam = solder, float(feature_diameter_px)
-    else:
-        pol, diam = detect_polarity(image, valid, _f32=f)
-        if solder in ("dark", "bright"):
-            pol = solder
-        if feature_diameter_px:
-            diam = float(feature_diameter_px)
+    pol, diameter = frame_polarity(image, solder=solder, feature_diameter_px=feature_diameter_px, valid=valid, _f32=f)
+    diam = diameter()
     if pol == "bright":
-        np.subtract(np.float32(_full_scale(image, bits_used)), f, out=f)
+        top = full_scale if full_scale is not None else _full_scale(image, bits_used)
+        np.subtract(np.float32(top), f, out=f)
     np.maximum(f, np.float32(0.5), out=f)
     if not all_valid:
         f = np.where(valid, f, np.float32(np.median(f[valid]) if valid.any() else 1.0))

@@ -55,15 +55,39 @@ def looks_like_qfn(image, polarity, valid=None):
         The frame as read.
     polarity : {"dark", "bright"}
     valid : ndarray of bool, optional
+        False on the black bands of a stitched export.
+
+    Returns
+    -------
+    bool
+    """
+    return coarse_pad_side(image, polarity, valid=valid) > 0
+
+
+def coarse_pad_side(image, polarity, valid=None):
+    """Side of the QFN pad that dominates the frame, px at full resolution (0: none).
+
+    The pad is found on a copy about 256 px a side: one compact, flat solder
+    area (or a square tiled by alike windows, a printed pad) far larger than
+    the other blobs. The side is the square root of its filled area (of its
+    windows' box), good to a coarse pixel: enough to choose the scale the pad
+    is scored at (:func:`pad_binning`).
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        The frame as read.
+    polarity : {"dark", "bright"}
+    valid : ndarray of bool, optional
         False on the black bands of a stitched export; they are set to the
         frame's median so that, inverted, they do not join the pad to the
         frame's edges.
 
     Returns
     -------
-    bool
+    float
     """
-    small, _ = _coarse(image, target=256)
+    small, scale = _coarse(image, target=256)
     if valid is not None and not valid.all():
         vs = cv2.resize(valid.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
         vs = cv2.erode(vs.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -74,11 +98,11 @@ def looks_like_qfn(image, polarity, valid=None):
     th = s - open_ellipse(s.astype(np.float32), size)
     v = th[th > 0]
     if v.size < 50:
-        return False
+        return 0.0
     mask = (th > _otsu(v)).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n < 3:
-        return False
+        return 0.0
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     med = float(np.median(area))
     # the largest compact, roughly square blob (a pad; windows filled in)
@@ -98,9 +122,36 @@ def looks_like_qfn(image, polarity, valid=None):
             # BGA balls are many and alike; a QFN is one big flat pad and its pins
             size = min(area[big], filled)
             if size > 0.12 * area.sum() and size > 10 * med:
-                return True
+                return float(scale * math.sqrt(filled))
             break
-    return _windowed_pad(stats[1:], area, med)
+    return float(scale * _windowed_pad(stats[1:], area, med))
+
+
+#: A pad is scored at no more than this many px across per bin: the QFN rules
+#: (via rims, channel runs, land openings, all in px) were developed on pads
+#: 300-420 px across, and a pad's void % is an area fraction that a pad 300 px
+#: across resolves to a few hundredths of a percent. A larger pad (a 2048 px
+#: frame) is scored on a binned copy (:func:`pad_binning`).
+PAD_SCORING_SIDE_PX = 300
+
+
+def pad_binning(side_px):
+    """Binning factor for scoring a QFN whose pad is ``side_px`` px across (1: none).
+
+    Parameters
+    ----------
+    side_px : float
+        Pad side at full resolution, px (:func:`coarse_pad_side`).
+
+    Returns
+    -------
+    int
+        The largest factor that leaves the pad at least
+        :data:`PAD_SCORING_SIDE_PX` px across.
+    """
+    if not (side_px > 0 and math.isfinite(side_px)):
+        return 1
+    return max(1, int(side_px // PAD_SCORING_SIDE_PX))
 
 
 #: The windows of a printed pad are alike: each at least this share of the
@@ -122,7 +173,7 @@ SEGMENTS_OVER_MEDIAN = 6.0
 
 
 def _windowed_pad(stats, area, med):
-    """Whether several large, alike blobs tile one square box: a pad printed as windows.
+    """Side of the square box several large, alike blobs tile (a pad printed as windows), px (0: none).
 
     Parameters
     ----------
@@ -135,12 +186,12 @@ def _windowed_pad(stats, area, med):
     """
     segs = np.flatnonzero(area > SEGMENT_OVER_MEDIAN * med)
     if len(segs) < 2:
-        return False
+        return 0.0
     # alike the typical segment, not the largest: windows joined by a trace
     # make one segment of several windows (it counts with them)
     segs = segs[area[segs] >= WINDOW_ALIKE * np.median(area[segs])]
     if not 2 <= len(segs) <= 16:
-        return False
+        return 0.0
 
     def box(ids):
         x0, y0 = stats[ids, 0].min(), stats[ids, 1].min()
@@ -160,8 +211,9 @@ def _windowed_pad(stats, area, med):
         segs = best
     w, h = box(segs)
     total = float(area[segs].sum())
-    return bool(0.5 < w / max(h, 1) < 2.0 and total >= SEGMENT_TILING * w * h
-                and total > 0.12 * area.sum() and total > SEGMENTS_OVER_MEDIAN * med)
+    ok = (0.5 < w / max(h, 1) < 2.0 and total >= SEGMENT_TILING * w * h
+          and total > 0.12 * area.sum() and total > SEGMENTS_OVER_MEDIAN * med)
+    return float(math.sqrt(w * h)) if ok else 0.0
 
 
 def _member(lab, ids, n):
@@ -310,12 +362,14 @@ def _close_bays(pad_filled):
             if a >= CORNER_FILL * rect.sum():
                 extra = (rect.astype(bool) & ~hull.astype(bool)).astype(np.uint8)
                 m, el = cv2.connectedComponents(extra, connectivity=8)
-                for i in range(1, m):
-                    part = el == i
-                    py, px = np.nonzero(part)
-                    d = np.hypot(box[:, 0][:, None] - px[None], box[:, 1][:, None] - py[None])
-                    if d.min() <= 2.0:           # the part holds a corner of the rectangle
-                        hull[part] = 1
+                if m > 1:
+                    # the parts that hold a corner of the rectangle, from one
+                    # scan of their pixels
+                    py, px = np.nonzero(el)
+                    d = np.hypot(box[:, 0][:, None] - px[None], box[:, 1][:, None] - py[None]).min(axis=0)
+                    corner = np.zeros(m, bool)
+                    corner[el[py[d <= 2.0], px[d <= 2.0]]] = True
+                    hull[corner[el]] = 1
         bay = hull.astype(bool) & ~seg.astype(bool)
         if bay.any():
             out[y0:y1, x0:x1] |= _void_like(bay)
@@ -476,8 +530,9 @@ def _windows_rectangle(windows):
     ys, xs = np.nonzero(windows)
     if ys.size < 100:
         return None
-    pts = np.column_stack([xs, ys]).astype(np.float32)
-    (_, _), (_, _), ang = cv2.minAreaRect(pts)
+    # the rectangle of the outlines' points: the same hull as of every pixel
+    cs, _ = cv2.findContours(windows.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
     t = math.radians(ang)
     c, sn = math.cos(t), math.sin(t)
     u = xs * c + ys * sn
@@ -663,6 +718,121 @@ def _detached_pins(lab, stats, k):
     return out
 
 
+def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
+    """The pad's wettable area, vias and voids, in the box it was cut from.
+
+    Parameters
+    ----------
+    att, raw_att : ndarray of float32
+        Attenuation, smoothed (masks) and as measured (via rims), over the box.
+    pad_filled : ndarray of bool
+        The pad's segments, holes filled.
+    solder : ndarray of bool
+        Pixels at solder level anywhere in the box.
+    n_segments : int
+        Segments the pad was found as.
+
+    Returns
+    -------
+    pad : JointResult
+        Positions and contours in the box's px.
+    wettable_outline : ndarray of bool
+        The pad's outline less its channels.
+    pad_solder : ndarray of bool
+        The pad's solder as segmented (bays closed), before its rectangle.
+    void_labels : ndarray of int32
+        The voids' labels.
+    """
+    h, w = att.shape
+    level = float(np.percentile(att[pad_filled], 70))
+    lost = _missing_windows(pad_filled, solder)
+    # the windows as segmented (holes filled, lost windows restored), before
+    # their bays are closed: what the pad's rectangle is taken from
+    windows = pad_filled | lost if lost is not None else pad_filled
+    pad_filled = _close_bays(pad_filled)
+    if lost is not None:
+        pad_filled |= lost
+    pad_solder = pad_filled
+    rect = None
+    if WINDOWS_AS_RECTANGLE and n_segments >= (1 if PAD_AS_RECTANGLE else 2):
+        rect = _windows_rectangle(windows)
+    if rect is not None:
+        # what the segments hold beyond it is the tips of pins and traces
+        pad_filled = rect
+    deficit = level - att
+    void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
+    # thermal vias are classified before the channels go: vias are often
+    # placed on the channels, and a barrel keeps its hole a component of its own
+    nv, vl, vstats, vcents = cv2.connectedComponentsWithStats(void_px.astype(np.uint8), connectivity=8)
+    # thermal vias: a copper barrel rims the hole
+    via_ids, void_ids = [], []
+    ring_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    for k in range(1, nv):
+        if vstats[k, cv2.CC_STAT_AREA] < 3:
+            continue
+        x, y, ww, hh = vstats[k, :4]
+        x0, y0, x1, y1 = max(x - 4, 0), max(y - 4, 0), min(x + ww + 4, w), min(y + hh + 4, h)
+        own = vl[y0:y1, x0:x1] == k
+        ring = cv2.dilate(own.astype(np.uint8), ring_k).astype(bool) & ~own
+        rim = float(np.percentile(raw_att[y0:y1, x0:x1][ring], 90)) if ring.any() else 0.0
+        round_ = vstats[k, cv2.CC_STAT_AREA] / max(ww * hh, 1) > 0.6 and 0.6 < ww / max(hh, 1) < 1.6
+        (via_ids if (round_ and rim > (1 + VIA_RIM_FRACTION) * level) else void_ids).append(k)
+    if via_ids:
+        # thermal vias are alike: a rimmed region much larger than the typical
+        # via is a void that has swallowed a via
+        va = np.array([vstats[k, cv2.CC_STAT_AREA] for k in via_ids], float)
+        med_via = float(np.median(va))
+        void_ids += [k for k, a_ in zip(via_ids, va) if a_ > 2.0 * med_via]
+        via_ids = [k for k, a_ in zip(via_ids, va) if a_ <= 2.0 * med_via]
+    if len(via_ids) < 2:
+        # a lone rimmed spot is more likely a void on a trace than a via pattern
+        void_ids += via_ids
+        via_ids = []
+    via_mask = _member(vl, via_ids, nv)
+    # the barrel itself is not solder either: take a thin ring with each hole
+    via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
+    # the channels of a windowed print joined into one outline (by a trace or a
+    # void across them) are not wettable area
+    channels = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
+    if channels.any():
+        pad_filled &= ~channels
+    wettable = pad_filled & ~via_mask
+    voids = _member(vl, void_ids, nv) & wettable
+    if rect is not None:
+        # a drawn outline (not a threshold's) holds the blurred edge of the
+        # solder along the rectangle and the channels: a rim pixel is a void
+        # only beside a void inside
+        k5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        core = cv2.erode(pad_filled.astype(np.uint8), k5).astype(bool)
+        voids &= core | cv2.dilate((voids & core).astype(np.uint8), k5).astype(bool)
+    wet_area = float(wettable.sum())
+    # pixel count of every void component in one pass (not one frame scan per
+    # void), of what is left of it outside the channels
+    vsizes = np.bincount(vl[voids], minlength=nv).astype(float)
+    void_ids = [k for k in void_ids if vsizes[k] > 0]
+    vsizes = vsizes[void_ids]
+    pad_void = 100 * voids.sum() / max(wet_area, 1)
+    pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
+    vlab = np.where(voids, vl, 0).astype(np.int32)
+    vcc, nvcc = ndi.label(vlab > 0)
+    vcont, _ = contours_by_label(vcc.astype(np.int32), int(nvcc))
+    pcy, pcx = ndi.center_of_mass(wettable) if wet_area else (math.nan, math.nan)
+    pad = JointResult(joint_id=0, kind="pad", x_px=float(pcx), y_px=float(pcy), diameter_px=float(equivalent_diameter(wet_area)),
+                      area_px=wet_area, circularity=0.0, void_pct=float(pad_void),
+                      largest_void_pct=float(100 * vsizes.max() / max(wet_area, 1)) if vsizes.size else 0.0,
+                      void_count=int(len(void_ids)), via_count=len(via_ids), peak_att=level,
+                      contour=pad_contours[1] if len(pad_contours) > 1 else [], void_contours=vcont[1:])
+    return pad, pad_filled, pad_solder, vlab
+
+
+def _shift(joint, dx, dy):
+    """Move a joint's position and contours by (``dx``, ``dy``) px, in place."""
+    joint.x_px += dx
+    joint.y_px += dy
+    joint.contour = [[x + dx, y + dy] for x, y in joint.contour]
+    joint.void_contours = [[[x + dx, y + dy] for x, y in c] for c in joint.void_contours]
+
+
 def _n_pins(joints):
     """Pins found (missing ones excluded)."""
     return sum(j.kind == "pin" and "missing" not in j.defects for j in joints)
@@ -729,85 +899,26 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     # voids are holes in the solder: fill each segment's holes (channels between
     # windows are outside every segment and stay out)
     pad_filled = _fill_holes(pad_mask)
-    level = float(np.percentile(att[pad_filled], 70))
-    lost = _missing_windows(pad_filled, mask.astype(bool))
-    # the windows as segmented (holes filled, lost windows restored), before
-    # their bays are closed: what the pad's rectangle is taken from
-    windows = pad_filled | lost if lost is not None else pad_filled
-    pad_filled = _close_bays(pad_filled)
-    if lost is not None:
-        pad_filled |= lost
-    pad_solder = pad_filled
-    rect = None
-    if WINDOWS_AS_RECTANGLE and len(pad_ids) >= (1 if PAD_AS_RECTANGLE else 2):
-        rect = _windows_rectangle(windows)
-    if rect is not None:
-        # what the segments hold beyond it is the tips of pins and traces
-        pad_filled = rect
+    # the pad is measured in its box (a share of the frame), with a margin for
+    # the bays, rims and lost windows its segments may not reach
     ys, xs = np.nonzero(pad_filled)
-    deficit = level - att
-    void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
-    # thermal vias are classified before the channels go: vias are often
-    # placed on the channels, and a barrel keeps its hole a component of its own
-    nv, vl, vstats, vcents = cv2.connectedComponentsWithStats(void_px.astype(np.uint8), connectivity=8)
-    # thermal vias: a copper barrel rims the hole
-    via_ids, void_ids = [], []
-    ring_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    for k in range(1, nv):
-        if vstats[k, cv2.CC_STAT_AREA] < 3:
-            continue
-        x, y, ww, hh = vstats[k, :4]
-        x0, y0, x1, y1 = max(x - 4, 0), max(y - 4, 0), min(x + ww + 4, w), min(y + hh + 4, h)
-        own = vl[y0:y1, x0:x1] == k
-        ring = cv2.dilate(own.astype(np.uint8), ring_k).astype(bool) & ~own
-        rim = float(np.percentile(prep.att[y0:y1, x0:x1][ring], 90)) if ring.any() else 0.0
-        round_ = vstats[k, cv2.CC_STAT_AREA] / max(ww * hh, 1) > 0.6 and 0.6 < ww / max(hh, 1) < 1.6
-        (via_ids if (round_ and rim > (1 + VIA_RIM_FRACTION) * level) else void_ids).append(k)
-    if via_ids:
-        # thermal vias are alike: a rimmed region much larger than the typical
-        # via is a void that has swallowed a via
-        va = np.array([vstats[k, cv2.CC_STAT_AREA] for k in via_ids], float)
-        med_via = float(np.median(va))
-        void_ids += [k for k, a_ in zip(via_ids, va) if a_ > 2.0 * med_via]
-        via_ids = [k for k, a_ in zip(via_ids, va) if a_ <= 2.0 * med_via]
-    if len(via_ids) < 2:
-        # a lone rimmed spot is more likely a void on a trace than a via pattern
-        void_ids += via_ids
-        via_ids = []
-    via_mask = _member(vl, via_ids, nv)
-    # the barrel itself is not solder either: take a thin ring with each hole
-    via_mask = cv2.dilate(via_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))).astype(bool)
-    # the channels of a windowed print joined into one outline (by a trace or a
-    # void across them) are not wettable area
-    channels = _channels(pad_filled, void_px, pad_filled & (att > (1 + VIA_RIM_FRACTION) * level))
-    if channels.any():
-        pad_filled &= ~channels
-    wettable = pad_filled & ~via_mask
-    voids = _member(vl, void_ids, nv) & wettable
-    if rect is not None:
-        # a drawn outline (not a threshold's) holds the blurred edge of the
-        # solder along the rectangle and the channels: a rim pixel is a void
-        # only beside a void inside
-        k5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        core = cv2.erode(pad_filled.astype(np.uint8), k5).astype(bool)
-        voids &= core | cv2.dilate((voids & core).astype(np.uint8), k5).astype(bool)
-    wet_area = float(wettable.sum())
-    # pixel count of every void component in one pass (not one frame scan per
-    # void), of what is left of it outside the channels
-    vsizes = np.bincount(vl[voids], minlength=nv).astype(float)
-    void_ids = [k for k in void_ids if vsizes[k] > 0]
-    vsizes = vsizes[void_ids]
-    pad_void = 100 * voids.sum() / max(wet_area, 1)
-    pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
-    vlab = np.where(voids, vl, 0).astype(np.int32)
-    vcc, nvcc = ndi.label(vlab > 0)
-    vcont, _ = contours_by_label(vcc.astype(np.int32), int(nvcc))
-    pcy, pcx = ndi.center_of_mass(wettable) if wet_area else (math.nan, math.nan)
-    pad = JointResult(joint_id=0, kind="pad", x_px=float(pcx), y_px=float(pcy), diameter_px=float(equivalent_diameter(wet_area)),
-                      area_px=wet_area, circularity=0.0, void_pct=float(pad_void),
-                      largest_void_pct=float(100 * vsizes.max() / max(wet_area, 1)) if vsizes.size else 0.0,
-                      void_count=int(len(void_ids)), via_count=len(via_ids), peak_att=level,
-                      contour=pad_contours[1] if len(pad_contours) > 1 else [], void_contours=vcont[1:])
+    margin = 16 + int(0.15 * max(xs.max() - xs.min(), ys.max() - ys.min()))
+    y0, x0 = max(int(ys.min()) - margin, 0), max(int(xs.min()) - margin, 0)
+    y1, x1 = min(int(ys.max()) + margin + 1, h), min(int(xs.max()) + margin + 1, w)
+    box = (slice(y0, y1), slice(x0, x1))
+    pad, pad_box, solder_box, vlab_box = _measure_pad(att[box], prep.att[box], pad_filled[box],
+                                                      mask[box].astype(bool), len(pad_ids))
+    _shift(pad, x0, y0)
+    level, pad_void = pad.peak_att, pad.void_pct
+    pad_filled = np.zeros((h, w), bool)
+    pad_filled[box] = pad_box
+    pad_solder = np.zeros((h, w), bool)
+    pad_solder[box] = solder_box
+    vlab = np.zeros((h, w), np.int32)
+    vlab[box] = vlab_box
+    ys, xs = np.nonzero(pad_box)
+    ys, xs = ys + y0, xs + x0
+    pcx, pcy = pad.x_px, pad.y_px
     # pins: like-sized lands outside the pad
     px0, py0 = xs.min(), ys.min()
     px1, py1 = xs.max(), ys.max()
