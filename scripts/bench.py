@@ -138,7 +138,7 @@ def qfn_stages_once(path):
     side = coarse_pad_side(img, pol, valid=valid)
     t["package check (pad size)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    b = pad_binning(side)
+    b = pad_binning(side, img.shape)
     work, top = (bin_frame(img, b), _full_scale(img, meta.bits_used)) if b > 1 else (img, None)
     prep = prepare(work, solder=pol, bits_used=meta.bits_used, feature_diameter_px=0.6 * min(work.shape),
                    full_scale=top)

@@ -1059,6 +1059,9 @@ def test_pad_binning_keeps_the_pad_at_its_scoring_scale():
     assert pad_binning(2.3 * PAD_SCORING_SIDE_PX) == 2
     for side in (350.0, 702.0, 1500.0):
         assert side / pad_binning(side) >= PAD_SCORING_SIDE_PX
+    # a 2048 px frame is binned at most 2x, whatever the package check took for the pad
+    assert pad_binning(1500.0, (2048, 2048)) == 2
+    assert pad_binning(702.0, (1024, 1024)) == 1
 
 
 def test_qfn_2048_frame_is_scored_binned_and_mapped_back():
@@ -1087,3 +1090,18 @@ def test_qfn_2048_frame_is_scored_binned_and_mapped_back():
     for a, b in pairs:
         assert ("bridge" in tpins[a]["defects"]) == ("bridge" in pins[b].defects)
         assert abs(pins[b].area_px / tpins[a]["area_px"] - 1) < 0.1
+
+
+def test_fill_holes_matches_scipy():
+    from scipy import ndimage as ndi
+
+    from xrayinspect.measure import fill_holes
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        m = rng.random((int(rng.integers(1, 50)), int(rng.integers(1, 50)))) < rng.uniform(0.3, 0.8)
+        assert np.array_equal(fill_holes(m), ndi.binary_fill_holes(m))
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7] = True
+    ring[4, 4] = False
+    assert fill_holes(ring)[4, 4] and not fill_holes(ring)[0, 0]

@@ -22,6 +22,36 @@ def nonzero_yx(image):
     return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
 
 
+def fill_holes(mask):
+    """``scipy.ndimage.binary_fill_holes(mask)`` of a 2-D mask, by one flood fill.
+
+    A hole is background not 4-connected to the border (scipy's default
+    structure): the background reached by a flood fill from outside a one
+    pixel frame is not a hole, every other pixel is mask. Same pixels, a
+    fraction of the cost of scipy's iterated dilation on a small box.
+
+    Parameters
+    ----------
+    mask : ndarray, 2-D
+        Non-zero is foreground.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    m = np.asarray(mask)
+    if m.ndim != 2 or m.size == 0:
+        from scipy import ndimage as ndi
+
+        return ndi.binary_fill_holes(m)
+    h, w = m.shape
+    outside = np.zeros((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1] = m != 0
+    # flood the background from the frame's corner with 2: what stays 0 is a hole
+    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+    return outside[1:-1, 1:-1] != 2
+
+
 def label_moments(xs, ys, labels, n):
     """Pixel count, centroid and covariance of every label, from its pixels.
 

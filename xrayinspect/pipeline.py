@@ -285,7 +285,9 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     if recipe is not None and px_um and recipe.package.ball_diameter_mm:
         feature_d = recipe.package.ball_diameter_mm * 1000 / px_um * 1.1
     valid = invalid_bands(image)
-    polarity, diameter = frame_polarity(image, solder=solder, feature_diameter_px=feature_d, valid=valid)
+    # one float copy for the polarity vote and the package check's coarse copies
+    f32 = image if image.dtype == np.float32 else image.astype(np.float32)
+    polarity, diameter = frame_polarity(image, solder=solder, feature_diameter_px=feature_d, valid=valid, _f32=f32)
 
     def ball_prep():
         # the full-resolution attenuation map: what BGA scoring reads (a QFN
@@ -302,7 +304,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         from .qfn import coarse_pad_side
 
         # the package check (as detect_package) keeps the pad's size: it sets the QFN's scoring scale
-        pad_side = coarse_pad_side(image, polarity, valid=valid)
+        pad_side = coarse_pad_side(f32, polarity, valid=valid)
         pkg_type = "qfn" if pad_side > 0 else "bga"
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=polarity,
                     profile=profile_name)
@@ -321,7 +323,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             pad_side = coarse_pad_side(sub, polarity)
         # a pad far larger than the QFN rules need is scored on a binned copy
         # (a quarter of the pixels per factor of 2); what it finds is mapped back
-        binning = pad_binning(pad_side)
+        binning = pad_binning(pad_side, sub.shape)
         work, top = sub, None
         if binning > 1:
             work, top = bin_frame(sub, binning), _full_scale(sub, bits)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .measure import circularity, contours_by_label, equivalent_diameter
+from .measure import circularity, contours_by_label, equivalent_diameter, fill_holes
 from .preprocess import _coarse, _otsu, open_ellipse, prepare
 from .results import JointResult
 
@@ -108,7 +108,7 @@ def coarse_pad_side(image, polarity, valid=None):
     # the largest compact, roughly square blob (a pad; windows filled in)
     for big in np.argsort(area)[::-1][:5]:
         bw, bh = stats[1 + big, cv2.CC_STAT_WIDTH], stats[1 + big, cv2.CC_STAT_HEIGHT]
-        blob = ndi.binary_fill_holes(lab == big + 1)
+        blob = fill_holes(lab == big + 1)
         filled = blob.sum()
         if not filled / max(bw * bh, 1) > 0.6:
             # pins joined to the pad make a cross, not a square: look at the
@@ -135,13 +135,22 @@ def coarse_pad_side(image, polarity, valid=None):
 PAD_SCORING_SIDE_PX = 300
 
 
-def pad_binning(side_px):
+#: ... and a binned frame keeps at least this many px on its short side: a
+#: large dense part taken for the pad at the coarse package check must not
+#: shrink the real pad and its pins below what they can be scored at.
+BINNED_FRAME_MIN_PX = 1000
+
+
+def pad_binning(side_px, frame_shape=None):
     """Binning factor for scoring a QFN whose pad is ``side_px`` px across (1: none).
 
     Parameters
     ----------
     side_px : float
         Pad side at full resolution, px (:func:`coarse_pad_side`).
+    frame_shape : tuple of int, optional
+        The frame's shape, px: the factor also leaves its short side at
+        least :data:`BINNED_FRAME_MIN_PX`.
 
     Returns
     -------
@@ -151,7 +160,10 @@ def pad_binning(side_px):
     """
     if not (side_px > 0 and math.isfinite(side_px)):
         return 1
-    return max(1, int(side_px // PAD_SCORING_SIDE_PX))
+    b = int(side_px // PAD_SCORING_SIDE_PX)
+    if frame_shape is not None:
+        b = min(b, int(min(frame_shape) // BINNED_FRAME_MIN_PX))
+    return max(1, b)
 
 
 #: The windows of a printed pad are alike: each at least this share of the
@@ -239,7 +251,7 @@ def _fill_holes(mask):
     h, w = mask.shape
     y0, y1 = max(int(ys[0]) - 1, 0), min(int(ys[-1]) + 2, h)
     x0, x1 = max(int(xs[0]) - 1, 0), min(int(xs[-1]) + 2, w)
-    out[y0:y1, x0:x1] = ndi.binary_fill_holes(mask[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = fill_holes(mask[y0:y1, x0:x1])
     return out
 
 
@@ -645,7 +657,7 @@ def _largest_solid(lab, stats, area, tries=8):
             break
         x, y, bw, bh = stats[k, :4]
         own = lab[y:y + bh, x:x + bw] == k
-        if area[k] >= PAD_SOLIDITY * ndi.binary_fill_holes(own).sum():
+        if area[k] >= PAD_SOLIDITY * fill_holes(own).sum():
             return int(k)
     return int(np.argmax(area))
 
@@ -677,7 +689,7 @@ def _detached_pins(lab, stats, k):
     """
     x, y, bw, bh = stats[k, :4]
     # voids and via holes are holes in the pad: the square must fit past them
-    own = ndi.binary_fill_holes(lab[y:y + bh, x:x + bw] == k).astype(np.uint8)
+    own = fill_holes(lab[y:y + bh, x:x + bw] == k).astype(np.uint8)
     area = float(own.sum())
     side = PIN_CUT_FRACTION * math.sqrt(area)
     if side < 5:
@@ -936,7 +948,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
             continue
         x, y, bw, bh = stats[k, :4]
         own = lab[y:y + bh, x:x + bw] == k
-        if ndi.binary_fill_holes(own).sum() > 1.3 * area[k] or area[k] < 0.45 * bw * bh:
+        if fill_holes(own).sum() > 1.3 * area[k] or area[k] < 0.45 * bw * bh:
             # a ring (via barrel) or a thin line; or a land that a thinner
             # ring or line crosses: the land is what an opening leaves
             if not _land_left_by_opening(lab, stats, cents, area, k):
@@ -1038,7 +1050,7 @@ def _land_left_by_opening(lab, stats, cents, area, k):
     piece = ll == big
     a = int(piece.sum())
     px, py, pw, ph = ls[big, :4]
-    if ndi.binary_fill_holes(piece).sum() > 1.3 * a or a < 0.45 * pw * ph:
+    if fill_holes(piece).sum() > 1.3 * a or a < 0.45 * pw * ph:
         return False
     sub = lab[y:y + bh, x:x + bw]
     sub[own.astype(bool) & ~piece] = 0
