@@ -24,7 +24,10 @@ generation time of the frame is printed as well.
 One core: the thread pools of OpenMP/OpenBLAS/MKL/numexpr are set to one
 thread *before* numpy is imported, ``cv2.setNumThreads(1)``, and the process
 is pinned to one CPU (``os.sched_setaffinity``, the in-process ``taskset -c``;
-``--cpu -1`` leaves the affinity alone).
+``--cpu -1`` leaves the affinity alone). Timed as the CLI and the batch
+workers run: freed frame-sized buffers kept for reuse
+(:func:`xrayinspect._malloc.keep_freed_memory`); ``--default-malloc`` times
+glibc's defaults instead (each large temporary page-faulted afresh).
 
 Usage::
 
@@ -152,8 +155,12 @@ def qfn_stages_once(path):
     return t
 
 
-def bench(runs=5, stage_runs=5, cpu=0, seed=SEED, package="bga"):
+def bench(runs=5, stage_runs=5, cpu=0, seed=SEED, package="bga", default_malloc=False):
     """Run the benchmark on a ``package`` ("bga" or "qfn") frame; returns ``(markdown text, figures dict)``."""
+    from xrayinspect._malloc import keep_freed_memory
+
+    malloc = "glibc malloc defaults" if default_malloc else (
+        "freed buffers kept for reuse, as the CLI runs" if keep_freed_memory() else "allocator defaults")
     pinned = "not pinned"
     if cpu is not None and cpu >= 0 and hasattr(os, "sched_setaffinity"):
         allowed = sorted(os.sched_getaffinity(0))
@@ -199,7 +206,7 @@ def bench(runs=5, stage_runs=5, cpu=0, seed=SEED, package="bga"):
     noun = "pad and pins" if package == "qfn" else "balls"
     info = (f"Frame: {package.upper()}, seed {seed}, {n_balls} {noun} in the truth, {n_found} joints found by xrayinspect, "
             f"{n_cc - 1} components in the floor's pass. One thread (OMP/OPENBLAS/MKL=1, cv2.setNumThreads(1)), "
-            f"{pinned}. {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+            f"{pinned}; {malloc}. {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
             f"numpy {np.__version__}, OpenCV {cv2.__version__}; load average at the end "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other jobs share the machine: the stages are "
             "timed separately from the whole score_frame, so grid+rules, the residual, carries their noise).")
@@ -218,8 +225,10 @@ def main(argv=None):
                     help="frame to time: the 30x30 BGA (default) or a QFN of the same size")
     ap.add_argument("--write-docs", metavar="MD", nargs="?", const=str(REPO / "docs" / "benchmarks.md"),
                     help="also write the table to this markdown file (default docs/benchmarks.md)")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="time with glibc's default allocator settings, not the CLI's")
     a = ap.parse_args(argv)
-    text, _ = bench(a.runs, a.stage_runs, a.cpu, a.seed, a.package)
+    text, _ = bench(a.runs, a.stage_runs, a.cpu, a.seed, a.package, a.default_malloc)
     cmd = "python scripts/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nCommand: `{cmd.strip()}`; date {_dt.date.today().isoformat()}."
     print(text)

@@ -156,8 +156,12 @@ def _one_thread_worker():
     """Pool worker start-up: one frame per worker process, one thread per frame.
 
     OpenCV's own threads would make each worker take more than its core, so
-    N workers would not scale to N cores.
+    N workers would not scale to N cores. Freed frame-sized buffers are kept
+    for the next frame (:func:`xrayinspect._malloc.keep_freed_memory`).
     """
+    from ._malloc import keep_freed_memory
+
+    keep_freed_memory()
     try:
         import cv2
 
