@@ -7,7 +7,8 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import circularity, contours_by_label, equivalent_diameter, label_moments, median, nonzero_yx
+from .measure import (circularity, components_with_stats, contours_by_label, equivalent_diameter, label_moments, median,
+                      nonzero_yx)
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -542,7 +543,7 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area):
     # whole components above the level: a trace running between balls is one
     # long component touching them, not short pieces cut out beside each ball
     cand = (att > level) & valid
-    n, lab, stats, cen = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
+    n, lab, stats, cen = components_with_stats(cand.astype(np.uint8))
     touching = np.zeros(n, bool)
     touching[np.unique(lab[near & cand])] = True
     out = []

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .measure import components_with_stats
+
 #: Fraction of a joint's peak attenuation that marks its edge (calibrated).
 EDGE_FRACTION = 0.16
 #: Pixels above this multiple of the typical ball peak, in lines too thin to
@@ -123,12 +125,7 @@ def _sized_blobs(att_smooth, level, nominal):
     ``n_big_compact`` how many compact blobs are 2 x ``nominal`` or larger.
     """
     mask = (att_smooth > level).view(np.uint8)
-    # only the grouping of the blobs matters here, not their numbering: the
-    # fastest labelling algorithm will do
-    if hasattr(cv2, "connectedComponentsWithStatsWithAlgorithm") and hasattr(cv2, "CCL_GRANA"):
-        n, lab, st, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    else:
-        n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, lab, st, _ = components_with_stats(mask)
     idx = np.flatnonzero(mask)
     if n <= 1:
         return n, idx, idx, np.zeros(0, np.int64), 0, 0
@@ -250,7 +247,7 @@ def _thin_lines(dense):
     cand = dense & ~thick
     if not cand.any():
         return None
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=8)
+    n, lab, stats, _ = components_with_stats(dense)
     ci = np.flatnonzero(cand)
     cl = lab.ravel()[ci]
     has_thin = np.zeros(n, bool)

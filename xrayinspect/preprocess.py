@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .measure import components_with_stats
+
 
 @dataclass
 class Prepared:
@@ -98,7 +100,7 @@ def _blob_stats(mask, min_area=4):
     area-weighted median (half the blob pixels lie in blobs this size or
     smaller), so a crowd of small rings cannot stand for a few large balls.
     """
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, lab, stats, _ = components_with_stats(mask.astype(np.uint8))
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     bw, bh = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
     fill = area / np.maximum(bw * bh, 1)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .measure import circularity, contours_by_label, equivalent_diameter, fill_holes
+from .measure import circularity, components_with_stats, contours_by_label, equivalent_diameter, fill_holes
 from .preprocess import _coarse, _otsu, open_ellipse, prepare
 from .results import JointResult
 
@@ -100,7 +100,7 @@ def coarse_pad_side(image, polarity, valid=None):
     if v.size < 50:
         return 0.0
     mask = (th > _otsu(v)).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, lab, stats, _ = components_with_stats(mask)
     if n < 3:
         return 0.0
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
@@ -291,7 +291,7 @@ def _missing_windows(pad_filled, solder):
     solder : ndarray of bool
         Pixels at solder level anywhere in the frame.
     """
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(pad_filled.astype(np.uint8), connectivity=8)
+    n, lab, stats, _ = components_with_stats(pad_filled.astype(np.uint8))
     if not 3 <= n - 1 <= 15:
         return None
     rects = []
@@ -348,7 +348,7 @@ def _close_bays(pad_filled):
         Pad segments with their holes filled.
     """
     out = pad_filled.copy()
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(pad_filled.astype(np.uint8), connectivity=8)
+    n, lab, stats, _ = components_with_stats(pad_filled.astype(np.uint8))
     h, w = pad_filled.shape
     for k in range(1, n):
         x, y, bw, bh, a = stats[k]
@@ -396,7 +396,7 @@ BAY_MIN_FILL = 0.4
 
 def _void_like(bays):
     """The components of ``bays`` shaped like a void cut by the pad's edge, px mask."""
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(bays.astype(np.uint8), connectivity=8)
+    n, lab, stats, _ = components_with_stats(bays.astype(np.uint8))
     keep = np.zeros(n, bool)
     # every component's pixels from one scan, grouped by label
     ys, xs = np.nonzero(lab)
@@ -716,7 +716,7 @@ def _detached_pins(lab, stats, k):
     for seg in segs:
         pad = cv2.dilate(pad, seg)
     rest = own.astype(bool) & ~pad.astype(bool)
-    m, _, ps, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    m, _, ps, _ = components_with_stats(rest.astype(np.uint8))
     pieces = 0
     for i in range(1, m):
         pw, ph, pa = ps[i, 2], ps[i, 3], ps[i, 4]
@@ -775,7 +775,7 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
     void_px = pad_filled & (deficit > PAD_VOID_FRACTION * level)
     # thermal vias are classified before the channels go: vias are often
     # placed on the channels, and a barrel keeps its hole a component of its own
-    nv, vl, vstats, vcents = cv2.connectedComponentsWithStats(void_px.astype(np.uint8), connectivity=8)
+    nv, vl, vstats, vcents = components_with_stats(void_px.astype(np.uint8))
     # thermal vias: a copper barrel rims the hole
     via_ids, void_ids = [], []
     ring_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
@@ -866,14 +866,14 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     # attenuating large areas; the package body and board are a few percent
     t0 = max(_otsu(v), 0.45 * float(np.percentile(v, 95)))
     mask = ((att > t0) & prep.valid).astype(np.uint8)
-    n, lab, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, lab, stats, cents = components_with_stats(mask)
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
     area[0] = 0
     big = _largest_solid(lab, stats, area)
     cut = _detached_pins(lab, stats, big)
     if cut is not None:
         mask[cut] = 0
-        n, lab, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        n, lab, stats, cents = components_with_stats(mask)
         area = stats[:, cv2.CC_STAT_AREA].astype(float)
         area[0] = 0
         big = _largest_solid(lab, stats, area)
@@ -1043,7 +1043,7 @@ def _land_left_by_opening(lab, stats, cents, area, k):
     if size < 3:
         return False
     left = cv2.morphologyEx(own, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    nl, ll, ls, lc = cv2.connectedComponentsWithStats(left, connectivity=8)
+    nl, ll, ls, lc = components_with_stats(left)
     if nl < 2:
         return False
     big = 1 + int(np.argmax(ls[1:, cv2.CC_STAT_AREA]))
