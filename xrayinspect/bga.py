@@ -88,6 +88,32 @@ CAP_FRACTION = 0.5
 CLIP_TOLERANCE = 1.12
 
 
+def _piece_counts(cc, lab, ncc, n):
+    """Pixel count of every (component, joint) pair, as sorted keys ``cc * (n + 1) + lab`` and counts.
+
+    What ``np.unique(key, return_counts=True)`` gives, without sorting every
+    pixel's key: a component lying in one joint (nearly all of them) is
+    counted with one bincount; only the pixels of components that cross
+    joints are sorted.
+    """
+    count = np.bincount(cc, minlength=ncc)
+    ref = np.zeros(ncc, lab.dtype)
+    ref[cc] = lab                       # any one pixel's joint per component
+    mixed = np.zeros(ncc, bool)
+    mixed[cc[lab != ref[cc]]] = True
+    single = np.flatnonzero((count > 0) & ~mixed)
+    keys = [single.astype(np.int64) * (n + 1) + ref[single], ]
+    counts = [count[single]]
+    if mixed.any():
+        sel = mixed[cc]
+        k2, c2 = np.unique(cc[sel].astype(np.int64) * (n + 1) + lab[sel], return_counts=True)
+        keys.append(k2)
+        counts.append(c2)
+    keys, counts = np.concatenate(keys), np.concatenate(counts)
+    order = np.argsort(keys, kind="stable")
+    return keys[order], counts[order]
+
+
 def _clip_to_cap(masks, att, only):
     """Cut every joint mask back to the ellipse its bright cap predicts.
 
@@ -122,8 +148,7 @@ def _clip_to_cap(masks, att, only):
     cap_img[ys[cap], xs[cap]] = 1
     ncc, cc = cv2.connectedComponents(cap_img, connectivity=4)
     if ncc > 2:
-        key = cc[ys[cap], xs[cap]].astype(np.int64) * (n + 1) + lab[cap]
-        uk, cnt = np.unique(key, return_counts=True)
+        uk, cnt = _piece_counts(cc[ys[cap], xs[cap]], lab[cap], ncc, n)
         best = np.zeros(n + 1, np.int64)
         bestn = np.zeros(n + 1, np.int64)
         for kk, nn in zip(uk.tolist(), cnt.tolist()):
@@ -544,8 +569,7 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area):
     # long component touching them, not short pieces cut out beside each ball
     cand = (att > level) & valid
     n, lab, stats, cen = components_with_stats(cand.astype(np.uint8))
-    touching = np.zeros(n, bool)
-    touching[np.unique(lab[near & cand])] = True
+    touching = np.bincount(lab[near & cand], minlength=n)[:n] > 0
     out = []
     h, w = att.shape
     basis = np.stack([fit.u, fit.v], 1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .measure import components_with_stats
+from .measure import components_with_stats, flat_nonzero
 
 #: Fraction of a joint's peak attenuation that marks its edge (calibrated).
 EDGE_FRACTION = 0.16
@@ -65,7 +65,7 @@ def label_max(values, labels, n):
     ``scipy.ndimage.maximum`` sorts the whole frame; this touches only the joints.
     """
     lab = labels.ravel()
-    idx = np.flatnonzero(lab)
+    idx = flat_nonzero(labels)
     return _label_max_at(values.ravel()[idx], lab[idx], n)
 
 
@@ -126,7 +126,7 @@ def _sized_blobs(att_smooth, level, nominal):
     """
     mask = (att_smooth > level).view(np.uint8)
     n, lab, st, _ = components_with_stats(mask)
-    idx = np.flatnonzero(mask)
+    idx = flat_nonzero(mask)
     if n <= 1:
         return n, idx, idx, np.zeros(0, np.int64), 0, 0
     lv = lab.ravel()[idx]
@@ -248,7 +248,7 @@ def _thin_lines(dense):
     if not cand.any():
         return None
     n, lab, stats, _ = components_with_stats(dense)
-    ci = np.flatnonzero(cand)
+    ci = flat_nonzero(cand)
     cl = lab.ravel()[ci]
     has_thin = np.zeros(n, bool)
     has_thin[cl] = True
@@ -327,10 +327,10 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     eroded = cv2.erode(core8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ek, ek)))
     n, lab = _components(core8)
     labf = lab.ravel()
-    cidx = np.flatnonzero(core)                    # core pixels, raster order
+    cidx = flat_nonzero(core)                    # core pixels, raster order
     stats, lab_c = _cc_stats(lab, cidx, n, w)
     thick = np.zeros(n, bool)
-    thick[labf[np.flatnonzero(eroded.view(bool))]] = True
+    thick[labf[flat_nonzero(eroded)]] = True
     nominal = np.pi * (diameter_px / 2) ** 2
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
     bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
@@ -382,7 +382,7 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         grown = cv2.dilate(core_lab if core_lab.dtype == np.uint16 else core_lab.astype(np.uint16), ker)
     else:
         grown = cv2.dilate(core_lab.astype(np.float32), ker).astype(np.int32)
-    gi = np.flatnonzero(grown != 0)
+    gi = flat_nonzero(grown)
     gl = grown.ravel()[gi]
     thr = (edge_fraction * peak).astype(np.float32)
     inside = att_smooth.ravel()[gi] > thr[gl]
@@ -468,7 +468,7 @@ def _bridges(att_smooth, core_lab, valid, level, m):
     bridged = [set() for _ in range(m + 1)]
     n, cc = cv2.connectedComponents(((att_smooth > level) & valid).astype(np.uint8), connectivity=8)
     clf = core_lab.ravel()
-    ci = np.flatnonzero(clf)
+    ci = flat_nonzero(core_lab)
     # one 1-D key per (region, label) pair: unique on it is a plain sort
     key = np.unique(cc.ravel()[ci].astype(np.int64) * (m + 1) + clf[ci])
     by_region = {}

@@ -71,7 +71,7 @@ def _dilate_labels(labels, n, kernel):
     return cv2.dilate(labels.astype(dt), kernel).astype(np.int32)
 
 
-def _volume_areas(vl, nvo, owner, short, ys, xs, lab, search, box=None):
+def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape):
     """Projected area of each void from its integrated shortfall and its depth, px.
 
     A spherical void of radius ``r`` removes ``mu * 4/3 pi r^3`` of
@@ -81,30 +81,50 @@ def _volume_areas(vl, nvo, owner, short, ys, xs, lab, search, box=None):
     a few noise sigmas, which on a sphere's rim is well inside its edge; the
     integral holds the rim, and blur moves attenuation but keeps its sum.
 
-    ``box = (y0, y1, x0, x1)``, when given, is a window (px) holding every void
-    pixel with at least ``VOLUME_RING`` pixels to spare (or reaching the frame
-    edge): the images are then built on it alone, with the same result.
-    """
-    import cv2
+    The shortfall is summed over each void grown by ``VOLUME_RING`` px (a
+    grey dilation of the void labels: where two rings meet, the higher label
+    takes the pixel), inside the void's own joint. Worked on the void pixels'
+    neighbourhoods alone, not on frame-sized images (voids cover a few
+    thousandths of a frame).
 
-    if box is not None:
-        y0, y1, x0, x1 = box
-        vl = vl[y0:y1, x0:x1]
-        inb = (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
-        ys, xs, lab, short, search = ys[inb] - y0, xs[inb] - x0, lab[inb], short[inb], search[inb]
-    h, w = vl.shape
-    short_img = np.zeros((h, w), np.float32)
-    short_img[ys[search], xs[search]] = short[search]
-    own_img = np.zeros((h, w), np.int32)
-    own_img[ys, xs] = lab
+    Parameters
+    ----------
+    vy, vx, vid : ndarray
+        Row, column (px) and void label (1..nvo) of every void pixel, raster order.
+    owner : ndarray of int
+        Joint label of each void.
+    short : ndarray
+        Shortfall below the void-free profile at each joint pixel.
+    pj : ndarray of intp
+        Flat index (``y * width + x``) of each joint pixel, ascending.
+    lab, search : ndarray
+        Joint label of each joint pixel, and whether voids are looked for there.
+    shape : tuple of int
+        Frame shape, px.
+    """
+    h, w = shape
     k = 2 * VOLUME_RING + 1
-    grown = _dilate_labels(vl, nvo, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    sel = (grown > 0) & (own_img == owner[grown])
-    gl = grown[sel]
-    vol = np.bincount(gl, weights=short_img[sel].astype(np.float64), minlength=nvo + 1)
+    ky, kx = np.nonzero(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    ky, kx = ky - VOLUME_RING, kx - VOLUME_RING
+    cy = (vy[:, None] + ky).ravel()
+    cx = (vx[:, None] + kx).ravel()
+    cl = np.repeat(vid.astype(np.int64), ky.size)
+    inside = (cy >= 0) & (cy < h) & (cx >= 0) & (cx < w)
+    key = (cy[inside].astype(np.int64) * w + cx[inside]) * (nvo + 1) + cl[inside]
+    key = np.unique(key)
+    px, gv = np.divmod(key, nvo + 1)
+    last = np.ones(px.size, bool)
+    last[:-1] = px[1:] != px[:-1]            # the highest label reaching each pixel
+    px, gv = px[last], gv[last]
+    ji = np.minimum(np.searchsorted(pj, px), max(pj.size - 1, 0))
+    injoint = (pj[ji] == px) if pj.size else np.zeros(px.size, bool)
+    # the shortfall as the float32 image it was measured into, 0 where voids are not looked for
+    sv = np.where(search, short, 0.0).astype(np.float32).astype(np.float64)
+    sel = injoint & (lab[ji] == owner[gv])
+    vol = np.bincount(gv[sel], weights=sv[ji[sel]], minlength=nvo + 1)
     depth = np.zeros(nvo + 1)
-    inv = vl > 0
-    np.maximum.at(depth, vl[inv], short_img[inv].astype(np.float64))
+    vj = np.searchsorted(pj, vy.astype(np.int64) * w + vx)
+    np.maximum.at(depth, vid, sv[vj])
     with np.errstate(divide="ignore", invalid="ignore"):
         est = np.where(depth > 0, 1.5 * np.maximum(vol, 0) / depth, 0.0)
     return est
@@ -158,11 +178,14 @@ CRESCENT_RHO = 0.6
 CRESCENT_ELONGATION = 2.0
 
 
-def _drop_crescents(vl, nvo, ys, xs, rho):
-    """Remove rim-hugging crescent voids and renumber the rest, (labels, count)."""
-    vmask = vl[ys, xs] > 0
-    vid = vl[ys[vmask], xs[vmask]]
-    x, y, r = xs[vmask].astype(float), ys[vmask].astype(float), rho[vmask]
+def _drop_crescents(vid, nvo, vx, vy, rho):
+    """Rim-hugging crescent voids removed, the rest renumbered: ``(labels, count)``.
+
+    ``vid`` holds the void label of every void pixel (raster order), at
+    column/row ``vx``/``vy`` (px) and elliptical radius ``rho`` in its joint;
+    the returned labels are 0 for the pixels of dropped voids.
+    """
+    x, y, r = vx.astype(float), vy.astype(float), rho
     cnt, _, _, sxx, syy, sxy, _, _ = label_moments(x, y, vid, nvo)
     mr = np.bincount(vid, r, nvo + 1) / cnt
     tr, det = sxx + syy, sxx * syy - sxy * sxy
@@ -171,12 +194,12 @@ def _drop_crescents(vl, nvo, ys, xs, rho):
     crescent = (mr > CRESCENT_RHO) & (np.sqrt(hi / lo) > CRESCENT_ELONGATION)
     crescent[0] = False
     if not crescent.any():
-        return vl, nvo
+        return vid, nvo
     remap = np.zeros(nvo + 1, np.int32)
     keep = ~crescent
     keep[0] = False
     remap[keep] = np.arange(1, keep.sum() + 1)
-    return remap[vl], int(keep.sum())
+    return remap[vid], int(keep.sum())
 
 
 def _concentric(xs, ys, lab, over, n, area, mx, my):
@@ -407,35 +430,42 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         nxt = cv2.dilate(vl, ker)
         vl = np.where((vl == 0) & halo, nxt, vl)
     win = vl.astype(np.int32)
-    # sizes and renumbering from the window's void pixels alone: the frame
-    # outside the window holds none, and a bincount of the whole frame (mostly
-    # zeros) cost more than the rest of this step
-    vsize = np.bincount(win[win > 0], minlength=ns)
+    # from here on the voids are a list of pixels (raster order): they cover a
+    # few thousandths of the frame, and frame-sized images of them cost more
+    # than the rest of this step
+    wy, wx = nonzero_yx(win)
+    wid = win[wy, wx]
+    vsize = np.bincount(wid, minlength=ns)
     has_seed = vsize >= MIN_VOID_AREA_PX
     has_seed[0] = False
     remap = np.zeros(ns, np.int32)
     remap[has_seed] = np.arange(1, has_seed.sum() + 1)
-    win = remap[win]
+    wid = remap[wid]
     nvo = int(has_seed.sum())
-    vl = np.zeros((h, w), np.int32)
-    vl[y0:y1, x0:x1] = win
+    kept = wid > 0
+    wy, wx, wid = wy[kept] + y0, wx[kept] + x0, wid[kept]
     if nvo and VOID_EDGE_FRACTION is not None:
+        vl = np.zeros((h, w), np.int32)
+        vl[wy, wx] = wid
         vl = _void_edges(vl, nvo, short, ys, xs, search, sigma)
-        y0, y1, x0, x1 = 0, h, 0, w          # refined edges may leave the window
-        win = vl
+        wy, wx = nonzero_yx(vl)
+        wid = vl[wy, wx]
+    pj = ys.astype(np.int64) * w + xs           # joint pixels' flat indices, ascending
+    ji = np.searchsorted(pj, wy.astype(np.int64) * w + wx)     # every void pixel is a joint pixel
     if nvo and model == "dome" and CRESCENT_RHO is not None:
-        vl, nvo = _drop_crescents(vl, nvo, ys, xs, rho)
-        y0, y1, x0, x1 = 0, h, 0, w
-        win = vl
+        wid, nvo = _drop_crescents(wid, nvo, wx, wy, rho[ji])
+        kept = wid > 0
+        wy, wx, wid, ji = wy[kept], wx[kept], wid[kept], ji[kept]
+    vl = np.zeros((h, w), np.int32)
+    vl[wy, wx] = wid
     owner = np.zeros(nvo + 1, np.int32)
-    vmask = vl[ys, xs] > 0
-    owner[vl[ys[vmask], xs[vmask]]] = lab[vmask]
-    vsz = np.bincount(win[win > 0], minlength=nvo + 1).astype(float)
+    owner[wid] = lab[ji]
+    vsz = np.bincount(wid, minlength=nvo + 1).astype(float)
     vsz[0] = 0
     # void pixels counted per joint, so a void never exceeds its joint
-    void_area = np.bincount(lab[vmask], minlength=n + 1).astype(float)[:n + 1]
+    void_area = np.bincount(lab[ji], minlength=n + 1).astype(float)[:n + 1]
     if nvo and VOLUME_AREA:
-        est = _volume_areas(vl, nvo, owner, short, ys, xs, lab, search, box=(y0, y1, x0, x1))
+        est = _volume_areas(wy, wx, wid, nvo, owner, short, pj, lab, search, (h, w))
         # a void's projected area from its missing volume and depth, never
         # below what the threshold already shows
         est = np.clip(est, vsz, VOLUME_CAP * vsz)
