@@ -479,6 +479,20 @@ def test_bga_beside_large_dense_parts_is_not_taken_for_a_qfn():
     assert tal.summary()["detection_f1"] > 0.99
 
 
+def test_small_bga_beside_dense_parts_is_not_a_pinless_qfn():
+    """A 7 x 4 BGA of 68 px balls beside two large dense parts: the package check takes a part for
+    a QFN pad, the QFN reading finds no pin, and the BGA lattice holds 28 sites, under the 30 a
+    lattice needs beside a QFN reading with pins. A reading without any pin is no QFN: the small
+    lattice wins (before: one "pad", all 27 balls lost, a failing board passed)."""
+    f = generate_frame(6700066, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.package == "bga" and r.n_sites == 28
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.95
+    assert r.verdict == f.truth["frame_verdict"] == "fail"
+
+
 def test_grid_fit_of_degenerate_points_is_none_without_warnings():
     """Coincident centroids (a frame read in the wrong polarity found the same blob twice) have no
     lattice: the fit says so instead of casting NaN indices to int."""

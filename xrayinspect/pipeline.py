@@ -173,6 +173,10 @@ MIN_QFN_PINS = 4
 #: ... and taken as one when the lattice fit holds at least this many sites (a spurious
 #: lattice from pin gaps in a misread QFN held 17-20; a real package beside a dense part 682).
 MIN_BGA_SITES = 30
+#: ... or this many when the QFN reading found no pin at all: a lone "pad" is a
+#: dense part, not a QFN (a 7 x 4 BGA of 28 large balls beside two big
+#: components was scored as a pin-less QFN); the smallest arrays are 2 x 3.
+MIN_BGA_SITES_PINLESS = 6
 
 
 def pins_flank_pad(joints, angle_deg=0.0, min_per_side=2):
@@ -340,7 +344,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         if banded:
             _unband(joints, keep_x, keep_y)
             info = dict(info, labels=None, void_labels=None)
-        if auto and (_n_pins(joints) < MIN_QFN_PINS
+        n_pins = _n_pins(joints)
+        if auto and (n_pins < MIN_QFN_PINS
                      or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
@@ -350,7 +355,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
 
             prep_ball = ball_prep()
             bj, binfo = score_bga(prep_ball, recipe=recipe, limits=limits, pixel_size_um=px_um)
-            if int(binfo.get("n_sites", 0)) >= MIN_BGA_SITES:
+            if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES if n_pins else MIN_BGA_SITES_PINLESS):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
     else:
