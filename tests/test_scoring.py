@@ -505,6 +505,19 @@ def test_small_via_rings_between_balls_are_not_stray_solder():
     assert tal.summary()["detection_f1"] > 0.995
 
 
+def test_via_ring_on_a_ball_does_not_move_its_centre():
+    """An oblique, tiled 8-bit frame (66 px pitch) where via barrels project onto 13 balls: each
+    ring was cut out of its ball as a component of its own, and the ball's centroid moved 6-10 px
+    away from it - 13 well-placed balls called misaligned. The ring lies on the ball and goes back
+    to it; the truly misaligned balls stay called."""
+    f = generate_frame(6700071, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.fp["misaligned"] <= 2
+    assert tal.tp["misaligned"] >= 3 and tal.fn["misaligned"] == 0
+
+
 def test_grid_fit_of_degenerate_points_is_none_without_warnings():
     """Coincident centroids (a frame read in the wrong polarity found the same blob twice) have no
     lattice: the fit says so instead of casting NaN indices to int."""

@@ -186,6 +186,63 @@ def _clip_to_cap(masks, att, only):
     masks.area_px = area
 
 
+#: Give a ball back the via ring that lies on it (a separate component).
+MERGE_RINGS = True
+
+
+def _merge_rings(masks, rc, med_area):
+    """Return to a seated ball the via ring that was cut out of it.
+
+    A via barrel seen across a ball (oblique views) is a ring denser than the
+    solder; the thin-line cut takes it and its surroundings out of the ball's
+    mask as a component of its own, and the ball's centroid moves away from
+    it (6-10 px on a 66 px pitch: misaligned calls). A component off every
+    site, smaller than a ball, touching one seated ball only and centred
+    within the typical ball's radius of that ball's centre lies on the ball
+    (a stray ball beside it is centred beyond its rim): its pixels are the
+    ball's (the void model then leaves them out as denser than solder).
+    Updates ``masks`` in place.
+    """
+    import cv2
+
+    lab = masks.labels
+    h, w = lab.shape
+    n = masks.n
+    seated = rc[:, 0] >= 0
+    r_typ = np.sqrt(max(med_area, 1.0) / np.pi)
+    cand = (rc[:, 0] < 0) & (masks.area_px > 0) & (masks.area_px < 0.6 * med_area)
+    cand[0] = False
+    changed = False
+    for j in np.flatnonzero(cand).tolist():
+        if j >= len(masks.bbox):
+            continue
+        x0, y0, x1, y1 = (int(v) for v in masks.bbox[j])
+        xa, ya, xb, yb = max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, w), min(y1 + 1, h)
+        sub = lab[ya:yb, xa:xb]
+        own = sub == j
+        if not own.any():
+            continue
+        rim = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & ~own
+        nb = np.unique(sub[rim])
+        nb = nb[nb > 0]
+        if nb.size != 1 or not seated[nb[0]]:
+            continue
+        k = int(nb[0])
+        if np.hypot(masks.cx[j] - masks.cx[k], masks.cy[j] - masks.cy[k]) > r_typ:
+            continue
+        sub[own] = k
+        changed = True
+    if not changed:
+        return
+    ys, xs = nonzero_yx(lab)
+    lk = lab[ys, xs]
+    area = np.bincount(lk, minlength=n + 1)[:n + 1].astype(float)
+    c = np.maximum(area, 1)
+    masks.cx = np.bincount(lk, xs, n + 1)[:n + 1] / c
+    masks.cy = np.bincount(lk, ys, n + 1)[:n + 1] / c
+    masks.area_px = area
+
+
 #: Share of a ball's pixels far denser than its own profile above which the ball
 #: is obstructed (not judged for head-in-pillow).
 OBSTRUCTED_FRAC = 0.05
@@ -987,6 +1044,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             rc[k] = site
             offset[k] = dd
             site_xy[k] = sx
+    if MERGE_RINGS and site_of:
+        _merge_rings(masks, rc, med_area)
     if CLIP_TOLERANCE is not None and site_of:
         # balls on sites only: what is off every site keeps the shape that tells
         # a ring or a trace crossing from a stray ball
