@@ -186,6 +186,74 @@ def _clip_to_cap(masks, att, only):
     masks.area_px = area
 
 
+#: A seated ball larger than the typical one whose centroid lies this fraction
+#: of the typical radius from the centre of its largest inscribed circle
+#: carries an appendage (None: not looked for) ...
+APPENDAGE_SHIFT = 0.25
+#: ... and is cut to the typical ball's outline, scaled by this, around that centre.
+APPENDAGE_OUTLINE = 1.15
+
+
+def _cut_appendages(masks, only):
+    """Cut from a seated ball what is joined to its rim: a via ring or pad seen beside it.
+
+    A dense ring at a ball's rim (a via barrel beside the ball in an oblique
+    view) is above the cap level too, so neither the opening nor the cap
+    clip takes it off: the mask is a ball with a second lobe, its centroid
+    moves towards it and the lighter hole reads as a void. The ball itself is
+    where the mask's largest inscribed circle is (the lobe is smaller than
+    the ball); when the centroid lies well off that centre, the mask is cut
+    to the typical ball's outline around it. Updates ``masks`` in place.
+    """
+    import cv2
+
+    lab = masks.labels
+    n = masks.n
+    ys, xs = nonzero_yx(lab)
+    l = lab[ys, xs]
+    cnt, mx, my, sxx, syy, sxy, _, _ = label_moments(xs.astype(float), ys.astype(float), l, n)
+    area = np.bincount(l, minlength=n + 1)[:n + 1].astype(float)
+    sel = np.asarray(only[:n + 1], bool) & (area > 0)
+    sel[0] = False
+    if sel.sum() < 5:
+        return
+    typ = float(np.median(area[sel]))
+    full = sel & (np.abs(area / typ - 1) < 0.1)
+    if full.sum() < 5:
+        return
+    cov = np.array([[np.median(sxx[full]), np.median(sxy[full])], [np.median(sxy[full]), np.median(syy[full])]])
+    inv = np.linalg.inv(cov) / (4 * APPENDAGE_OUTLINE ** 2)
+    r_typ = np.sqrt(typ / np.pi)
+    h, w = lab.shape
+    changed = False
+    for k in np.flatnonzero(sel & (area > 1.1 * typ) & (area < 1.8 * typ)).tolist():
+        if k >= len(masks.bbox):
+            continue
+        x0, y0, x1, y1 = (int(v) for v in masks.bbox[k])
+        sub = lab[y0:y1, x0:x1]
+        own = (sub == k).astype(np.uint8)
+        dist = cv2.distanceTransform(np.pad(own, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        if np.hypot(ix + x0 - mx[k], iy + y0 - my[k]) < APPENDAGE_SHIFT * r_typ:
+            continue
+        gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]]
+        dx, dy = gx - ix, gy - iy
+        outside = inv[0, 0] * dx * dx + 2 * inv[0, 1] * dx * dy + inv[1, 1] * dy * dy > 1
+        cut = (own > 0) & outside
+        if cut.any():
+            sub[cut] = 0
+            changed = True
+    if not changed:
+        return
+    ys, xs = nonzero_yx(lab)
+    lk = lab[ys, xs]
+    area = np.bincount(lk, minlength=n + 1)[:n + 1].astype(float)
+    c = np.maximum(area, 1)
+    masks.cx = np.bincount(lk, xs, n + 1)[:n + 1] / c
+    masks.cy = np.bincount(lk, ys, n + 1)[:n + 1] / c
+    masks.area_px = area
+
+
 #: Give a ball back the via ring that lies on it (a separate component).
 MERGE_RINGS = True
 
@@ -1050,6 +1118,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # balls on sites only: what is off every site keeps the shape that tells
         # a ring or a trace crossing from a stray ball
         _clip_to_cap(masks, prep.att_smooth, np.isin(np.arange(n + 1), list(site_of.values())))
+        if APPENDAGE_SHIFT is not None:
+            _cut_appendages(masks, np.isin(np.arange(n + 1), list(site_of.values())))
         area = masks.area_px
         dia = equivalent_diameter(area)
         pts = np.stack([masks.cx, masks.cy], 1)
