@@ -186,6 +186,18 @@ def _clip_to_cap(masks, att, only):
     masks.area_px = area
 
 
+def _recount(masks):
+    """Area (px) and centroid of every joint again from its label image, after pixels changed hands."""
+    n = masks.n
+    ys, xs = nonzero_yx(masks.labels)
+    lk = masks.labels[ys, xs]
+    area = np.bincount(lk, minlength=n + 1)[:n + 1].astype(float)
+    c = np.maximum(area, 1)
+    masks.cx = np.bincount(lk, xs, n + 1)[:n + 1] / c
+    masks.cy = np.bincount(lk, ys, n + 1)[:n + 1] / c
+    masks.area_px = area
+
+
 #: A seated ball larger than the typical one whose centroid lies this fraction
 #: of the typical radius from the centre of its largest inscribed circle
 #: carries an appendage (None: not looked for) ...
@@ -211,7 +223,6 @@ def _cut_appendages(masks, only):
     n = masks.n
     ys, xs = nonzero_yx(lab)
     l = lab[ys, xs]
-    cnt, mx, my, sxx, syy, sxy, _, _ = label_moments(xs.astype(float), ys.astype(float), l, n)
     area = np.bincount(l, minlength=n + 1)[:n + 1].astype(float)
     sel = np.asarray(only[:n + 1], bool) & (area > 0)
     sel[0] = False
@@ -219,14 +230,17 @@ def _cut_appendages(masks, only):
         return
     typ = float(np.median(area[sel]))
     full = sel & (np.abs(area / typ - 1) < 0.1)
-    if full.sum() < 5:
-        return
+    cand = np.flatnonzero(sel & (area > 1.1 * typ) & (area < 1.8 * typ))
+    if full.sum() < 5 or cand.size == 0:
+        return                  # (most frames: the moments of every joint are not needed)
+    cnt, mx, my, sxx, syy, sxy, _, _ = label_moments(xs.astype(float), ys.astype(float), l, n)
     cov = np.array([[np.median(sxx[full]), np.median(sxy[full])], [np.median(sxy[full]), np.median(syy[full])]])
+    if not np.linalg.det(cov) > 0:
+        return
     inv = np.linalg.inv(cov) / (4 * APPENDAGE_OUTLINE ** 2)
     r_typ = np.sqrt(typ / np.pi)
-    h, w = lab.shape
     changed = False
-    for k in np.flatnonzero(sel & (area > 1.1 * typ) & (area < 1.8 * typ)).tolist():
+    for k in cand.tolist():
         if k >= len(masks.bbox):
             continue
         x0, y0, x1, y1 = (int(v) for v in masks.bbox[k])
@@ -243,15 +257,8 @@ def _cut_appendages(masks, only):
         if cut.any():
             sub[cut] = 0
             changed = True
-    if not changed:
-        return
-    ys, xs = nonzero_yx(lab)
-    lk = lab[ys, xs]
-    area = np.bincount(lk, minlength=n + 1)[:n + 1].astype(float)
-    c = np.maximum(area, 1)
-    masks.cx = np.bincount(lk, xs, n + 1)[:n + 1] / c
-    masks.cy = np.bincount(lk, ys, n + 1)[:n + 1] / c
-    masks.area_px = area
+    if changed:
+        _recount(masks)
 
 
 #: Give a ball back the via ring that lies on it (a separate component).
@@ -275,7 +282,6 @@ def _merge_rings(masks, rc, med_area):
 
     lab = masks.labels
     h, w = lab.shape
-    n = masks.n
     seated = rc[:, 0] >= 0
     r_typ = np.sqrt(max(med_area, 1.0) / np.pi)
     cand = (rc[:, 0] < 0) & (masks.area_px > 0) & (masks.area_px < 0.6 * med_area)
@@ -300,15 +306,8 @@ def _merge_rings(masks, rc, med_area):
             continue
         sub[own] = k
         changed = True
-    if not changed:
-        return
-    ys, xs = nonzero_yx(lab)
-    lk = lab[ys, xs]
-    area = np.bincount(lk, minlength=n + 1)[:n + 1].astype(float)
-    c = np.maximum(area, 1)
-    masks.cx = np.bincount(lk, xs, n + 1)[:n + 1] / c
-    masks.cy = np.bincount(lk, ys, n + 1)[:n + 1] / c
-    masks.area_px = area
+    if changed:
+        _recount(masks)
 
 
 #: Share of a ball's pixels far denser than its own profile above which the ball

@@ -71,7 +71,7 @@ def _dilate_labels(labels, n, kernel):
     return cv2.dilate(labels.astype(dt), kernel).astype(np.int32)
 
 
-def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape):
+def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape, vj=None):
     """Projected area of each void from its integrated shortfall and its depth, px.
 
     A spherical void of radius ``r`` removes ``mu * 4/3 pi r^3`` of
@@ -101,6 +101,9 @@ def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape):
         Joint label of each joint pixel, and whether voids are looked for there.
     shape : tuple of int
         Frame shape, px.
+    vj : ndarray of intp, optional
+        Index of each void pixel among the joint pixels (found from ``pj``
+        when not given).
     """
     h, w = shape
     k = 2 * VOLUME_RING + 1
@@ -123,7 +126,8 @@ def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape):
     sel = injoint & (lab[ji] == owner[gv])
     vol = np.bincount(gv[sel], weights=sv[ji[sel]], minlength=nvo + 1)
     depth = np.zeros(nvo + 1)
-    vj = np.searchsorted(pj, vy.astype(np.int64) * w + vx)
+    if vj is None:
+        vj = np.searchsorted(pj, vy.astype(np.int64) * w + vx)
     np.maximum.at(depth, vid, sv[vj])
     with np.errstate(divide="ignore", invalid="ignore"):
         est = np.where(depth > 0, 1.5 * np.maximum(vol, 0) / depth, 0.0)
@@ -465,7 +469,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     # void pixels counted per joint, so a void never exceeds its joint
     void_area = np.bincount(lab[ji], minlength=n + 1).astype(float)[:n + 1]
     if nvo and VOLUME_AREA:
-        est = _volume_areas(wy, wx, wid, nvo, owner, short, pj, lab, search, (h, w))
+        est = _volume_areas(wy, wx, wid, nvo, owner, short, pj, lab, search, (h, w), vj=ji)
         # a void's projected area from its missing volume and depth, never
         # below what the threshold already shows
         est = np.clip(est, vsz, VOLUME_CAP * vsz)
