@@ -21,6 +21,19 @@ def components_with_stats(mask):
     return cv2.connectedComponentsWithStats(mask, connectivity=8)
 
 
+def _nonzero_points(image):
+    """``(x, y)`` rows (int32, raster order) of the non-zero pixels of a non-empty 2-D array, by
+    ``cv2.findNonZero`` on a byte view of it; None when there are none."""
+    if image.dtype == np.uint8:
+        mask = image
+    elif image.dtype == bool:
+        mask = image.view(np.uint8)
+    else:
+        mask = (image != 0).view(np.uint8)
+    pts = cv2.findNonZero(mask)
+    return None if pts is None else pts.reshape(-1, 2)
+
+
 def flat_nonzero(image):
     """``np.flatnonzero(image)`` of a 2-D array (intp, raster order), by ``cv2.findNonZero``.
 
@@ -30,16 +43,9 @@ def flat_nonzero(image):
     image = np.asarray(image)
     if image.ndim != 2 or image.size == 0:
         return np.flatnonzero(image)
-    if image.dtype == np.uint8:
-        mask = image
-    elif image.dtype == bool:
-        mask = image.view(np.uint8)
-    else:
-        mask = (image != 0).view(np.uint8)
-    pts = cv2.findNonZero(mask)
+    pts = _nonzero_points(image)
     if pts is None:
         return np.zeros(0, np.intp)
-    pts = pts.reshape(-1, 2)
     return pts[:, 1].astype(np.intp) * image.shape[1] + pts[:, 0]
 
 
@@ -53,11 +59,9 @@ def nonzero_yx(image):
     image = np.asarray(image)
     if image.ndim != 2 or image.size == 0:
         return np.nonzero(image)
-    mask = image if image.dtype == np.uint8 else (image != 0).view(np.uint8)
-    pts = cv2.findNonZero(mask)
+    pts = _nonzero_points(image)
     if pts is None:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    pts = pts.reshape(-1, 2)
     return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
 
 
