@@ -1157,3 +1157,47 @@ def test_fill_holes_matches_scipy():
     ring[2:7, 2:7] = True
     ring[4, 4] = False
     assert fill_holes(ring)[4, 4] and not fill_holes(ring)[0, 0]
+
+
+def _dome_ball(size=61, r=25.0):
+    """Attenuation of one ball (a dome of peak 1) and its label image."""
+    yy, xx = np.mgrid[:size, :size].astype(float)
+    c = (size - 1) / 2
+    rr = np.hypot(xx - c, yy - c) / r
+    att = np.where(rr < 1, np.sqrt(np.clip(1 - rr ** 2, 0, 1)), 0.0).astype(np.float32)
+    return att, (rr < 1).astype(np.int32), xx - c, yy - c
+
+
+def test_round_void_is_kept_and_a_non_convex_shortfall_is_not():
+    from xrayinspect.voids import ball_voids
+
+    att, lab, dx, dy = _dome_ball()
+    round_void = att.copy()
+    round_void[np.hypot(dx - 9, dy + 6) < 7] *= 0.4
+    v = ball_voids(round_void, lab, 1, fit_gamma=False)
+    assert v.void_count[1] == 1 and 5 < v.void_pct[1] < 11     # truth: 49 pi / 1963 = 7.8 %
+    # an L of missing solder (what a bridge neck or an offset head leaves
+    # against the dome) is as large, but no bubble projects that way
+    ell = att.copy()
+    ell[((dx > -12) & (dx < 10) & (dy > 2) & (dy < 8)) | ((dx > -12) & (dx < -6) & (dy > -14) & (dy < 8))] *= 0.4
+    v = ball_voids(ell, lab, 1, fit_gamma=False)
+    assert v.void_count[1] == 0 and v.void_pct[1] == 0
+
+
+def test_head_in_pillow_and_bridged_balls_are_not_given_false_voids():
+    # oblique frames with head-in-pillow balls (6700041, 6700005) and a bridged
+    # pair at 19 px pitch (6700017): the dome model does not hold there and the
+    # shortfall is a half-moon or an L, not a bubble. 8 false void calls on
+    # such balls before non-convex voids were dropped, 4 after
+    false_calls = 0
+    for seed in (6700041, 6700005, 6700017):
+        f = generate_frame(seed, package="bga", shape=(1024, 1024))
+        r = score_frame(f.image)
+        tj = [t for t in f.truth["joints"] if t["kind"] == "ball"]
+        from xrayinspect.evaluation import match
+
+        for a, b in match(tj, r.joints)[0]:
+            t, j = tj[a], r.joints[b]
+            if {"hip", "bridge"} & set(t["defects"]) and "void" not in t["defects"] and "void" in j.defects:
+                false_calls += 1
+    assert false_calls <= 5

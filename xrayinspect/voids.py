@@ -182,6 +182,58 @@ CRESCENT_RHO = 0.6
 CRESCENT_ELONGATION = 2.0
 
 
+#: A void of at least this share of its joint ...
+NONCONVEX_MIN_FRAC = 0.06
+#: ... whose outline fills less than this share of its convex hull is not a
+#: gas bubble (a bubble projects convex, and blur only rounds it further): it
+#: is where the joint departs from the dome the profile assumes - the neck
+#: side of a bridged ball, the pillow side of a head-in-pillow ball seen
+#: obliquely (None: keep every void).
+NONCONVEX_SOLIDITY = 0.8
+
+
+def _solidity(vx, vy):
+    """Area of the outline of a pixel set over the area of its convex hull.
+
+    The outline is the pixel centres' outer contour, simplified as the
+    review contours are (Douglas-Peucker, 0.7 px).
+    """
+    x0, y0 = int(vx.min()), int(vy.min())
+    m = np.zeros((int(vy.max()) - y0 + 1, int(vx.max()) - x0 + 1), np.uint8)
+    m[vy - y0, vx - x0] = 1
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    c = max(cs, key=cv2.contourArea)
+    c = cv2.approxPolyDP(c, 0.7, True)
+    hull = cv2.contourArea(cv2.convexHull(c))
+    return cv2.contourArea(c) / hull if hull > 0 else 1.0
+
+
+def _drop_nonconvex(vid, nvo, vx, vy, owner_area):
+    """Large voids that are far from convex removed, the rest renumbered: ``(labels, count)``.
+
+    ``owner_area`` holds the area (px) of the joint of each void (index =
+    void label); only voids of at least :data:`NONCONVEX_MIN_FRAC` of it are
+    tested (a few per frame).
+    """
+    size = np.bincount(vid, minlength=nvo + 1)
+    big = np.flatnonzero((size >= np.maximum(10, NONCONVEX_MIN_FRAC * owner_area)) & (np.arange(nvo + 1) > 0))
+    if big.size == 0:
+        return vid, nvo
+    order = np.argsort(vid, kind="stable")
+    ends = np.cumsum(size)
+    drop = np.zeros(nvo + 1, bool)
+    for v in big.tolist():
+        sel = order[ends[v] - size[v]:ends[v]]
+        drop[v] = _solidity(vx[sel], vy[sel]) < NONCONVEX_SOLIDITY
+    if not drop.any():
+        return vid, nvo
+    remap = np.zeros(nvo + 1, np.int32)
+    keep = ~drop
+    keep[0] = False
+    remap[keep] = np.arange(1, keep.sum() + 1)
+    return remap[vid], int(keep.sum())
+
+
 def _drop_crescents(vid, nvo, vx, vy, rho):
     """Rim-hugging crescent voids removed, the rest renumbered: ``(labels, count)``.
 
@@ -458,6 +510,12 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     ji = np.searchsorted(pj, wy.astype(np.int64) * w + wx)     # every void pixel is a joint pixel
     if nvo and model == "dome" and CRESCENT_RHO is not None:
         wid, nvo = _drop_crescents(wid, nvo, wx, wy, rho[ji])
+        kept = wid > 0
+        wy, wx, wid, ji = wy[kept], wx[kept], wid[kept], ji[kept]
+    if nvo and model == "dome" and NONCONVEX_SOLIDITY is not None:
+        first = np.zeros(nvo + 1, np.intp)
+        first[wid[::-1]] = ji[::-1]
+        wid, nvo = _drop_nonconvex(wid, nvo, wx, wy, area[lab[first]])
         kept = wid > 0
         wy, wx, wid, ji = wy[kept], wx[kept], wid[kept], ji[kept]
     vl = np.zeros((h, w), np.int32)
