@@ -1002,7 +1002,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             diam = pkg.ball_diameter_mm * 1000 / pixel_size_um * 1.1   # reflowed balls spread ~10 %
     if not diam or diam < 4:
         diam = 12.0
-    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
+    first = getattr(prep, "first_masks", None)
+    if first is not None and diam == (prep.blob_diameter_px if (prep.blob_diameter_px or 0) >= 4 else 12.0):
+        masks = first          # found by the black-level check on this very map, at this scale
+        prep.first_masks = None
+    else:
+        masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
     for grow in ZOOM_RETRY:
         if masks.n >= 3 or (pkg is not None and pkg.ball_diameter_mm and pixel_size_um):
             break

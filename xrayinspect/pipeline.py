@@ -16,6 +16,8 @@ from .errors import XrayInspectError
 from .results import FrameResult, error_result
 
 DEFAULT_PROFILE = "ipc-a-610e"
+#: Give a windowed 8-bit export its black level back before BGA scoring (xrayinspect.linearise).
+LINEARISE_WINDOWED = True
 
 
 def _limits(recipe, profile):
@@ -297,6 +299,18 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         # the full-resolution attenuation map: what BGA scoring reads (a QFN
         # frame needs it only when it turns out to be a BGA)
         p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=diameter())
+        if image.dtype == np.uint8 and LINEARISE_WINDOWED:
+            # a windowed export's black level is lost; the balls' shape gives it back
+            from .linearise import estimate_display_offset
+
+            f = f32 if p.polarity == "dark" else np.float32(255.0) - f32
+            u, first = estimate_display_offset(np.maximum(f, np.float32(0.5)), p)
+            if u > 0:
+                p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=diameter(),
+                            display_offset=u)
+            else:
+                p.first_masks = first          # the same map: its first look need not be repeated
+            p.display_offset = u
         p.clipped = clipped_pixels(image, p.polarity)
         # 8-bit exports are windowed for display: their grey levels are not linear in dose
         p.windowed = image.dtype == np.uint8

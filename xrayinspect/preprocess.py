@@ -494,7 +494,8 @@ def bin_frame(image, factor):
     return cv2.resize(f, (w // b, h // b), interpolation=cv2.INTER_AREA)
 
 
-def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, full_scale=None):
+def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, full_scale=None,
+            display_offset=0.0):
     """Attenuation map of a frame, with polarity and valid area.
 
     Parameters
@@ -511,6 +512,9 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, f
         Grey level of no attenuation in an inverted (``"bright"``) export;
         from ``bits_used`` or the container when None (a binned copy of a
         frame takes its original's).
+    display_offset : float
+        Black level of a windowed export, in stored grey units, added to
+        every level before the log (see :mod:`xrayinspect.linearise`).
 
     Returns
     -------
@@ -525,6 +529,9 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, f
         top = full_scale if full_scale is not None else _full_scale(image, bits_used)
         np.subtract(np.float32(top), f, out=f)
     np.maximum(f, np.float32(0.5), out=f)
+    if display_offset:
+        # the envelope below is built from f, so it carries the offset too
+        f += np.float32(display_offset)
     if not all_valid:
         f = np.where(valid, f, np.float32(np.median(f[valid]) if valid.any() else 1.0))
     # local unattenuated level: an upper envelope wider than a joint, built
