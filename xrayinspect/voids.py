@@ -39,6 +39,8 @@ FOREIGN_EXCESS = 1.25
 #: ... and pixels this far above it count towards a ball being obstructed (a head-in-pillow
 #: ball is denser than its neighbours, but not by this much).
 OBSTRUCTION_EXCESS = 1.6
+#: A ball whose centre the export clipped is as tall as its clipped core says.
+CLIP_HEIGHT = True
 #: Voids are looked for inside this elliptical radius (the rim is all partial volume).
 RHO_MAX = 0.93
 #: Width of the radial bins of the measured ball profile (elliptical radius units).
@@ -437,6 +439,22 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             np.maximum.at(top, lab, a)
             a0 = np.where(unfit, top, a0)
             a0[0] = 0.0
+        if CLIP_HEIGHT and sat.any():
+            # the export clipped the core of a ball out to where its dome
+            # crosses the clipped level: a0 * profile(rho_c) = clipped level,
+            # so the wider the clipped core, the taller the ball (a saturated
+            # head-in-pillow ball stands above its neighbours)
+            cnt = np.bincount(lab[sat], minlength=n + 1)[:n + 1]
+            big = cnt >= 5
+            big[0] = False
+            if big.any():
+                level = np.zeros(n + 1)
+                np.maximum.at(level, lab[sat], a[sat])
+                rho_c = _group_quantile(rho[sat], lab[sat], n, 0.75)
+                edge = prof[np.minimum((rho_c / PROFILE_BIN).astype(int), nb - 1)]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    from_clip = np.where(big & (edge > 0.05), level / np.maximum(edge, 1e-3), 0.0)
+                a0 = np.maximum(a0, from_clip)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
         if (FIT_GAMMA if fit_gamma is None else fit_gamma):
