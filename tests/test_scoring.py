@@ -335,7 +335,10 @@ def test_polarity_of_a_dark_jpeg_whose_noise_cue_is_reversed():
 def test_saturated_head_in_pillow_balls_keep_a_peak_and_a_score():
     """8-bit export whose densest balls (head-in-pillow: taller, uncollapsed) clip at 255: their
     dome peak is at least the clipped level, never 0, and their dense centre does not mark them
-    obstructed (before: peak 0, hip score about -60, none of the 15 found)."""
+    obstructed (before: peak 0, hip score about -60, none of the 15 found). Since windowed frames
+    are made linear again (2026-12-03) the clipped level is no longer an outsized attenuation: the
+    width of each ball's clipped core gives its height (14 of 15 found; 4 before linearising, 0
+    linearised without the core rule)."""
     from xrayinspect.evaluation import match
 
     f = generate_frame((5000000, 1), package="bga", shape=(1024, 1024))
@@ -347,7 +350,7 @@ def test_saturated_head_in_pillow_balls_keep_a_peak_and_a_score():
     assert len(hip) >= 12
     assert all(j.peak_att > 0 for _, j in hip)
     assert np.median([j.hip_score for _, j in hip]) > 2.0
-    assert sum("hip" in j.defects for _, j in hip) >= 3
+    assert sum("hip" in j.defects for _, j in hip) >= 10
     others = [j for (t, j) in ((tj[a], r.joints[b]) for a, b in pairs) if not t["defects"]]
     assert sum("hip" in j.defects for j in others) <= 2
 

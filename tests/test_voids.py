@@ -54,3 +54,33 @@ def test_round_void_is_measured_and_rim_crescent_is_not_a_void():
     att, labels, n = _scene(_rim_crescent)
     vs = ball_voids(att, labels, n)
     assert vs.void_pct[15] < 2, vs.void_pct[15]
+
+
+def test_a_ball_clipped_at_its_core_is_as_tall_as_its_clipped_core_says():
+    """Nine balls of radius 20 px, the middle one twice as tall (peak 2 vs 1); the export clips
+    everything above 1.2 (its core out to rho 0.8), as a saturated 8-bit frame does to a
+    head-in-pillow ball. The clipped level alone says 1.2; the width of the clipped core says
+    about 2 (measured 1.70 of the others; 1.2 without the rule)."""
+    import cv2
+
+    from xrayinspect.voids import ball_voids
+
+    h = w = 200
+    yy, xx = np.mgrid[:h, :w].astype(float)
+    att = np.zeros((h, w), np.float32)
+    lab = np.zeros((h, w), np.int32)
+    for k in range(9):
+        cx, cy = 35 + 65 * (k % 3), 35 + 65 * (k // 3)
+        rr = np.hypot(xx - cx, yy - cy) / 20.0
+        peak = 2.0 if k == 4 else 1.0
+        att = np.where(rr < 1, peak * np.sqrt(np.clip(1 - rr ** 2, 0, 1)), att).astype(np.float32)
+        lab[rr < 1] = k + 1
+    att = cv2.GaussianBlur(att, (0, 0), 1.0)
+    # the pipeline marks clipped pixels and the 1 px of blur around them
+    sat = cv2.dilate((att >= 1.2).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    att = np.minimum(att, 1.2).astype(np.float32)
+    v = ball_voids(att, lab, 9, clipped=sat, fit_gamma=False)
+    others = np.median(v.dome_peak[[1, 2, 3, 4, 6, 7, 8, 9]])
+    assert 0.9 < others < 1.1
+    assert 1.5 < v.dome_peak[5] / others < 2.3
+    assert v.void_pct[5] == 0

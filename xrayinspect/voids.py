@@ -231,6 +231,14 @@ def _drop_nonconvex(vid, nvo, vx, vy, owner_area):
     for v in big.tolist():
         sel = order[ends[v] - size[v]:ends[v]]
         drop[v] = _solidity(vx[sel], vy[sel]) < NONCONVEX_SOLIDITY
+    return _renumber_without(vid, nvo, drop)
+
+
+def _renumber_without(vid, nvo, drop):
+    """Void labels with the voids flagged in ``drop`` (bool per label) removed
+    (their pixels 0) and the rest numbered 1..k: ``(labels, k)``."""
+    drop = drop.copy()
+    drop[0] = False
     if not drop.any():
         return vid, nvo
     remap = np.zeros(nvo + 1, np.int32)
@@ -254,14 +262,7 @@ def _drop_crescents(vid, nvo, vx, vy, rho):
     disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
     lo, hi = np.maximum(tr / 2 - disc, 1e-9), tr / 2 + disc
     crescent = (mr > CRESCENT_RHO) & (np.sqrt(hi / lo) > CRESCENT_ELONGATION)
-    crescent[0] = False
-    if not crescent.any():
-        return vid, nvo
-    remap = np.zeros(nvo + 1, np.int32)
-    keep = ~crescent
-    keep[0] = False
-    remap[keep] = np.arange(1, keep.sum() + 1)
-    return remap[vid], int(keep.sum())
+    return _renumber_without(vid, nvo, crescent)
 
 
 def _concentric(xs, ys, lab, over, n, area, mx, my):
