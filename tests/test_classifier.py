@@ -300,10 +300,12 @@ def test_scored_training_crops_are_what_scoring_feeds_the_model():
     assert (y == CLASSES.index("good")).sum() > 0.5 * len(y)
 
 
-def test_shipped_model_finds_hips_the_rules_miss(monkeypatch):
+def test_shipped_model_keeps_the_hips_of_a_saturated_export(monkeypatch):
     """A saturated 8-bit export (development seed 950010, never held out): the clipped ball centres
-    hide the head-in-pillow balls' extra height, so the rules call none of its 8 hips; the shipped
-    model, trained on the scorer's own crops, must find most of them without false calls."""
+    hide the head-in-pillow balls' extra height. The rules called none of its 8 hips until
+    2026-12-03, when the width of each ball's clipped core started to give its height (7 of 8 now);
+    the shipped model, trained on the scorer's own crops before that, must keep most of them
+    without false calls and lose nothing else."""
     from xrayinspect.evaluation import Tally
     from xrayinspect.pipeline import score_frame
     from xrayinspect.synth import generate_frame
@@ -315,7 +317,7 @@ def test_shipped_model_finds_hips_the_rules_miss(monkeypatch):
     rules, both = Tally(), Tally()
     rules.add(f.truth, score_frame(f.image))
     both.add(f.truth, score_frame(f.image, classifier=classify.load_classifier("default")))
-    assert rules.tp["hip"] + rules.fn["hip"] == 8 and rules.tp["hip"] <= 1
+    assert rules.tp["hip"] + rules.fn["hip"] == 8 and rules.tp["hip"] >= 6 and rules.fp["hip"] <= 1
     assert both.tp["hip"] >= 6 and both.fp["hip"] <= 1
     for code in ("void", "missing", "misaligned", "extra", "bridge"):
         assert both.fn[code] <= rules.fn[code] and both.fp[code] <= rules.fp[code], code
