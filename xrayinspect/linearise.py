@@ -60,10 +60,7 @@ def _profile_windows(f, att, centres, r0):
     g = f[yy, xx].astype(np.float64)
     env = g * np.exp(att[yy, xx].astype(np.float64))
     dist = np.hypot(oy, ox)
-    centre = dist <= 0.3 * r0
-    # a centre the export clipped (at the floor of 0.5) has no peak to read
-    seen = g[:, centre].min(axis=1) > 0.5
-    return g[seen], env[seen], dist <= 1.35 * r0, centre
+    return g, env, dist <= 1.35 * r0, dist <= 0.3 * r0
 
 
 def spheroid_ratio(g, env, disk, centre, u):
