@@ -969,6 +969,12 @@ def _hip_scores(diam, peak, points, usable):
     return 0.5 * (np.minimum(zd, zp) + zp)
 
 
+def first_look_diameter(diameter_px):
+    """The search scale (px) of a frame's first segmentation: the joint size
+    found or given, 12 px when there is none or it is under 4 px."""
+    return diameter_px if diameter_px and diameter_px >= 4 else 12.0
+
+
 def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     """Segment, measure and judge every ball of a prepared BGA frame.
 
@@ -1000,10 +1006,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             pitch_px = pkg.pitch_mm * 1000 / pixel_size_um
         if pkg.ball_diameter_mm:
             diam = pkg.ball_diameter_mm * 1000 / pixel_size_um * 1.1   # reflowed balls spread ~10 %
-    if not diam or diam < 4:
-        diam = 12.0
+    diam = first_look_diameter(diam)
     first = getattr(prep, "first_masks", None)
-    if first is not None and diam == (prep.blob_diameter_px if (prep.blob_diameter_px or 0) >= 4 else 12.0):
+    if first is not None and diam == first_look_diameter(prep.blob_diameter_px):
         masks = first          # found by the black-level check on this very map, at this scale
         prep.first_masks = None
     else:

@@ -108,10 +108,10 @@ def estimate_display_offset(f, prep):
         (its search scale and core level): it takes them over when the
         offset is 0 rather than segment the same map again.
     """
-    from .bga import CORE_FRACTION
+    from .bga import CORE_FRACTION, first_look_diameter
 
-    diam = prep.blob_diameter_px if (prep.blob_diameter_px or 0) >= 4 else 12.0
-    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
+    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=first_look_diameter(prep.blob_diameter_px),
+                           core_fraction=CORE_FRACTION)
     ids = np.arange(1, masks.n + 1)
     if ids.size < 8:
         return 0.0, masks

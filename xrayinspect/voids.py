@@ -541,9 +541,9 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         kept = wid > 0
         wy, wx, wid, ji = wy[kept], wx[kept], wid[kept], ji[kept]
     if nvo and model == "dome" and NONCONVEX_SOLIDITY is not None:
-        first = np.zeros(nvo + 1, np.intp)
-        first[wid[::-1]] = ji[::-1]
-        wid, nvo = _drop_nonconvex(wid, nvo, wx, wy, area[lab[first]])
+        owner_area = np.zeros(nvo + 1)
+        owner_area[wid] = area[lab[ji]]        # a void lies in one joint
+        wid, nvo = _drop_nonconvex(wid, nvo, wx, wy, owner_area)
         kept = wid > 0
         wy, wx, wid, ji = wy[kept], wx[kept], wid[kept], ji[kept]
     vl = np.zeros((h, w), np.int32)
