@@ -969,6 +969,24 @@ def _hip_scores(diam, peak, points, usable):
     return 0.5 * (np.minimum(zd, zp) + zp)
 
 
+def _solid_centres(att, masks, cxi, cyi):
+    """Whether each joint's centre (px ``cxi``, ``cyi``) stands at half its peak or more.
+
+    A ring (via barrel, pad) is lighter in its middle than on its rim; a ball
+    or a stray ball is densest there. The peak counts for no more than the
+    copper level (:data:`~xrayinspect.joints.DENSE_THIN_FRACTION` x the
+    frame's median joint peak): a via barrel across a ball (oblique views)
+    sets that ball's peak, not its solder. (A ball taller than the rest is
+    densest at its centre: its own peak stands there.)
+    """
+    from .joints import DENSE_THIN_FRACTION     # (read when called: set in one place)
+
+    peak = masks.peak
+    if DENSE_THIN_FRACTION is not None and masks.n:
+        peak = np.minimum(peak, DENSE_THIN_FRACTION * float(np.median(peak[1:])))
+    return att[cyi, cxi] >= 0.5 * peak
+
+
 def first_look_diameter(diameter_px):
     """The search scale (px) of a frame's first segmentation: the joint size
     found or given, 12 px when there is none or it is under 4 px."""
@@ -1014,12 +1032,17 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     else:
         masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
     for grow in ZOOM_RETRY:
-        if masks.n >= 3 or (pkg is not None and pkg.ball_diameter_mm and pixel_size_um):
+        if (masks.n >= 3 and masks.n_oversize <= masks.n) or (pkg is not None and pkg.ball_diameter_mm
+                                                              and pixel_size_um):
             break
         # a zoomed-in view: balls far larger than the polarity vote's top-hats
         # are cut into rim pieces there, and at that size every whole ball
-        # exceeds the size bound of a joint; look again at larger scales
-        masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam * grow, core_fraction=CORE_FRACTION)
+        # exceeds the size bound of a joint (left out as a solid disc too
+        # large; more of those than joints found: stray balls or pieces were
+        # taken for the joints); look again at larger scales
+        retry = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam * grow, core_fraction=CORE_FRACTION)
+        if masks.n < 3 or retry.n_oversize < masks.n_oversize:
+            masks = retry
     if masks.n >= 3:
         # the first guess of the size sets only the search scale; refine once
         d_meas = float(equivalent_diameter(typical_area(masks.area_px[1:])))
@@ -1038,7 +1061,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     h, w = prep.att.shape
     cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
     cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
-    solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak
+    solid = _solid_centres(prep.att_smooth, masks, cxi, cyi)
     # the lattice is fitted on solid, ball-sized blobs only: dog-bone vias sit
     # between four balls and would make a finer, 45-degree lattice
     ball_like = ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~masks.touches_edge[ids]
@@ -1092,7 +1115,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             fit_pts = collapse(pts)
             cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
             cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
-            solid = prep.att_smooth[cyi, cxi] >= 0.5 * masks.peak
+            solid = _solid_centres(prep.att_smooth, masks, cxi, cyi)
     site_of = {}
     offset = np.full(n + 1, np.nan)
     site_xy = np.full((n + 1, 2), np.nan)

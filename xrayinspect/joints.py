@@ -22,6 +22,12 @@ EDGE_FRACTION = 0.16
 #: survive a 5 px opening, are copper (via barrels, traces) and are cut out of
 #: the joint cores (None: keep them). A ball that stood up measures 1.2-1.3.
 DENSE_THIN_FRACTION = 1.6
+#: A joint's edge is taken at EDGE_FRACTION of its peak, the peak counting for
+#: no more than this multiple of the typical ball peak (None: no cap). Copper
+#: across a ball (a via barrel in an oblique view: 2.4-2.8 x) is not its
+#: solder; a ball that did not collapse (head-in-pillow, up to ~1.9 x where
+#: an export clipped the others) keeps its own.
+EDGE_PEAK_CAP = 2.0
 #: Fraction of the peak that a neck between two joints must exceed to be a bridge.
 BRIDGE_FRACTION = 0.30
 
@@ -46,6 +52,10 @@ class JointMasks:
         Joint touches the frame edge or an invalid band.
     bridged_with : list of set
         Labels each joint is joined to by solder.
+    n_oversize : int
+        Cores left out for their size that are solid discs (fill >= 0.6 of
+        a box no longer than 1.5 x its width): balls larger than the search
+        scale when they outnumber the joints found, or a few dense parts.
     """
 
     labels: np.ndarray
@@ -57,6 +67,7 @@ class JointMasks:
     bbox: np.ndarray
     touches_edge: np.ndarray
     bridged_with: list
+    n_oversize: int = 0
 
 
 def label_max(values, labels, n):
@@ -112,6 +123,10 @@ def _percentile(values, q):
 PEAK_COMPACT_SHARE = 0.5
 #: Fractions of the 99.5th percentile tried when it does not stand.
 PEAK_LOWER_LEVELS = (0.125, 0.0625)
+#: A lower level also wins over one that looks sound when it holds this many
+#: times its compact joint-sized blobs (and more than its large compact ones):
+#: the balls of a frame are its most numerous like-sized discs.
+PEAK_LOWER_MARGIN = 2.0
 
 
 def _sized_blobs(att_smooth, level, nominal):
@@ -150,18 +165,30 @@ def typical_peak(att_smooth, valid, diameter_px):
     hi = _percentile(v, 99.5)
     nominal = np.pi * (max(diameter_px, 4.0) / 2) ** 2
     n, idx, lv, ok, n_compact, n_big = _sized_blobs(att_smooth, 0.25 * hi, nominal)
-    # compact blobs larger than a joint above the level are balls the size
-    # guess missed (a zoomed view), not pieces of a denser part: no lower level
-    if (ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size) and n_big < 3:
+    unsound = (ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size) and n_big < 3
+    if unsound:
         # something far denser than solder (a steel or tantalum part, a
         # connector's pins) sets the 99.5th percentile: the balls then lie
         # under the level, and the joint-sized blobs above it are pieces of
         # that part. Lower levels are tried; the one holding the most
         # compact joint-sized blobs (balls are discs) wins.
+        need = max(n_compact, 2)
+    elif n_big >= 3 or ok.size < 0.5 * (n - 1):
+        # compact blobs larger than a joint above the level may be balls the
+        # size guess missed (a zoomed view) - or a few large dense parts; and
+        # where most blobs above it are smaller than a joint, the balls' tops
+        # may be all that reaches it while pieces of a denser part make the
+        # joint-sized ones. A lower level must then hold far more compact
+        # joint-sized blobs than this one holds, large or joint-sized.
+        need = max(2, n_big, PEAK_LOWER_MARGIN * n_compact)
+    else:
+        need = None
+    if need is not None:
         for frac in PEAK_LOWER_LEVELS:
             cand = _sized_blobs(att_smooth, frac * hi, nominal)
-            if cand[4] > max(n_compact, 2):
+            if cand[4] > need:
                 n, idx, lv, ok, n_compact, _ = cand
+                need = n_compact
     if n <= 1 or ok.size < 3:
         return hi
     # peaks of the joint-sized blobs only, over their pixels only
@@ -336,10 +363,14 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     keep = thick & (area <= max_area_frac * nominal) & (np.maximum(bw, bh) < 4.5 * diameter_px)
     keep[0] = False
+    oversize = thick & ~keep & (area > max_area_frac * nominal) & (area >= 0.6 * bw * bh) \
+        & (np.maximum(bw, bh) <= 1.5 * np.minimum(bw, bh))
+    oversize[0] = False
+    n_oversize = int(np.count_nonzero(oversize))
     kept = np.nonzero(keep)[0]
     n_kept = int(kept.size)
     if n_kept == 0:
-        return _empty(h, w)
+        return _empty(h, w, n_oversize)
     ldt = np.uint16 if n_kept < 32_000 else np.int32
     remap = np.zeros(n, ldt)
     remap[kept] = np.arange(1, n_kept + 1)
@@ -384,7 +415,12 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         grown = cv2.dilate(core_lab.astype(np.float32), ker).astype(np.int32)
     gi = flat_nonzero(grown)
     gl = grown.ravel()[gi]
-    thr = (edge_fraction * peak).astype(np.float32)
+    # a joint's edge is a fraction of its own peak - of its solder, that is: a
+    # via barrel across a ball (oblique views) is copper above the solder,
+    # and with its peak the edge would sit halfway up the ball (the mask
+    # shrank to 0.45 of a ball's area and the ball was taken for a ring)
+    edge_peak = peak if EDGE_PEAK_CAP is None else np.minimum(peak, EDGE_PEAK_CAP * p_typ)
+    thr = (edge_fraction * edge_peak).astype(np.float32)
     inside = att_smooth.ravel()[gi] > thr[gl]
     if not all_valid:
         inside &= valid.ravel()[gi]
@@ -441,13 +477,14 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         cl[ci] = cv_
         bridged = _bridges(att_smooth, cl.reshape(h, w), valid, level, m)
     return JointMasks(labels=labels, n=m, area_px=area_px, cx=cx, cy=cy, peak=peak, bbox=bbox,
-                      touches_edge=touches, bridged_with=bridged)
+                      touches_edge=touches, bridged_with=bridged, n_oversize=n_oversize)
 
 
-def _empty(h, w):
+def _empty(h, w, n_oversize=0):
     z = np.zeros(1)
     return JointMasks(labels=np.zeros((h, w), np.int32), n=0, area_px=z, cx=z, cy=z, peak=z,
-                      bbox=np.zeros((1, 4), int), touches_edge=np.zeros(1, bool), bridged_with=[set()])
+                      bbox=np.zeros((1, 4), int), touches_edge=np.zeros(1, bool), bridged_with=[set()],
+                      n_oversize=n_oversize)
 
 
 def _group_bridges(region, m):
