@@ -638,12 +638,15 @@ def test_typical_ball_peak_is_read_where_the_balls_are_most_numerous(seed, befor
     assert r.verdict == f.truth["frame_verdict"]
 
 
-def test_zoomed_balls_are_found_when_strays_pass_for_joints():
-    """A 6 x 6 BGA of 77 px balls (development frame 6900034) whose size guess was 20 px: three
-    stray balls of about that size passed as the joints, so the look at larger scales (made only
-    when fewer than 3 joints were found) never ran; 3 of 39 balls found, a lattice of half the
-    pitch. Solid discs too large for a joint that outnumber the joints found now send it there."""
-    f = generate_frame(6900034, package="bga", shape=(1024, 1024))
+@pytest.mark.parametrize("seed", [6900034, 6950266])
+def test_zoomed_balls_are_found_when_other_blobs_pass_for_joints(seed):
+    """Zoomed BGAs whose balls are far larger than the size guess (development frames 6900034: a 6 x
+    6 of 77 px balls, guess 20 px; 6950266: a 4 x 4 of 95 px balls, guess 26 px): three stray
+    balls of about the guessed size, or 87 pieces of traces and wire bonds, passed as the joints,
+    so the look at larger scales (made only when fewer than 3 joints were found) never ran; 3 of
+    39 and 5 of 15 balls were found, on lattices of the wrong pitch. Solid discs too large for a
+    joint that hold more solder than the joints found now send it there."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
     r = score_frame(f.image)
     t = Tally()
     t.add(f.truth, r)

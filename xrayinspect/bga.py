@@ -31,6 +31,9 @@ CORE_FRACTION = 0.3
 #: measured, the frame is looked at again at these multiples of it (a zoomed
 #: view whose balls are larger than the vote's top-hats).
 ZOOM_RETRY = (2.5, 5.0)
+#: ... and a look at a larger scale stands when its typical joint is this many
+#: times the area of the first scale's (the discs too large for it: 6 x).
+ZOOM_AREA = 4.0
 
 
 #: Open each joint mask with a disc (radius ~ 1/8 of a ball) so thin things
@@ -1032,16 +1035,21 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     else:
         masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam, core_fraction=CORE_FRACTION)
     for grow in ZOOM_RETRY:
-        if (masks.n >= 3 and masks.n_oversize <= masks.n) or (pkg is not None and pkg.ball_diameter_mm
-                                                              and pixel_size_um):
+        if pkg is not None and pkg.ball_diameter_mm and pixel_size_um:
             break
         # a zoomed-in view: balls far larger than the polarity vote's top-hats
         # are cut into rim pieces there, and at that size every whole ball
-        # exceeds the size bound of a joint (left out as a solid disc too
-        # large; more of those than joints found: stray balls or pieces were
-        # taken for the joints); look again at larger scales
+        # exceeds the size bound of a joint; look again at larger scales when
+        # fewer than 3 joints were found, or when the solid discs left out as
+        # too large hold more solder than every joint found (stray balls and
+        # pieces of traces passed for the joints)
+        if masks.n >= 3 and not (masks.n_oversize >= 3 and masks.oversize_px > masks.area_px[1:].sum()):
+            break
         retry = segment_joints(prep.att_smooth, prep.valid, diameter_px=diam * grow, core_fraction=CORE_FRACTION)
-        if masks.n < 3 or retry.n_oversize < masks.n_oversize:
+        if masks.n < 3 or (retry.n >= 3 and retry.n_oversize < masks.n_oversize
+                           and typical_area(retry.area_px[1:]) > ZOOM_AREA * np.pi * (diam / 2) ** 2):
+            # (the joints found at the larger scale must be those discs: a
+            # small array beside large parts keeps its balls)
             masks = retry
     if masks.n >= 3:
         # the first guess of the size sets only the search scale; refine once

@@ -52,10 +52,11 @@ class JointMasks:
         Joint touches the frame edge or an invalid band.
     bridged_with : list of set
         Labels each joint is joined to by solder.
-    n_oversize : int
-        Cores left out for their size that are solid discs (fill >= 0.6 of
-        a box no longer than 1.5 x its width): balls larger than the search
-        scale when they outnumber the joints found, or a few dense parts.
+    n_oversize, oversize_px : int
+        How many cores were left out for their size that are solid discs
+        (fill >= 0.6 of a box no longer than 1.5 x its width), and their
+        area (px): balls larger than the search scale when they hold more
+        solder than the joints found, or a few dense parts beside them.
     """
 
     labels: np.ndarray
@@ -68,6 +69,7 @@ class JointMasks:
     touches_edge: np.ndarray
     bridged_with: list
     n_oversize: int = 0
+    oversize_px: int = 0
 
 
 def label_max(values, labels, n):
@@ -367,10 +369,11 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         & (np.maximum(bw, bh) <= 1.5 * np.minimum(bw, bh))
     oversize[0] = False
     n_oversize = int(np.count_nonzero(oversize))
+    oversize_px = int(area[oversize].sum())
     kept = np.nonzero(keep)[0]
     n_kept = int(kept.size)
     if n_kept == 0:
-        return _empty(h, w, n_oversize)
+        return _empty(h, w, n_oversize, oversize_px)
     ldt = np.uint16 if n_kept < 32_000 else np.int32
     remap = np.zeros(n, ldt)
     remap[kept] = np.arange(1, n_kept + 1)
@@ -477,14 +480,15 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         cl[ci] = cv_
         bridged = _bridges(att_smooth, cl.reshape(h, w), valid, level, m)
     return JointMasks(labels=labels, n=m, area_px=area_px, cx=cx, cy=cy, peak=peak, bbox=bbox,
-                      touches_edge=touches, bridged_with=bridged, n_oversize=n_oversize)
+                      touches_edge=touches, bridged_with=bridged, n_oversize=n_oversize,
+                      oversize_px=oversize_px)
 
 
-def _empty(h, w, n_oversize=0):
+def _empty(h, w, n_oversize=0, oversize_px=0):
     z = np.zeros(1)
     return JointMasks(labels=np.zeros((h, w), np.int32), n=0, area_px=z, cx=z, cy=z, peak=z,
                       bbox=np.zeros((1, 4), int), touches_edge=np.zeros(1, bool), bridged_with=[set()],
-                      n_oversize=n_oversize)
+                      n_oversize=n_oversize, oversize_px=oversize_px)
 
 
 def _group_bridges(region, m):
