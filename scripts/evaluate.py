@@ -358,7 +358,8 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
             if m == "cli":
                 for c in ("missing", "bridge", "extra", "misaligned", "void", "hip"):
                     counts[f"f1_{c}"] = s["all"][f"n_{c}"]
-                counts["detection_f1"] = s["bga"]["joints"]
+                tp, _fp, fn = tallies[m]["bga"].det
+                counts["detection_f1"] = tp + fn          # the truth's balls, found or not
                 counts["frame_verdict_acc"] = s["all"]["frames"]
                 counts["vias_never_void"] = extra[m].summary()["n_vias"]
                 counts["pin_bridge_f1"] = extra[m].summary()["n_pin_bridge"]
