@@ -470,6 +470,37 @@ def test_ct_slice_gets_no_head_in_pillow_calls():
     assert [j for j in r.joints if "missing" in j.defects]       # the slice is still scored
 
 
+def test_small_blurred_ct_slices_are_read_as_slices():
+    """Small blurred CT slices (development frames 6960007 and 6960002, balls 13-14 px) fall to 0.8
+    of their peak at 0.65 of the radius, where a slice was looked for: they were read as
+    projections, hip was judged on them and their voids sized as spheres. A slice's profile does
+    not fall from its centre (at 0.4-0.6 of the radius: radiographs 0.85-0.95 of the centre,
+    slices 0.99-1.23)."""
+    for seed in (6960007, 6960002):
+        f = generate_frame(seed, package="bga", shape=(1024, 1024), modality="ct")
+        r = score_frame(f.image)
+        assert not r.hip_judged, seed
+        assert all(j.hip_score == 0 for j in r.joints)
+
+
+def test_ct_slice_voids_and_offsets_are_measured_as_a_slice():
+    """In a slice a void is a hole through the solder: its area is the missing solder over the
+    solder's level (not 1.5 x missing volume over depth, a sphere's projection), the joint's
+    outline runs round a void at its rim (the opening for projections cut the ball there and its
+    centroid moved: false misaligned calls), and the edge of a reconstructed disc stands higher
+    than a dome's foot. Development CT frames 6960005 and 6960007 (before: 15 and 7 false
+    misaligned calls, 8 and 79 false void calls, void MAE 1.70 and 2.32 pp)."""
+    for seed, max_false_void in ((6960005, 4), (6960007, 4)):
+        f = generate_frame(seed, package="bga", shape=(1024, 1024), modality="ct")
+        r = score_frame(f.image)
+        t = Tally()
+        t.add(f.truth, r)
+        assert t.fp["misaligned"] <= 3, (seed, t.fp["misaligned"])
+        assert t.fp["void"] <= max_false_void, (seed, t.fp["void"])
+        assert np.mean(np.abs(t.void_err)) < 0.8, (seed, np.mean(np.abs(t.void_err)))
+        assert t.det[2] <= 2 and t.det[1] == 0, t.det
+
+
 def test_bga_beside_large_dense_parts_is_not_taken_for_a_qfn():
     """Two large dense blocks beside a BGA look like a lone QFN pad at the package check's coarse
     scale; with no pins around that "pad", the frame is scored as a BGA too and its lattice of

@@ -69,6 +69,69 @@ VOLUME_RING = 2
 VOLUME_CAP = 2.0
 
 
+#: A frame's shared ball profile is a slice's (CT, laminography), not a
+#: projection's, when it rises off its centre (0-0.1 of the radius) to this
+#: fraction of it or more somewhere at 0.4-0.6 of the radius - a projection
+#: is densest at its centre, a reconstructed disc overshoots towards its edge -
+SLICE_RISE = 1.01
+#: ... or still stands at this fraction of its centre at 0.65 of the radius (a
+#: flat top: a projected sphere has fallen to sqrt(1 - 0.65^2) = 0.76 there).
+#: Development frames: 80 radiographs rise 0.85-0.95 and stand 0.59-0.84 (a
+#: 7 x 7 BGA of 116 px balls, flat-topped: 0.98 and 0.89); 60 CT slices rise
+#: 0.99-1.23, those under 1.01 stand 0.985 or more. (0.65 of the radius alone,
+#: against the profile's top, took small blurred slices for projections.)
+SLICE_FLATNESS = 0.95
+
+
+def flat_topped(profile):
+    """Whether a shared ball profile (:attr:`VoidStats.profile`) is a slice's."""
+    if profile is None:
+        return False
+    p = np.asarray(profile, float)
+    lo, hi, at = int(round(0.4 / PROFILE_BIN)), int(round(0.6 / PROFILE_BIN)), int(round(0.65 / PROFILE_BIN))
+    if p.size <= max(hi, at):
+        return False
+    centre = float(p[:2].mean())
+    return centre > 0 and (float(p[lo:hi + 1].max()) >= SLICE_RISE * centre or float(p[at]) >= SLICE_FLATNESS * centre)
+
+
+def shared_profile(a, xs, ys, lab, n):
+    """The void-free ball profile shared by a frame's balls.
+
+    Blur, pads and the detector are in it, so it is measured, not assumed:
+    per bin of elliptical radius (:data:`PROFILE_BIN`, out to 1.3), the 0.6
+    quantile of each pixel's value over its ball's 0.9 quantile within 0.4
+    of the radius; over many balls it is void-free because most balls
+    barely void.
+
+    Parameters
+    ----------
+    a : ndarray
+        Attenuation of each joint pixel.
+    xs, ys : ndarray
+        Column and row (px) of each joint pixel.
+    lab : ndarray of int
+        Joint label (1..n) of each joint pixel.
+    n : int
+        Highest label.
+
+    Returns
+    -------
+    profile : ndarray
+        Fraction of the peak per radial bin.
+    rho, mx, my : ndarray
+        Elliptical radius of each pixel, and each joint's centroid (px).
+    """
+    rho, mx, my = _ellipse_rho(xs.astype(float), ys.astype(float), lab, n)
+    inner = rho < 0.4
+    first = _group_quantile(a[inner], lab[inner], n, 0.9)
+    first[first <= 0] = np.inf
+    nb = int(1.3 / PROFILE_BIN) + 1
+    rbin = np.minimum((rho / PROFILE_BIN).astype(int), nb - 1)
+    prof = np.maximum(_group_quantile(a / first[lab], rbin, nb - 1, 0.6), 1e-3)
+    return prof, rho, mx, my
+
+
 def _dilate_labels(labels, n, kernel):
     """Grey dilation of a label image (the highest label wins), as int32.
 
@@ -82,14 +145,16 @@ def _dilate_labels(labels, n, kernel):
 
 
 def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape, vj=None):
-    """Projected area of each void from its integrated shortfall and its depth, px.
+    """Integrated shortfall and depth of each void: ``(volume, depth)`` per void label.
 
     A spherical void of radius ``r`` removes ``mu * 4/3 pi r^3`` of
     attenuation and is ``2 mu r`` deep at its centre, so its projected area
     ``pi r^2`` is 1.5 x (integrated shortfall) / (depth), whatever ``mu`` and
     the ball's height. A threshold cuts the void where the shortfall is still
     a few noise sigmas, which on a sphere's rim is well inside its edge; the
-    integral holds the rim, and blur moves attenuation but keeps its sum.
+    integral holds the rim, and blur moves attenuation but keeps its sum. In
+    a slice (CT, laminography) a void is a hole through the solder: its area
+    is the integrated shortfall over the solder's level there.
 
     The shortfall is summed over each void grown by ``VOLUME_RING`` px (a
     grey dilation of the void labels: where two rings meet, the higher label
@@ -139,9 +204,7 @@ def _volume_areas(vy, vx, vid, nvo, owner, short, pj, lab, search, shape, vj=Non
     if vj is None:
         vj = np.searchsorted(pj, vy.astype(np.int64) * w + vx)
     np.maximum.at(depth, vid, sv[vj])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        est = np.where(depth > 0, 1.5 * np.maximum(vol, 0) / depth, 0.0)
-    return est
+    return np.maximum(vol, 0), depth
 
 
 @dataclass
@@ -406,18 +469,10 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     sat = clipped[ys, xs] if clipped is not None else np.zeros(a.shape, bool)
     area = np.bincount(lab, minlength=n + 1).astype(float)
     if model == "dome":
-        rho, mx, my = _ellipse_rho(xs.astype(float), ys.astype(float), lab, n)
-        # the void-free profile, shared by the frame's balls: blur, pads and
-        # the detector are in it, so it is measured, not assumed; the median
-        # over many balls is void-free because most balls barely void
-        inner = rho < 0.4
-        first = _group_quantile(a[inner], lab[inner], n, 0.9)
-        first[first <= 0] = np.inf
-        nb = int(1.3 / PROFILE_BIN) + 1
+        prof, rho, mx, my = shared_profile(a, xs, ys, lab, n)
+        nb = prof.size
         rbin = np.minimum((rho / PROFILE_BIN).astype(int), nb - 1)
-        ratio = a / first[lab]
-        prof = _group_quantile(ratio, rbin, nb - 1, 0.6)
-        prof = np.maximum(prof, 1e-3)
+        sliced = flat_topped(prof)
         shape = prof[rbin]
         fit_px = (rho < 0.8) & ~sat
         if FOREIGN_EXCESS is None:
@@ -474,6 +529,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             a0 = _group_quantile((a / shape)[clean], lab[clean], n, 0.5)
             expected = a0[lab] * shape
     else:
+        sliced = False
         # a flat land: its rim is all blur, so voids are looked for inside it
         inner_img = cv2.erode((joint_labels > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
         search = inner_img[ys, xs] > 0
@@ -555,13 +611,24 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     # void pixels counted per joint, so a void never exceeds its joint
     void_area = np.bincount(lab[ji], minlength=n + 1).astype(float)[:n + 1]
     if nvo and VOLUME_AREA:
-        est = _volume_areas(wy, wx, wid, nvo, owner, short, pj, lab, search, (h, w), vj=ji)
-        # a void's projected area from its missing volume and depth, never
-        # below what the threshold already shows
-        est = np.clip(est, vsz, VOLUME_CAP * vsz)
-        est[0] = 0
-        if VOLUME_LARGEST:
+        vol, depth = _volume_areas(wy, wx, wid, nvo, owner, short, pj, lab, search, (h, w), vj=ji)
+        if sliced:
+            # a hole through a slice: as deep as the solder around it, its
+            # blurred edge halfway down; the grown threshold mask reaches far
+            # beyond that edge (it is read at a tenth of the depth), so it
+            # bounds the area from above, for the largest void too
+            est = np.minimum(vol / np.maximum(a0[owner], 1e-9), vsz)
+            est[0] = 0
             vsz = est
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est = np.where(depth > 0, 1.5 * vol / depth, 0.0)
+            # a void's projected area from its missing volume and depth, never
+            # below what the threshold already shows
+            est = np.clip(est, vsz, VOLUME_CAP * vsz)
+            est[0] = 0
+            if VOLUME_LARGEST:
+                vsz = est
         void_area = np.bincount(owner[1:], weights=est[1:], minlength=n + 1)[:n + 1]
         void_area = np.minimum(void_area, area)
     largest = np.zeros(n + 1)
