@@ -132,6 +132,21 @@ def shared_profile(a, xs, ys, lab, n):
     return prof, rho, mx, my
 
 
+def _neighbour_level(level, mx, my, present, k=9):
+    """Median of ``level`` over each joint's ``k`` nearest joints (itself included); 0 where absent."""
+    from scipy.spatial import cKDTree
+
+    ids = np.flatnonzero(present)
+    out = np.zeros_like(level, dtype=float)
+    if ids.size == 0:
+        return out
+    pts = np.stack([mx[ids], my[ids]], 1)
+    _, nb = cKDTree(pts).query(pts, k=min(k, ids.size))
+    nb = np.asarray(nb).reshape(ids.size, -1)
+    out[ids] = np.median(level[ids][nb], axis=1)
+    return out
+
+
 def _dilate_labels(labels, n, kernel):
     """Grey dilation of a label image (the highest label wins), as int32.
 
@@ -515,6 +530,13 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
                 with np.errstate(divide="ignore", invalid="ignore"):
                     from_clip = np.where(big & (edge > 0.05), level / np.maximum(edge, 1e-3), 0.0)
                 a0 = np.maximum(a0, from_clip)
+        if sliced and n >= 3:
+            # a slice shows each ball's solder at the material's own level,
+            # the same for every ball (no height in it); a ball's own fit is
+            # pulled down by a large void and by partial volume round it. The
+            # level of its 9 nearest balls (itself among them) is taken: a
+            # reconstruction's level drifts across the field (cupping)
+            a0 = _neighbour_level(a0, mx, my, area > 0)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
         if (FIT_GAMMA if fit_gamma is None else fit_gamma):
