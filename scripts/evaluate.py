@@ -271,7 +271,7 @@ def write_roc(rows, auc, csv_path, png_path, threshold=HIP_THRESHOLD):
 
 
 def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_BGA, seed_qfn=SEED_QFN,
-             progress=True):
+             progress=True, modality="radiograph"):
     """Generate, score and tally a held-out set.
 
     Parameters
@@ -286,6 +286,9 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
         Folder to write the frames and results into (kept); a temporary one otherwise.
     seed_bga, seed_qfn : int
         Base seeds (evaluation-only ranges by default).
+    modality : {"radiograph", "ct"}
+        What the BGA frames are: projections, or reconstructed slices through
+        the balls' mid-height (head-in-pillow is not judged on slices).
 
     Returns
     -------
@@ -308,7 +311,7 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
         say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
         say(f"generating {n_bga} BGA + {n_qfn} QFN frames of {size}x{size} px in {data}")
         if n_bga:
-            write_set(data / "bga", n_bga, seed_bga, package="bga", shape=shape)
+            write_set(data / "bga", n_bga, seed_bga, package="bga", shape=shape, modality=modality)
         if n_qfn:
             write_set(data / "qfn", n_qfn, seed_qfn, package="qfn", shape=shape)
         say("scoring through the CLI (no recipe)")
@@ -397,12 +400,14 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     ap.add_argument("--keep", metavar="DIR", help="write frames and results here and keep them")
+    ap.add_argument("--modality", choices=("radiograph", "ct"), default="radiograph",
+                    help="BGA frames as projections (default) or as CT slices")
     ap.add_argument("--roc-csv", default=str(REPO / "docs" / "hip_roc.csv"))
     ap.add_argument("--roc-png", default=str(REPO / "docs" / "images" / "hip_roc.png"))
     ap.add_argument("--write-docs", metavar="MD", nargs="?", const=str(REPO / "docs" / "accuracy.md"),
                     help="also write the report to this markdown file (default docs/accuracy.md)")
     a = ap.parse_args(argv)
-    r = evaluate(a.n_bga, a.n_qfn, a.size, a.workers, keep=a.keep)
+    r = evaluate(a.n_bga, a.n_qfn, a.size, a.workers, keep=a.keep, modality=a.modality)
     write_roc(r["hip_rows"], r["hip_auc"], a.roc_csv, a.roc_png)
     npos, ntot = r["hip_n"]
     cmd = "python scripts/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:])
