@@ -1052,6 +1052,37 @@ def _solid_centres(att, masks, cxi, cyi):
     return att[cyi, cxi] >= 0.5 * peak
 
 
+#: A seated ball seen at under this share of the typical ball's area, with
+#: copper (above DENSE_THIN_FRACTION x the typical peak) within the typical
+#: radius of it, is partly hidden by that copper (None: not looked for).
+COVERED_AREA = 0.6
+
+
+def _covered_balls(att, masks, on_site, d_site, typ_peak):
+    """Seated balls partly hidden by something denser than solder, bool per label.
+
+    A via barrel or a dense part across a ball (oblique views) is cut out of
+    its mask: what is left is a crescent whose centroid is not the ball's
+    centre and whose voids are not the ball's. Such a ball is measured but
+    not judged, like one cut by the frame's edge. A ball that is merely
+    small (head-in-pillow) has no copper over it.
+    """
+    from .joints import DENSE_THIN_FRACTION
+
+    n = masks.n
+    out = np.zeros(n + 1, bool)
+    if COVERED_AREA is None or DENSE_THIN_FRACTION is None or not (d_site > 0 and np.isfinite(typ_peak)):
+        return out
+    a_typ = np.pi * (d_site / 2) ** 2
+    h, w = att.shape
+    r = int(np.ceil(d_site / 2))
+    for k in np.flatnonzero(on_site[:n + 1] & (masks.area_px[:n + 1] < COVERED_AREA * a_typ)).tolist():
+        cx, cy = int(round(masks.cx[k])), int(round(masks.cy[k]))
+        win = att[max(cy - r, 0):min(cy + r + 1, h), max(cx - r, 0):min(cx + r + 1, w)]
+        out[k] = win.size > 0 and float(win.max()) > DENSE_THIN_FRACTION * typ_peak
+    return out
+
+
 def first_look_diameter(diameter_px):
     """The search scale (px) of a frame's first segmentation: the joint size
     found or given, 12 px when there is none or it is under 4 px."""
@@ -1273,6 +1304,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             dia[k] = equivalent_diameter(area[k])
             circ[k] = circularity(np.array([area[k]]), np.array([per]))[0]
     is_joint = (rc[:, 0] >= 0) | stray
+    covered = _covered_balls(prep.att_smooth, masks, is_site, d_site, typ_peak)
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     split_bridged = getattr(masks, "split_bridged", set())
     bridged_to = np.zeros(n + 1, bool)
@@ -1312,7 +1344,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         offset_px=float(offset[k]), diameter_px=float(dia[k]), area_px=float(area[k]),
                         circularity=float(circ[k]), void_pct=float(vs.void_pct[k]),
                         largest_void_pct=float(vs.largest_void_pct[k]), void_count=int(vs.void_count[k]),
-                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k]) else 0.0, partial=bool(masks.touches_edge[k]),
+                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k]) else 0.0, partial=bool(masks.touches_edge[k] or covered[k]),
                         peak_att=float(vs.dome_peak[k]), contour=contours[k])
         j.void_contours = []
         if stray[k] and not masks.touches_edge[k]:
