@@ -57,6 +57,12 @@ def test_draw_overlay_colours_by_verdict():
     # works from a sidecar dict too, and labels add text pixels
     with_labels = draw_overlay(img, crafted_result().sidecar())
     assert (with_labels != out).any()
+    # a joint measured but not judged (cut by the edge, or partly hidden by copper) stands apart
+    res = crafted_result()
+    res.joints[0].partial = True
+    part = draw_overlay(img, res, labels=False, thickness=1)
+    out = part
+    assert near(55, 40, COLOURS["partial"]) and not near(55, 40, COLOURS["pass"])
 
 
 def test_to_display_stretches_any_dtype():

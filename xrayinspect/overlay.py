@@ -18,6 +18,7 @@ COLOURS = {
     "fail": (0, 0, 255),
     "missing": (0, 230, 255),
     "extra": (255, 0, 255),
+    "partial": (200, 120, 0),          # blue: measured, not judged (cut by the edge, or partly hidden)
     "void": (255, 255, 0),
     "site": (150, 150, 150),
     "text": (255, 255, 255),
@@ -153,7 +154,9 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
                 if labels:
                     _label(cv2, out, "missing", x, y, d, font_scale, t)
             continue
-        colour = COLOURS["extra"] if "extra" in defects else COLOURS["fail" if verdict == "fail" else "pass"]
+        partial = jget(j, "partial", False)
+        colour = COLOURS["extra"] if "extra" in defects else COLOURS[
+            "fail" if verdict == "fail" else "partial" if partial and str(partial) not in ("0", "False") else "pass"]
         contour = jget(j, "contour", []) or []
         x, y = jget(j, "x_px"), jget(j, "y_px")
         r = float(jget(j, "diameter_px", 0) or 0) / 2
