@@ -936,9 +936,11 @@ SLICE_CHECK_BALLS = 100
 def _looks_sliced(att, masks):
     """Whether the joints of a first segmentation have a slice's flat-topped profile.
 
-    The same test as on the scored balls (:func:`xrayinspect.voids.flat_topped`),
-    on up to :data:`SLICE_CHECK_BALLS` typical joints (not cut by the frame,
-    0.5-2 x the typical area), before the masks are shaped for a projection.
+    :func:`xrayinspect.voids.flat_topped` of the shared profile of up to
+    :data:`SLICE_CHECK_BALLS` typical joints (not cut by the frame, 0.5-2 x
+    the typical area), before the masks are shaped for a projection. The one
+    decision for the frame: segmentation, voids and the head-in-pillow
+    judgement all follow it.
     """
     from .voids import flat_topped, shared_profile
 
@@ -994,13 +996,6 @@ def _fill_to_hull(masks):
         near = np.hypot(gx - masks.cx[k], gy - masks.cy[k]) <= r_typ
         sub[(hull > 0) & (sub == 0) & near] = k
     _recount(masks)
-
-
-def _is_slice(profile):
-    """Whether the frame's ball profile (:attr:`VoidStats.profile`) is flat-topped: a slice."""
-    from .voids import flat_topped
-
-    return flat_topped(profile)
 
 
 def _hip_scores(diam, peak, points, usable):
@@ -1275,7 +1270,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
     d_site = float(np.median(dia[on_site])) if on_site.size else 0.0
     vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
-                    clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None))
+                    clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None),
+                    sliced=sliced)
     contours, perim = contours_by_label(masks.labels, n)
     vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
     circ = circularity(area, perim)
@@ -1286,7 +1282,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
                       & ~obstructed)
-    hip_judged = not _is_slice(vs.profile)
+    hip_judged = not sliced
     if not hip_judged:
         # a CT or laminography slice cuts every ball to a flat disc: height and
         # peak, which head-in-pillow is judged by, are not in the image

@@ -448,7 +448,7 @@ def _void_edges(vl, nvo, short, ys, xs, search, sigma):
     return np.where(sel, vl, out)
 
 
-def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=None):
+def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=None, sliced=None):
     """Measure voids in every labelled joint.
 
     Parameters
@@ -472,6 +472,10 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         Pixels the export clipped at its most attenuating grey level. Their
         attenuation is only a lower bound, so they are neither used to fit
         the profile nor taken for voids (a void lets more through, never less).
+    sliced : bool, optional
+        The frame is a slice (CT, laminography): voids are holes through the
+        solder, measured against the neighbours' level. Decided from the
+        balls' shared profile (:func:`flat_topped`) when not given.
 
     Returns
     -------
@@ -487,7 +491,8 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         prof, rho, mx, my = shared_profile(a, xs, ys, lab, n)
         nb = prof.size
         rbin = np.minimum((rho / PROFILE_BIN).astype(int), nb - 1)
-        sliced = flat_topped(prof)
+        if sliced is None:
+            sliced = flat_topped(prof)
         shape = prof[rbin]
         fit_px = (rho < 0.8) & ~sat
         if FOREIGN_EXCESS is None:
@@ -551,7 +556,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             a0 = _group_quantile((a / shape)[clean], lab[clean], n, 0.5)
             expected = a0[lab] * shape
     else:
-        sliced = False
+        sliced = False          # (a flat land has no profile to tell)
         # a flat land: its rim is all blur, so voids are looked for inside it
         inner_img = cv2.erode((joint_labels > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
         search = inner_img[ys, xs] > 0
