@@ -71,16 +71,22 @@ VOLUME_CAP = 2.0
 
 #: A frame's shared ball profile is a slice's (CT, laminography), not a
 #: projection's, when it rises off its centre (0-0.1 of the radius) to this
-#: fraction of it or more somewhere at 0.4-0.6 of the radius - a projection
-#: is densest at its centre, a reconstructed disc overshoots towards its edge -
+#: fraction of it or more somewhere at 0.3-0.95 of the radius: a projected
+#: ball is thickest through its centre, whatever its shape (sphere, collapsed
+#: spheroid, or a sphere cut flat by its two pads), while a reconstructed slice
+#: of dense solder is cupped by beam hardening and overshoots at its edge -
 SLICE_RISE = 1.01
-#: ... or still stands at this fraction of its centre at 0.65 of the radius (a
-#: flat top: a projected sphere has fallen to sqrt(1 - 0.65^2) = 0.76 there).
-#: Development frames: 80 radiographs rise 0.85-0.95 and stand 0.59-0.84 (a
-#: 7 x 7 BGA of 116 px balls, flat-topped: 0.98 and 0.89); 60 CT slices rise
-#: 0.99-1.23, those under 1.01 stand 0.985 or more. (0.65 of the radius alone,
-#: against the profile's top, took small blurred slices for projections.)
-SLICE_FLATNESS = 0.95
+#: ... or still stands at this fraction of its centre at 0.85 of the radius: a
+#: slice is a disc, level out to its blurred edge; a projected ball has lost a
+#: third or more of its chord there, even a reflowed one whose flat top (the
+#: stand-off, between pads of 0.7-0.85 of the ball's width) reaches 0.65-0.8.
+#: (Until 2026-12-03: 0.95 at 0.65 of the radius, which took 8 of 40 frames of
+#: pad-truncated balls from an independent renderer, ``scripts/altsim.py``,
+#: for slices; they stand 0.95-0.99 at 0.65 and 0.52-0.67 at 0.85.)
+#: Development frames: 140 CT slices rise >= 1.01 but for 2 (0.995, 0.997),
+#: which stand >= 0.97 at 0.85; radiographs and pad-truncated balls rise
+#: 1.00 at most.
+SLICE_SHOULDER = 0.9
 
 
 def flat_topped(profile):
@@ -88,11 +94,11 @@ def flat_topped(profile):
     if profile is None:
         return False
     p = np.asarray(profile, float)
-    lo, hi, at = int(round(0.4 / PROFILE_BIN)), int(round(0.6 / PROFILE_BIN)), int(round(0.65 / PROFILE_BIN))
+    lo, hi, at = int(round(0.3 / PROFILE_BIN)), int(round(0.9 / PROFILE_BIN)), int(round(0.85 / PROFILE_BIN))
     if p.size <= max(hi, at):
         return False
     centre = float(p[:2].mean())
-    return centre > 0 and (float(p[lo:hi + 1].max()) >= SLICE_RISE * centre or float(p[at]) >= SLICE_FLATNESS * centre)
+    return centre > 0 and (float(p[lo:hi + 1].max()) >= SLICE_RISE * centre or float(p[at]) >= SLICE_SHOULDER * centre)
 
 
 def shared_profile(a, xs, ys, lab, n):
