@@ -52,3 +52,16 @@ def test_pad_truncated_balls_are_projections_not_slices(altsim, seed):
     big = [j for j in truth["joints"] if j.get("largest_void_pct", 0) > 20]
     if big:
         assert s["f1_void"] >= 0.5
+
+
+@pytest.mark.parametrize("seed", [9_100_036, 9_100_039])
+def test_a_via_fan_out_is_not_stray_solder(altsim, seed):
+    # dog-bone vias under a third of a ball across blur into solid dots at the
+    # centres between four balls: 6 and 9 were called extra solder before
+    # 2026-12-03; a row of alike dots on that lattice is a fan-out
+    image, truth = altsim.render(seed)
+    res = score_frame(image)
+    t = Tally()
+    t.add(truth, res)
+    assert t.fp["extra"] == 0
+    assert t.tp["extra"] == sum("extra" in j["defects"] for j in truth["joints"])

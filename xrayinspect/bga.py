@@ -640,6 +640,51 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
     return out, centre, radius
 
 
+#: Off-site blobs that repeat are a via fan-out, not stray solder: at least
+#: this many at the centres between four sites (None: no such test) ...
+VIA_PATTERN_MIN = 4
+#: ... within this fraction of the pitch of those centres ...
+VIA_PATTERN_PLACE = 0.15
+#: ... alike within this fraction of their median diameter and peak. A dog-bone
+#: via seen down its barrel through the board is a copper ring as dense as a
+#: ball's side; one under a third of a ball across blurs into a solid dot that
+#: passes every stray-ball test. Vias are drilled alike and placed on the
+#: lattice between the balls; spilt solder balls differ in size.
+VIA_PATTERN_SIZE = 0.3
+VIA_PATTERN_PEAK = 0.3
+
+
+def _via_pattern(xy, diameter, peak, fit, collapse):
+    """Which stray-ball calls form a via fan-out (:data:`VIA_PATTERN_MIN`), bool per call.
+
+    Parameters
+    ----------
+    xy : ndarray, shape (m, 2)
+        Centres of the calls, frame px.
+    diameter, peak : ndarray, shape (m,)
+        Their diameters (px) and peak attenuations.
+    fit : GridFit
+    collapse : callable
+        Frame px to the fit's band-free coordinates.
+    """
+    m = len(xy)
+    out = np.zeros(m, bool)
+    if VIA_PATTERN_MIN is None or fit is None or m < VIA_PATTERN_MIN:
+        return out
+    basis = np.stack([fit.u, fit.v], 1)
+    c, r = np.linalg.solve(basis, (collapse(np.asarray(xy, float)) - fit.origin).T)
+    centre = (np.abs(c - np.floor(c) - 0.5) < VIA_PATTERN_PLACE) & (np.abs(r - np.floor(r) - 0.5) < VIA_PATTERN_PLACE)
+    if centre.sum() < VIA_PATTERN_MIN:
+        return out
+    d = np.asarray(diameter, float)
+    pk = np.asarray(peak, float)
+    md, mp = float(np.median(d[centre])), float(np.median(pk[centre]))
+    if md <= 0 or mp <= 0:
+        return out
+    alike = centre & (np.abs(d / md - 1) <= VIA_PATTERN_SIZE) & (np.abs(pk / mp - 1) <= VIA_PATTERN_PEAK)
+    return alike if alike.sum() >= VIA_PATTERN_MIN else out
+
+
 #: Faint stray balls: blobs above this fraction of the typical ball peak (and
 #: FAINT_SIGMA noise sigmas) off every joint; None: no faint pass.
 FAINT_FRACTION = 0.1
@@ -1370,6 +1415,13 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                             peak_att=st["peak"], contour=st["contour"], defects=["extra"])
             j.void_contours = []
             joints.append(j)
+    strays = [j for j in joints if "extra" in j.defects and not j.partial]
+    if fit is not None and len(strays) >= (VIA_PATTERN_MIN or 0) > 0:
+        vias = _via_pattern([(j.x_px, j.y_px) for j in strays], [j.diameter_px for j in strays],
+                            [j.peak_att for j in strays], fit, collapse)
+        if vias.any():
+            drop = {id(j) for j, v in zip(strays, vias) if v}
+            joints = [j for j in joints if id(j) not in drop]
     obstructed_sites = []
     ghost_sites = []
     if fit is not None:
