@@ -65,3 +65,15 @@ def test_a_via_fan_out_is_not_stray_solder(altsim, seed):
     t.add(truth, res)
     assert t.fp["extra"] == 0
     assert t.tp["extra"] == sum("extra" in j["defects"] for j in truth["joints"])
+
+
+def test_a_narrow_neck_of_solder_is_a_bridge(altsim):
+    # a neck 0.2-0.3 of a ball across, half a ball tall: too narrow for the
+    # three-line saddle test, as dense as solder on its centre line
+    image, truth = altsim.render(9_100_000)
+    res = score_frame(image)
+    t = Tally()
+    t.add(truth, res)
+    n_bridged = sum("bridge" in j["defects"] for j in truth["joints"])
+    assert n_bridged >= 2
+    assert t.tp["bridge"] == n_bridged and t.fp["bridge"] == 0

@@ -813,6 +813,44 @@ SADDLE_FRACTION = 0.13
 BRIDGE_RULE = "saddle"
 #: Width (fraction of the ball diameter) a neck must hold across the gap.
 NECK_WIDTH = 0.25
+#: ... unless its centre line stays above this fraction of the lower peak: a
+#: narrow neck of solder is still a short, and as dense as solder; a copper
+#: trace across the gap stands at 0.12-0.16 (None: width always required).
+THIN_NECK_FRACTION = 0.3
+
+
+#: A narrow neck is no wider than this fraction of the ball diameter where it
+#: crosses the gap: a via barrel's wall touching both balls runs on round them.
+THIN_NECK_WIDTH = 0.35
+#: ... with no more than this share of such dense pixels beside that band.
+THIN_NECK_BESIDE = 0.25
+
+
+def _neck_confined(att, labels, cx, cy, level, d_site):
+    """Whether the solder above ``level`` in a gap is a narrow straight neck and nothing else.
+
+    Between two balls centred at ``cx``, ``cy`` (px), the pixels above
+    ``level`` outside every joint mask must lie in a band
+    :data:`THIN_NECK_WIDTH` x ``d_site`` (px) wide along the line joining
+    the balls, through the gap's middle: a via barrel's wall that passes
+    through the gap and touches both balls curves on beside it (its arcs,
+    cut apart by the balls' masks, are each short).
+    """
+    h, w = att.shape
+    r = int(np.ceil(0.75 * d_site)) + 2
+    x0, x1 = max(int(min(cx)) - r, 0), min(int(max(cx)) + r + 1, w)
+    y0, y1 = max(int(min(cy)) - r, 0), min(int(max(cy)) + r + 1, h)
+    mx, my = int(round(0.5 * (cx[0] + cx[1]))), int(round(0.5 * (cy[0] + cy[1])))
+    if not (x0 <= mx < x1 and y0 <= my < y1) or att[my, mx] < level:
+        return False
+    ys, xs = np.nonzero((att[y0:y1, x0:x1] >= level) & (labels[y0:y1, x0:x1] == 0))
+    dx, dy = cx[1] - cx[0], cy[1] - cy[0]
+    length = max(float(np.hypot(dx, dy)), 1e-9)
+    along = ((xs + x0 - cx[0]) * dx + (ys + y0 - cy[0]) * dy) / length
+    across = np.abs((xs + x0 - mx) * -dy + (ys + y0 - my) * dx) / length
+    between = (along >= 0) & (along <= length) & (across <= 0.75 * d_site)
+    band = between & (across <= 0.5 * THIN_NECK_WIDTH * d_site)
+    return band.any() and (between & ~band).sum() <= THIN_NECK_BESIDE * band.sum()
 
 
 #: Something this many times denser than the typical ball in the middle of a
@@ -901,8 +939,10 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     Returns
     -------
     dict
-        ``(label_a, label_b) -> saddle / min(peak_a, peak_b)`` for balls on
-        row- or column-adjacent sites. A solder bridge is a neck straight
+        ``(label_a, label_b) -> (saddle, centre saddle)`` for balls on row-
+        or column-adjacent sites: the lowest attenuation across the gap over
+        the three lines, and over the centre line alone, as fractions of
+        ``min(peak_a, peak_b)``. A solder bridge is a neck straight
         across the gap; a via ring or trace that touches both balls elsewhere
         leaves this line at the background level.
     """
@@ -946,7 +986,7 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     a_, b_ = pa[pair], pb[pair]
     cxa, cya, dxp, dyp, nxp, nyp, offp = cx[pa][pair], cy[pa][pair], dx[pair], dy[pair], nx[pair], ny[pair], off[pair]
     low = np.full(pa.size, np.inf)
-    for f in (-0.5, 0.0, 0.5):
+    for f in (0.0, -0.5, 0.5):
         o = f * offp
         x = np.clip(np.round(cxa + o * nxp + t * dxp).astype(int), 0, w - 1)
         y = np.clip(np.round(cya + o * nyp + t * dyp).astype(int), 0, h - 1)
@@ -954,8 +994,12 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
         gap = (own != a_) & (own != b_)
         v = np.where(gap, att[y, x], np.inf)
         low = np.minimum(low, np.minimum.reduceat(v, starts))
+        if f == 0.0:
+            low_centre = low.copy()
+    lower_peak = np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9)
     with np.errstate(invalid="ignore"):
-        ratio = np.where(np.isfinite(low), low / np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9), 1.0)
+        ratio = np.where(np.isfinite(low), low / lower_peak, 1.0)
+        centre = np.where(np.isfinite(low_centre), low_centre / lower_peak, 1.0)
     # a solder neck is thinner than the balls it joins; what stands denser than
     # both in the middle of the gap is a via barrel or a part, and hides
     # whether solder runs under it: no call
@@ -964,8 +1008,10 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     mid = (t >= 0.35) & (t <= 0.65)
     hi = np.maximum.reduceat(np.where(mid, att[y, x], -np.inf), starts)
     # (against the typical ball: a via ring merged into a ball's mask lifts that ball's own peak)
-    ratio = np.where(hi > DENSE_GAP * typ_peak, 0.0, ratio)
-    return {(int(a), int(b)): float(v) for a, b, v in zip(pa, pb, ratio)}
+    dense = hi > DENSE_GAP * typ_peak
+    ratio = np.where(dense, 0.0, ratio)
+    centre = np.where(dense, 0.0, centre)
+    return {(int(a), int(b)): (float(v), float(c)) for a, b, v, c in zip(pa, pb, ratio, centre)}
 
 
 #: In a slice a joint's edge is at this fraction of its peak (None: slices are
@@ -1362,7 +1408,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # a pair closer than its pitch less half the nominal gap touches because
         # a ball moved, not because solder ran between two seated balls
         near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_site, 0.0) if fit is not None else 0.0
-        for (a, b), v in saddles.items():
+        for (a, b), (v, v_centre) in saddles.items():
             if np.hypot(masks.cx[a] - masks.cx[b], masks.cy[a] - masks.cy[b]) < near_pair:
                 # a wide neck pulls both centroids into the gap (1-2 px each
                 # at a 19 px pitch): the dense tops, which a neck does not
@@ -1374,7 +1420,13 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             # already: the neck only has to run straight across the gap (a
             # ring that joined them does not)
             split_pair = a in split_bridged and b in masks.bridged_with[a]
-            if v >= (SPLIT_SADDLE_FRACTION if split_pair else SADDLE_FRACTION):
+            # a narrow neck is told by its density alone, which copper over
+            # either ball (a via barrel touching both) can match
+            thin_neck = THIN_NECK_FRACTION is not None and v_centre >= THIN_NECK_FRACTION \
+                and v < SADDLE_FRACTION and not (covered[a] or covered[b]) \
+                and _neck_confined(prep.att_smooth, masks.labels, masks.cx[[a, b]], masks.cy[[a, b]],
+                                   THIN_NECK_FRACTION * min(saddle_peak[a], saddle_peak[b]), d_site)
+            if v >= (SPLIT_SADDLE_FRACTION if split_pair else SADDLE_FRACTION) or thin_neck:
                 bridged_to[a] = bridged_to[b] = True
     for k in ids:
         if not is_joint[k]:
