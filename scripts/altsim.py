@@ -82,8 +82,14 @@ def _voids(rng, rs, half_h, big):
     return out
 
 
-def render(seed, *, size=1024):
-    """One frame: ``(image uint16, truth dict)``."""
+def render(seed, *, size=1024, export="tiff16"):
+    """One frame: ``(image, truth dict)``.
+
+    ``export``: ``"tiff16"`` (the 14-bit counts in a 16-bit image), ``"png8"``
+    (windowed to 8 bits as a viewer's export: black and white at percentiles
+    of the frame, a display gamma) or ``"jpeg8"`` (that, JPEG-compressed at
+    quality 75-95, decoded again).
+    """
     rng = np.random.default_rng(seed)
     hf = wf = size * SS
     ball_d_px = rng.uniform(12, 40)
@@ -254,6 +260,14 @@ def render(seed, *, size=1024):
     if bright:
         dn = full - dn
     image = np.clip(np.round(dn), 0, full).astype(np.uint16)
+    if export in ("png8", "jpeg8"):
+        ex = np.random.default_rng((seed, 8))
+        lo, hi = np.percentile(dn, [ex.uniform(0, 0.3), ex.uniform(99.7, 100)])
+        x = np.clip((dn - lo) / max(hi - lo, 1.0), 0, 1) ** np.float32(ex.uniform(0.8, 1.25))
+        image = np.round(x * 255).astype(np.uint8)
+        if export == "jpeg8":
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(ex.integers(75, 96))])
+            image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     # truth verdicts, as the limits read the truth's areas
     fail = False
     for t in joints:
@@ -267,7 +281,7 @@ def render(seed, *, size=1024):
         t["defects"] = list(dict.fromkeys(t["defects"]))
         fail |= bool(t["defects"])
     truth = {"schema": "altsim-1", "seed": seed, "package": "bga", "frame_verdict": "fail" if fail else "pass",
-             "pixel_size_um": 1000 * px_mm, "bright": bright, "blur_sigma_px": sig,
+             "pixel_size_um": 1000 * px_mm, "bright": bright, "export": export, "blur_sigma_px": sig,
              "scene": {"rows": rows, "cols": cols, "pitch_px": pitch_px, "angle_deg": float(np.rad2deg(ang)),
                        "ball_diameter_px": ball_d_px, "pad_over_ball": rp / rs, "depopulated": sorted(depop)},
              "joints": joints}
@@ -280,22 +294,24 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=9_100_000)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--keep", type=Path, default=None, help="write frames and truth here")
+    ap.add_argument("--exports", default="tiff16", help="comma-separated exports, taken in turn (tiff16,png8,jpeg8)")
     args = ap.parse_args(argv)
     from xrayinspect.evaluation import CODES, Tally
     from xrayinspect.pipeline import score_frame
 
     tally = Tally()
     for i in range(args.n):
-        image, truth = render(args.seed + i, size=args.size)
+        exports = args.exports.split(",")
+        image, truth = render(args.seed + i, size=args.size, export=exports[i % len(exports)])
         if args.keep:
             import tifffile
             args.keep.mkdir(parents=True, exist_ok=True)
-            tifffile.imwrite(args.keep / f"alt_{args.seed + i}.tif", image)
+            tifffile.imwrite(args.keep / f"alt_{args.seed + i}.tif", image)      # (a JPEG as decoded)
             (args.keep / f"alt_{args.seed + i}.truth.json").write_text(json.dumps(truth, default=float))
         res = score_frame(image, frame=f"alt_{args.seed + i}")
         tally.add(truth, res)
         print(f"{args.seed + i}: {truth['scene']['rows']}x{truth['scene']['cols']} ball {truth['scene']['ball_diameter_px']:.1f} px"
-              f" {'bright' if truth['bright'] else 'dark'}: verdict {res.verdict} (truth {truth['frame_verdict']}),"
+              f" {'bright' if truth['bright'] else 'dark'} {truth['export']}: verdict {res.verdict} (truth {truth['frame_verdict']}),"
               f" {len(res.joints)} rows", file=sys.stderr, flush=True)
     s = tally.summary()
     print("| metric | value |\n|---|---|")

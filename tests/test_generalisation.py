@@ -77,3 +77,16 @@ def test_a_narrow_neck_of_solder_is_a_bridge(altsim):
     n_bridged = sum("bridge" in j["defects"] for j in truth["joints"])
     assert n_bridged >= 2
     assert t.tp["bridge"] == n_bridged and t.fp["bridge"] == 0
+
+
+def test_clipped_flat_topped_balls_are_not_taken_for_tall_ones(altsim):
+    # a windowed 8-bit export clips the flat tops of most pad-truncated balls;
+    # the width of a clipped core then says where the window cut, not how
+    # tall a ball stands (7 false head-in-pillow calls before 2026-12-03)
+    image, truth = altsim.render(9_300_002, export="png8")
+    assert image.dtype == np.uint8
+    res = score_frame(image)
+    t = Tally()
+    t.add(truth, res)
+    assert t.fp["hip"] == 0
+    assert t.summary()["detection_f1"] >= 0.99

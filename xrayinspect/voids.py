@@ -45,6 +45,12 @@ CLIP_HEIGHT = True
 #: pixels and the 1 px of blur around them: one clipped pixel marks 9). Dev hip F1
 #: (6700000+200 / 6500000+40): 0.956 / 0.955 at 5, 0.966 / 0.976 at 20, 0.972 / 0.976 at 40.
 CLIP_CORE_PX = 40
+#: ... unless more than this share of the balls have such a core (None: no
+#: limit): then the window clipped ordinary balls, and a core's width is where
+#: it cut. Development frames whose head-in-pillow balls are found by their
+#: cores: 0.11-0.46 of the balls clipped; windowed frames of pad-truncated
+#: (flat-topped) balls from scripts/altsim.py: 0.83-1.0.
+CLIP_SHARE = 0.6
 #: Voids are looked for inside this elliptical radius (the rim is all partial volume).
 RHO_MAX = 0.93
 #: Width of the radial bins of the measured ball profile (elliptical radius units).
@@ -533,6 +539,11 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             cnt = np.bincount(lab[sat], minlength=n + 1)[:n + 1]
             big = cnt >= CLIP_CORE_PX
             big[0] = False
+            if CLIP_SHARE is not None and big.sum() > CLIP_SHARE * max(int((area[1:] > 0).sum()), 1):
+                # the window clipped ordinary balls (flat-topped ones, cut
+                # by their pads, clip over their whole top): the width of a
+                # core says where the window cut, not how tall the ball is
+                big[:] = False
             if big.any():
                 level = np.zeros(n + 1)
                 np.maximum.at(level, lab[sat], a[sat])
