@@ -260,11 +260,19 @@ def render(seed, *, size=1024, export="tiff16"):
     if bright:
         dn = full - dn
     image = np.clip(np.round(dn), 0, full).astype(np.uint16)
+    window = None
     if export in ("png8", "jpeg8"):
         ex = np.random.default_rng((seed, 8))
         lo, hi = np.percentile(dn, [ex.uniform(0, 0.3), ex.uniform(99.7, 100)])
-        x = np.clip((dn - lo) / max(hi - lo, 1.0), 0, 1) ** np.float32(ex.uniform(0.8, 1.25))
+        gamma = float(ex.uniform(0.8, 1.25))
+        x = np.clip((dn - lo) / max(hi - lo, 1.0), 0, 1) ** np.float32(gamma)
         image = np.round(x * 255).astype(np.uint8)
+        # the black level the window took away, in grey levels of the
+        # solder-dark image (exact for gamma 1): zero counts sit at dn 100
+        zero = 100.0 if not bright else full - 100.0
+        window = {"lo": float(lo), "hi": float(hi), "gamma": gamma,
+                  "black_level_grey": float(255 * abs(lo - zero) / max(hi - lo, 1.0)) if not bright
+                  else float(255 * abs(zero - hi) / max(hi - lo, 1.0))}
         if export == "jpeg8":
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(ex.integers(75, 96))])
             image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -281,7 +289,7 @@ def render(seed, *, size=1024, export="tiff16"):
         t["defects"] = list(dict.fromkeys(t["defects"]))
         fail |= bool(t["defects"])
     truth = {"schema": "altsim-1", "seed": seed, "package": "bga", "frame_verdict": "fail" if fail else "pass",
-             "pixel_size_um": 1000 * px_mm, "bright": bright, "export": export, "blur_sigma_px": sig,
+             "pixel_size_um": 1000 * px_mm, "bright": bright, "export": export, "window": window, "blur_sigma_px": sig,
              "scene": {"rows": rows, "cols": cols, "pitch_px": pitch_px, "angle_deg": float(np.rad2deg(ang)),
                        "ball_diameter_px": ball_d_px, "pad_over_ball": rp / rs, "depopulated": sorted(depop)},
              "joints": joints}
