@@ -82,6 +82,16 @@ def _voids(rng, rs, half_h, big):
     return out
 
 
+def _free_centre(rng, taken, rows, cols, site):
+    """A random centre between four sites not yet ``taken`` (x, y px), or None."""
+    r, c = int(rng.integers(0, rows - 1)), int(rng.integers(0, cols - 1))
+    if (r, c) in taken:
+        return None
+    taken.add((r, c))
+    (ax, ay), (bx, by) = site(r, c), site(r + 1, c + 1)
+    return (ax + bx) / 2, (ay + by) / 2
+
+
 def render(seed, *, size=1024, export="tiff16"):
     """One frame: ``(image, truth dict)``.
 
@@ -220,27 +230,24 @@ def render(seed, *, size=1024, export="tiff16"):
     # stray solder balls between sites
     taken = set()
     for _ in range(int(rng.integers(0, 3))):
-        r, c = int(rng.integers(0, rows - 1)), int(rng.integers(0, cols - 1))
-        if (r, c) in taken:
+        spot = _free_centre(rng, taken, rows, cols, site)
+        if spot is None:
             continue
-        taken.add((r, c))
-        (ax, ay), (bx2, by2) = site(r, c), site(r + 1, c + 1)
-        ex, ey, er = (ax + bx2) / 2, (ay + by2) / 2, rs * rng.uniform(0.2, 0.35)
+        (ex, ey), er = spot, rs * rng.uniform(0.2, 0.35)
         (w0, w1, v0, v1), xf, yf = _disc_window(ex * SS, ey * SS, er * SS, (hf, wf))
         solder[w0:w1, v0:v1] = np.maximum(solder[w0:w1, v0:v1], _sphere_chord(xf, yf, ex * SS, ey * SS, er * SS))
         joints.append({"grid_row": -1, "grid_col": -1, "defects": ["extra"], "kind": "ball", "partial": False,
                        "x_px": ex, "y_px": ey, "diameter_px": 2 * er, "void_pct": 0.0, "largest_void_pct": 0.0})
     # via barrels (dog-bone vias beside some pads): copper rings seen end-on through the board
     for _ in range(int(rng.integers(0, 12))):
-        r, c = int(rng.integers(0, rows - 1)), int(rng.integers(0, cols - 1))
-        if (r, c) in taken:
+        spot = _free_centre(rng, taken, rows, cols, site)
+        if spot is None:
             continue
-        taken.add((r, c))
-        (ax, ay), (bx2, by2) = site(r, c), site(r + 1, c + 1)
-        vx, vy, vr = (ax + bx2) / 2, (ay + by2) / 2, min(0.15 / px_mm, 0.3 * rs)
+        (vx, vy), vr = spot, min(0.15 / px_mm, 0.3 * rs)
         (w0, w1, v0, v1), xf, yf = _disc_window(vx * SS, vy * SS, vr * SS, (hf, wf))
         d2 = (xf - vx * SS) ** 2 + (yf - vy * SS) ** 2
         ring = (d2 <= (vr * SS) ** 2) & (d2 >= ((vr - 0.025 / px_mm) * SS) ** 2)
+        # down a 1.6 mm barrel; its plating, thinner than the wall drawn, at half density
         A[w0:w1, v0:v1] += ring * np.float32(MU["copper"] * 1.6 * 0.5)
     A += solder * np.float32(MU["solder"] * px_mm / SS)
     A = A / (1 + BETA * A)

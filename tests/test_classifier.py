@@ -207,17 +207,11 @@ def test_default_backends_agree(monkeypatch):
     assert tch.predict_proba(np.zeros((0, 32, 32), np.float32)).shape == (0, len(CLASSES))
 
 
-def test_evaluate_classifier_script_smoke(tmp_path, monkeypatch):
-    import importlib.util
-    from pathlib import Path
-
+def test_evaluate_classifier_script_smoke(tmp_path, monkeypatch, load_script):
     monkeypatch.delenv("XRAYINSPECT_MODEL_DIR", raising=False)
     if not (classify.packaged_model_dir() / "model.safetensors").is_file():
         pytest.skip("no packaged default model")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "evaluate_classifier.py"
-    spec = importlib.util.spec_from_file_location("xrayinspect_evaluate_classifier", script)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("evaluate_classifier")
     out = tmp_path / "eval.md"
     assert mod.main(["--n", "1", "--size", "384", "--out", str(out), "--quiet"]) == 0
     text = out.read_text()

@@ -1,21 +1,11 @@
 """Smoke test of scripts/evaluate.py and of the Fiji-style baseline."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 from xrayinspect.baseline import score_baseline
 from xrayinspect.evaluation import Tally
 from xrayinspect.synth import generate_frame
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
-
-
-def _load_evaluate():
-    spec = importlib.util.spec_from_file_location("xrayinspect_evaluate_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _number(cell):
@@ -25,8 +15,8 @@ def _number(cell):
         return None
 
 
-def test_evaluate_two_bga_frames(tmp_path):
-    ev = _load_evaluate()
+def test_evaluate_two_bga_frames(tmp_path, load_script):
+    ev = load_script("evaluate")
     # seeds far from the evaluation ranges and from development: this is a smoke run
     r = ev.evaluate(n_bga=2, n_qfn=0, size=384, workers=1, keep=tmp_path, seed_bga=9_900_000,
                     progress=False)
@@ -66,12 +56,12 @@ def test_baseline_finds_balls_on_clean_frame():
         assert set(j.defects) <= {"void"}
 
 
-def test_qfn_figures_count_pin_bridges_and_missing_pins():
+def test_qfn_figures_count_pin_bridges_and_missing_pins(load_script):
     """The QFN rows count bridged and missing pins from the truth (the pin bridge row read n/a on
     every set before: its figure was looked up in the wrong tally)."""
     from xrayinspect.pipeline import score_frame
 
-    ev = _load_evaluate()
+    ev = load_script("evaluate")
     extra = ev._Extra()
     # development frames: each has a pin with no solder; 5810009 also a bridged pair of pins
     for seed in (5810000, 5810009):

@@ -5,24 +5,15 @@ its detector has a glare tail, its voids another size law. These tests hold
 the scorer to the physics, not to the quirks of ``xrayinspect.synth``.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from xrayinspect.evaluation import Tally
 from xrayinspect.pipeline import score_frame
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "altsim.py"
-
-
 @pytest.fixture(scope="module")
-def altsim():
-    spec = importlib.util.spec_from_file_location("xrayinspect_altsim_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def altsim(load_script):
+    return load_script("altsim")
 
 
 def test_altsim_truth_is_consistent(altsim):
