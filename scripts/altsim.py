@@ -92,17 +92,17 @@ def _free_centre(rng, taken, rows, cols, site):
     return (ax + bx) / 2, (ay + by) / 2
 
 
-def render(seed, *, size=1024, export="tiff16"):
+def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40)):
     """One frame: ``(image, truth dict)``.
 
     ``export``: ``"tiff16"`` (the 14-bit counts in a 16-bit image), ``"png8"``
     (windowed to 8 bits as a viewer's export: black and white at percentiles
     of the frame, a display gamma) or ``"jpeg8"`` (that, JPEG-compressed at
-    quality 75-95, decoded again).
+    quality 75-95, decoded again). ``ball_px``: range of the ball diameter, px.
     """
     rng = np.random.default_rng(seed)
     hf = wf = size * SS
-    ball_d_px = rng.uniform(12, 40)
+    ball_d_px = rng.uniform(*ball_px)
     pitch_px = ball_d_px * rng.uniform(1.55, 2.0)
     ball_d_mm = rng.choice([0.25, 0.3, 0.4, 0.5, 0.6])
     px_mm = ball_d_mm / ball_d_px                      # mm per px
@@ -310,6 +310,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--keep", type=Path, default=None, help="write frames and truth here")
     ap.add_argument("--exports", default="tiff16", help="comma-separated exports, taken in turn (tiff16,png8,jpeg8)")
+    ap.add_argument("--ball-px", default="12,40", help="range of ball diameters, px (default 12,40)")
     args = ap.parse_args(argv)
     from xrayinspect.evaluation import CODES, Tally
     from xrayinspect.pipeline import score_frame
@@ -317,7 +318,8 @@ def main(argv=None):
     tally = Tally()
     for i in range(args.n):
         exports = args.exports.split(",")
-        image, truth = render(args.seed + i, size=args.size, export=exports[i % len(exports)])
+        image, truth = render(args.seed + i, size=args.size, export=exports[i % len(exports)],
+                              ball_px=tuple(float(v) for v in args.ball_px.split(",")))
         if args.keep:
             import tifffile
             args.keep.mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,16 @@ def test_clipped_flat_topped_balls_are_not_taken_for_tall_ones(altsim):
     t.add(truth, res)
     assert t.fp["hip"] == 0
     assert t.summary()["detection_f1"] >= 0.99
+
+
+def test_balls_far_larger_than_the_size_guess_are_scored_on_a_map_for_their_size(altsim):
+    # 54 px balls whose size was guessed at 8 px (from the vias): the map's
+    # envelope fitted inside every ball, leaving rims - "no solder joint
+    # found" until 2026-12-03
+    image, truth = altsim.render(9_600_001, ball_px=(40, 80))
+    res = score_frame(image)
+    assert res.status == "ok"
+    t = Tally()
+    t.add(truth, res)
+    assert t.summary()["detection_f1"] >= 0.99
+    assert res.verdict == truth["frame_verdict"]

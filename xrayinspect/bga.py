@@ -1192,7 +1192,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     joints : list of JointResult
     info : dict
         ``pitch_px``, ``angle_deg``, ``n_sites``, ``grid`` (dict), ``hip_judged``
-        (False for a CT or laminography slice) and the masks for overlays
+        (False for a CT or laminography slice), ``ball_diameter_px`` (the
+        typical joint found, px; NaN under 3) and the masks for overlays
         (``labels``, ``void_labels``).
     """
     from . import rules
@@ -1235,6 +1236,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         d_meas = float(equivalent_diameter(typical_area(masks.area_px[1:])))
         if abs(d_meas / diam - 1) > 0.3:
             masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas, core_fraction=CORE_FRACTION)
+    d_found = float(equivalent_diameter(typical_area(masks.area_px[1:]))) if masks.n >= 3 else math.nan
     sliced = SLICE_EDGE_FRACTION is not None and masks.n >= 3 and _looks_sliced(prep.att_smooth, masks)
     if sliced:
         # a slice (CT, laminography) cuts each ball to a flat disc: its edge
@@ -1508,5 +1510,6 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
             "labels": masks.labels, "void_labels": vs.void_labels,
             "obstructed_sites": [list(x) for x in obstructed_sites],
-            "ghost_pad_sites": [list(x) for x in ghost_sites], "hip_judged": hip_judged}
+            "ghost_pad_sites": [list(x) for x in ghost_sites], "hip_judged": hip_judged,
+            "ball_diameter_px": d_found}
     return joints, info

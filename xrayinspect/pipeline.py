@@ -18,6 +18,13 @@ from .results import FrameResult, error_result
 DEFAULT_PROFILE = "ipc-a-610e"
 #: Give a windowed 8-bit export its black level back before BGA scoring (xrayinspect.linearise).
 LINEARISE_WINDOWED = True
+#: BGA balls found this many times larger than the size guess the attenuation
+#: map was built for are scored again on a map built for their size (None:
+#: never). At 4x the map's envelope has fitted inside the balls: four frames of
+#: 45-54 px balls guessed at 8.4 px (scripts/altsim.py) lost 130 of 170 balls;
+#: at 2x a development frame of 96 px balls guessed at 29.5 px, scored well on
+#: its first map, gained 8 false head-in-pillow calls on the second.
+RESCALE_FROM = 4.0
 
 
 def _limits(recipe, profile):
@@ -295,10 +302,11 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     f32 = image if image.dtype == np.float32 else image.astype(np.float32)
     polarity, diameter = frame_polarity(image, solder=solder, feature_diameter_px=feature_d, valid=valid, _f32=f32)
 
-    def ball_prep():
+    def ball_prep(ball_diameter=None):
         # the full-resolution attenuation map: what BGA scoring reads (a QFN
         # frame needs it only when it turns out to be a BGA)
-        p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=diameter())
+        d = ball_diameter if ball_diameter is not None else diameter()
+        p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=d)
         if image.dtype == np.uint8 and LINEARISE_WINDOWED:
             # a windowed export's black level is lost; the balls' shape gives it back
             from .linearise import estimate_display_offset
@@ -306,8 +314,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             f = f32 if p.polarity == "dark" else np.float32(255.0) - f32
             u, first = estimate_display_offset(np.maximum(f, np.float32(0.5)), p)
             if u > 0:
-                p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=diameter(),
-                            display_offset=u)
+                p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=d, display_offset=u)
             else:
                 p.first_masks = first          # the same map: its first look need not be repeated
             p.display_offset = u
@@ -315,6 +322,23 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         # 8-bit exports are windowed for display: their grey levels are not linear in dose
         p.windowed = image.dtype == np.uint8
         return p
+
+    def bga_scored(p):
+        """``score_bga`` on ``p``; again on a map built for the balls' size when they
+        turn out far larger than the size guess the map was built for."""
+        from .bga import score_bga
+
+        js, inf = score_bga(p, recipe=recipe, limits=limits, pixel_size_um=px_um)
+        found = float(inf.get("ball_diameter_px", math.nan))
+        if RESCALE_FROM is not None and feature_d is None and np.isfinite(found) \
+                and found > RESCALE_FROM * p.blob_diameter_px:
+            # the unattenuated level is an envelope a little wider than a
+            # joint: built for a size guess several times too small, it fits
+            # inside each ball and leaves only its rim (a zoomed view whose
+            # size guess was taken from vias or traces)
+            p = ball_prep(found)
+            js, inf = score_bga(p, recipe=recipe, limits=limits, pixel_size_um=px_um)
+        return js, inf, p
 
     auto = pkg_type is None
     pad_side = None
@@ -365,18 +389,12 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             # at the coarse scale of the package check; a pad without pins,
             # or with "pins" on one side only (the balls of a BGA beside it),
             # beside a lattice of balls is a BGA frame
-            from .bga import score_bga
-
-            prep_ball = ball_prep()
-            bj, binfo = score_bga(prep_ball, recipe=recipe, limits=limits, pixel_size_um=px_um)
+            bj, binfo, prep_ball = bga_scored(ball_prep())
             if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES if n_pins else MIN_BGA_SITES_PINLESS):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
     else:
-        from .bga import score_bga
-
-        prep = ball_prep()
-        joints, info = score_bga(prep, recipe=recipe, limits=limits, pixel_size_um=px_um)
+        joints, info, prep = bga_scored(ball_prep())
     if not joints:
         # a frame with structure but not one joint found: passing it would
         # pass a board nobody looked at (a view the segmentation cannot read)
