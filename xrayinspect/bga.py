@@ -1470,12 +1470,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             j.void_contours = []
             joints.append(j)
     strays = [j for j in joints if "extra" in j.defects and not j.partial]
-    if fit is not None and len(strays) >= (VIA_PATTERN_MIN or 0) > 0:
-        vias = _via_pattern([(j.x_px, j.y_px) for j in strays], [j.diameter_px for j in strays],
-                            [j.peak_att for j in strays], fit, collapse)
-        if vias.any():
-            drop = {id(j) for j, v in zip(strays, vias) if v}
-            joints = [j for j in joints if id(j) not in drop]
+    vias = _via_pattern([(j.x_px, j.y_px) for j in strays], [j.diameter_px for j in strays],
+                        [j.peak_att for j in strays], fit, collapse)
+    if vias.any():
+        drop = {id(j) for j, v in zip(strays, vias) if v}
+        joints = [j for j in joints if id(j) not in drop]
     obstructed_sites = []
     ghost_sites = []
     if fit is not None:

@@ -130,6 +130,8 @@ PEAK_LOWER_LEVELS = (0.125, 0.0625)
 #: 4 x 10 array of 9 px balls from scripts/altsim.py, 0 of 40 found before).
 #: Development frames (500 radiographs, 60 CT slices): none changed.
 PEAK_UPPER_PERCENTILES = (99.9, 99.98)
+#: ... those standing at least this many times above the 99.5th percentile.
+PEAK_UPPER_STEP = 2.0
 #: A lower level also wins over one that looks sound when it holds this many
 #: times its compact joint-sized blobs (and more than its large compact ones):
 #: the balls of a frame are its most numerous like-sized discs.
@@ -196,8 +198,11 @@ def typical_peak(att_smooth, valid, diameter_px):
             # or the balls are too few to reach the 99.5th percentile (a small
             # array in a wide field: the package body and the traces set it,
             # and noise specks above a quarter of it pass for joints); a
-            # quarter of a higher percentile is tried too
-            levels = [0.25 * _percentile(v, q) for q in PEAK_UPPER_PERCENTILES] + levels
+            # quarter of a higher percentile is tried too - where it stands
+            # well above the 99.5th (where the balls reach that, it holds
+            # nothing new, and each level tried is a labelling of the frame)
+            upper = [0.25 * _percentile(v, q) for q in PEAK_UPPER_PERCENTILES]
+            levels = [u for u in upper if u > PEAK_UPPER_STEP * 0.25 * hi] + levels
         for level in levels:
             cand = _sized_blobs(att_smooth, level, nominal)
             if cand[4] > need:
