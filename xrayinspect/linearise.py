@@ -13,6 +13,11 @@ to ``A0 * sqrt(1 - rho^2)``, whose integral is 2/3 of peak x footprint area.
 ratio, measured at the scoring edge level, back to the value a linear
 detector gives. The ratio depends on blur and size only weakly, and not at
 all on the ball's material, height or the dose.
+
+A ball whose pads cut its sphere flat (a reflowed ball's real shape) projects
+flat-topped, its ratio is 0.79-0.91 and hardly moves with the black level: the
+shape cannot tell it. The physics can bound it from below: no linear frame
+shows ball centres near black (:data:`CORE_FLOOR`).
 """
 
 import numpy as np
@@ -35,6 +40,18 @@ OFFSETS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 #: At most this many balls (spread over the frame), and this many window pixels in all, are measured.
 MAX_BALLS = 400
 MAX_PIXELS = 400_000
+#: Transmission through the typical ball's centre, at the black level found, is
+#: raised to at least this (None: no floor). Solder stops most of the beam,
+#: but the scatter, the detector's glare and the tube voltage chosen to see
+#: voids leave the centre of a ball 7-53 % of the open board in linear frames
+#: (16-bit development frames: xrayinspect.synth 0.08-0.53, scripts/altsim.py
+#: 0.07-0.26). An auto-window that puts its black at the densest solder
+#: leaves them 0.2-4 %, and where the balls' shape cannot give the level back
+#: (a flat top, see above) this floor does. altsim PNG-8 (9,300,000+40):
+#: void F1 0.36 -> 0.82, bridge 0.67 -> 0.94 (0.67, 0.84 at 0.06 and 0.15;
+#: 0.91 and 1.00 at the true level); synth 8-bit development frames
+#: (137 of 6,700,000+200 and 6,950,000+300) within a call or two.
+CORE_FLOOR = 0.1
 
 
 def _profile_windows(f, att, centres, r0):
@@ -101,8 +118,9 @@ def estimate_display_offset(f, prep):
     Returns
     -------
     offset : float
-        0 when the balls already have a linear frame's shape or when the
-        frame holds fewer than 8 typical balls.
+        0 when the balls already have a linear frame's shape (and their
+        centres are not near black, :data:`CORE_FLOOR`) or when the frame
+        holds fewer than 8 typical balls.
     masks : xrayinspect.joints.JointMasks
         The joints as the BGA scoring's first look finds them on ``prep``
         (its search scale and core level): it takes them over when the
@@ -125,7 +143,7 @@ def estimate_display_offset(f, prep):
     bg = float(np.median(env[:, disk]))
     q0 = spheroid_ratio(g, env, disk, centre, 0.0)
     if not q0 < Q_LINEAR:
-        return 0.0, masks
+        return _core_floor(g, env, centre, 0.0), masks
     fracs = np.array(OFFSETS)
     q = np.array([q0] + [spheroid_ratio(g, env, disk, centre, fr * bg) for fr in fracs[1:]])
     # the first level that reaches a linear frame's ratio, or - small,
@@ -134,4 +152,20 @@ def estimate_display_offset(f, prep):
     reach = np.flatnonzero(q >= Q_TARGET)
     knee = np.flatnonzero(q >= q0 + KNEE * (q[-1] - q0))
     i = min(reach[0] if reach.size else fracs.size - 1, knee[0] if knee.size else fracs.size - 1)
-    return float(fracs[i] * bg), masks
+    u = float(fracs[i] * bg)
+    return _core_floor(g, env, centre, u), masks
+
+
+def _core_floor(g, env, centre, u):
+    """``u``, or the black level that brings the median ball centre's transmission up to :data:`CORE_FLOOR`.
+
+    ``g``, ``env``: stored and unattenuated levels around the typical balls
+    (see :func:`_profile_windows`); ``centre``: the window's centre mask;
+    ``u``: black level found from the balls' shape, stored grey units.
+    """
+    if CORE_FLOOR is None:
+        return u
+    gc = np.median(g[:, centre], axis=1)
+    ec = np.median(env[:, centre], axis=1)
+    need = np.median((CORE_FLOOR * ec - gc) / (1 - CORE_FLOOR))
+    return float(max(u, need))
