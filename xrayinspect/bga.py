@@ -1237,7 +1237,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         if abs(d_meas / diam - 1) > 0.3:
             masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_meas, core_fraction=CORE_FRACTION)
     d_found = float(equivalent_diameter(typical_area(masks.area_px[1:]))) if masks.n >= 3 else math.nan
-    sliced = SLICE_EDGE_FRACTION is not None and masks.n >= 3 and _looks_sliced(prep.att_smooth, masks)
+    # photon noise says projection: no profile makes it a slice (a viewer's
+    # unsharp mask rings like a slice's cupping)
+    projection = getattr(getattr(prep, "inspection", None), "projection", False)
+    sliced = SLICE_EDGE_FRACTION is not None and masks.n >= 3 and not projection \
+        and _looks_sliced(prep.att_smooth, masks)
     if sliced:
         # a slice (CT, laminography) cuts each ball to a flat disc: its edge
         # is a blurred step, halfway up, not the foot of a dome; a void is a

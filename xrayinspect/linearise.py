@@ -104,7 +104,7 @@ def spheroid_ratio(g, env, disk, centre, u):
     return float(np.median(a.sum((1, 2)) / (peak * np.maximum(area, 1))))
 
 
-def estimate_display_offset(f, prep):
+def estimate_display_offset(f, prep, masks=None):
     """Black level (stored grey units, >= 0) that makes a windowed frame's balls spheroids again.
 
     Parameters
@@ -114,6 +114,8 @@ def estimate_display_offset(f, prep):
         (polarity-corrected, floored at 0.5).
     prep : xrayinspect.preprocess.Prepared
         Its attenuation map, prepared without an offset.
+    masks : xrayinspect.joints.JointMasks, optional
+        The first look's joints on ``prep``, when already found.
 
     Returns
     -------
@@ -128,8 +130,9 @@ def estimate_display_offset(f, prep):
     """
     from .bga import CORE_FRACTION, first_look_diameter
 
-    masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=first_look_diameter(prep.blob_diameter_px),
-                           core_fraction=CORE_FRACTION)
+    if masks is None:
+        masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=first_look_diameter(prep.blob_diameter_px),
+                               core_fraction=CORE_FRACTION)
     ids = np.arange(1, masks.n + 1)
     if ids.size < 8:
         return 0.0, masks

@@ -25,6 +25,10 @@ LINEARISE_WINDOWED = True
 #: at 2x a development frame of 96 px balls guessed at 29.5 px, scored well on
 #: its first map, gained 8 false head-in-pillow calls on the second.
 RESCALE_FROM = 4.0
+#: Read a BGA frame's noise and ball profile before scoring it
+#: (xrayinspect.sharpening): a projection is never scored as a slice, and a
+#: viewer's unsharp mask is undone.
+INSPECT_BALLS = True
 
 
 def _limits(recipe, profile):
@@ -307,17 +311,37 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         # frame needs it only when it turns out to be a BGA)
         d = ball_diameter if ball_diameter is not None else diameter()
         p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=d)
+        img, img32 = image, f32
+        first = None
+        if INSPECT_BALLS:
+            # the balls' noise says projection or slice; their profile, whether
+            # a viewer's unsharp mask is on the export (undone before anything)
+            from .bga import CORE_FRACTION, first_look_diameter
+            from .joints import segment_joints
+            from .sharpening import inspect, undo_unsharp
+
+            first = segment_joints(p.att_smooth, p.valid, diameter_px=first_look_diameter(p.blob_diameter_px),
+                                   core_fraction=CORE_FRACTION)
+            look = inspect(image, p.polarity, first, p.valid)
+            if look.amount > 0:
+                img = undo_unsharp(image, look.amount, look.sigma_px)
+                img32 = img.astype(np.float32)
+                p = prepare(img, solder=polarity, bits_used=bits, feature_diameter_px=d)
+                first = None
         if image.dtype == np.uint8 and LINEARISE_WINDOWED:
             # a windowed export's black level is lost; the balls' shape gives it back
             from .linearise import estimate_display_offset
 
-            f = f32 if p.polarity == "dark" else np.float32(255.0) - f32
-            u, first = estimate_display_offset(np.maximum(f, np.float32(0.5)), p)
+            f = img32 if p.polarity == "dark" else np.float32(255.0) - img32
+            u, first = estimate_display_offset(np.maximum(f, np.float32(0.5)), p, masks=first)
             if u > 0:
-                p = prepare(image, solder=polarity, bits_used=bits, feature_diameter_px=d, display_offset=u)
-            else:
-                p.first_masks = first          # the same map: its first look need not be repeated
+                p = prepare(img, solder=polarity, bits_used=bits, feature_diameter_px=d, display_offset=u)
+                first = None
             p.display_offset = u
+        # the same map: its first look need not be repeated
+        p.first_masks = first
+        if INSPECT_BALLS:
+            p.inspection = look
         p.clipped = clipped_pixels(image, p.polarity)
         # 8-bit exports are windowed for display: their grey levels are not linear in dose
         p.windowed = image.dtype == np.uint8

@@ -1,0 +1,298 @@
+"""A viewer's unsharp mask on an export: found from the balls, and undone.
+
+X-ray viewers offer an "enhance" or "sharpen" filter, and exports often keep
+it: ``g' = g + a (g - G_s * g)``, a Gaussian ``G_s`` of ``s`` px. It rings at
+every edge: a bright halo on the board round each ball and a dark band
+inside its rim. A projected ball is thickest through its centre, so a
+radiograph's ball profile never falls with radius; the sharpened one does,
+and reads as a CT slice with cupping (voids sized as holes, head-in-pillow
+not judged, balls missed).
+
+Two facts from the physics tell the cases apart and undo the filter:
+
+* **Photon noise.** A radiograph counts photons: the grey-level noise in a
+  ball's centre, where few arrive, is well under that on the board beside it
+  (square root of the counts; 0.25-0.77 of it on development frames, 16- and
+  8-bit). A reconstructed slice's noise is about even (0.90-1.08). A linear
+  filter scales both alike, so the ratio survives it
+  (:func:`core_noise_ratio`).
+* **Monotone profiles.** The filter's transfer ``1 + a (1 - exp(-s^2 k^2 / 2))``
+  never falls below 1, so its inverse is stable. The smallest ``a`` (per
+  ``s``) whose inverse leaves the typical ball's mean profile rising
+  monotonically from centre to board, at the ``s`` whose result keeps the
+  steepest edge, is taken (:func:`estimate_unsharp`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: A frame whose ball centres show at most this share of the board's noise is
+#: a projection, not a slice. Development frames: radiographs 0.25-0.90 (16-
+#: and 8-bit, 70 frames; altsim 0.31-0.77), CT slices 0.90-1.08 (40 frames).
+PROJECTION_NOISE_RATIO = 0.8
+#: A projection's mean ball profile whose falls with radius sum to at least
+#: this share of its contrast has been sharpened. Development radiographs:
+#: up to 0.077 (most under 0.03); altsim frames sharpened with a 0.5-2, s
+#: 1-5 px: 0.02-0.35, over 0.08 in 15 of 20 (None: never undone).
+NONMONOTONE_MIN = 0.1
+#: A filter's inverse restores a monotone profile when its falls are at most this share.
+MONOTONE_TOLERANCE = 0.005
+#: Filter widths tried, px, and amounts.
+SIGMAS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+AMOUNTS = tuple(np.round(np.arange(0.1, 4.01, 0.1), 2))
+#: At most this many typical balls are averaged.
+MAX_BALLS = 200
+#: Pixels of the centre (fraction of the radius) and of the board beside a
+#: ball (fractions of the radius, short of the neighbours) whose noise is compared.
+CORE_RHO = 0.4
+BOARD_RHO = (1.25, 1.45)
+#: Fewer than this share of usable (unclipped) centre pixels leaves the noise ratio unknown.
+MIN_USABLE = 0.3
+
+
+@dataclass
+class Inspection:
+    """What the typical balls say about the frame.
+
+    Attributes
+    ----------
+    noise_ratio : float
+        Centre noise over board noise (NaN when it cannot be read).
+    projection : bool
+        The noise says projection (:data:`PROJECTION_NOISE_RATIO`).
+    nonmonotone : float
+        Falls of the mean ball profile with radius, share of its contrast.
+    amount, sigma_px : float
+        The unsharp mask found (0 when none).
+    """
+
+    noise_ratio: float = float("nan")
+    projection: bool = False
+    nonmonotone: float = 0.0
+    amount: float = 0.0
+    sigma_px: float = 0.0
+
+
+def _typical(masks):
+    """Centres (x, y), px, of typical balls; their edge radius and neighbour distance, px."""
+    from scipy.spatial import cKDTree
+
+    ids = np.arange(1, masks.n + 1)
+    if ids.size < 8:
+        return None
+    area = masks.area_px
+    med = float(np.median(area[ids]))
+    typ = ids[(area[ids] > 0.6 * med) & (area[ids] < 1.5 * med) & ~masks.touches_edge[ids]]
+    if typ.size < 8:
+        return None
+    xy = np.stack([masks.cx[typ], masks.cy[typ]], 1)
+    nn = float(np.median(cKDTree(xy).query(xy, k=2)[0][:, 1]))
+    if typ.size > MAX_BALLS:
+        xy = xy[np.linspace(0, typ.size - 1, MAX_BALLS).astype(int)]
+    return xy, float(np.sqrt(med / np.pi)), nn
+
+
+def _windows(img, xy, rr, valid=None):
+    """Windows of half-size ``rr`` px round each centre inside the frame (and clear of
+    invalid pixels), float64, and their centres' offsets."""
+    h, w = img.shape
+    xi, yi = np.round(xy[:, 0]).astype(int), np.round(xy[:, 1]).astype(int)
+    ok = (xi - rr >= 0) & (yi - rr >= 0) & (xi + rr < w) & (yi + rr < h)
+    oy, ox = np.mgrid[-rr:rr + 1, -rr:rr + 1]
+    if valid is not None and not valid.all():
+        # a tiled composite's black bands are no part of a ball's surroundings
+        ok[ok] = valid[yi[ok][:, None, None] + oy[None], xi[ok][:, None, None] + ox[None]].all((1, 2))
+    wins = img[yi[ok][:, None, None] + oy[None], xi[ok][:, None, None] + ox[None]].astype(np.float64)
+    return wins, xy[ok, 0] - xi[ok], xy[ok, 1] - yi[ok]
+
+
+def radial_profile(t, step=0.5):
+    """Mean of a centred square window by radius: ``(radius px, mean)`` of the non-empty bins."""
+    c = (t.shape[0] - 1) / 2
+    yy, xx = np.mgrid[:t.shape[0], :t.shape[1]]
+    b = (np.hypot(yy - c, xx - c) / step).astype(int).ravel()
+    s = np.bincount(b, t.ravel())
+    n = np.bincount(b)
+    k = n > 0
+    return ((np.arange(s.size) + 0.5) * step)[k], s[k] / n[k]
+
+
+def nonmonotonicity(t, r_max):
+    """Sum of the falls with radius of a ball window's radial mean out to ``r_max`` px, share of its contrast.
+
+    ``t`` is signed so that solder is low (a radiograph's profile rises from
+    the centre to the board).
+    """
+    r, p = radial_profile(t)
+    p = p[r <= r_max]
+    contrast = float(p.max() - p.min())
+    if contrast <= 0:
+        return 0.0
+    return float(np.clip(-np.diff(p), 0, None).sum() / contrast)
+
+
+def undo_unsharp(image, amount, sigma_px):
+    """Invert ``g' = g + amount (g - G_sigma * g)``, in the image's own dtype.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+    amount : float
+        The mask's gain (dimensionless).
+    sigma_px : float
+        Its Gaussian's standard deviation, px.
+
+    Returns
+    -------
+    ndarray
+        Same shape; integer images rounded and clipped to their range.
+    """
+    pad = int(np.ceil(4 * sigma_px)) + 2
+    f = np.pad(image.astype(np.float64), pad, mode="reflect")
+    ky = np.fft.fftfreq(f.shape[0])[:, None] * (2 * np.pi)
+    kx = np.fft.rfftfreq(f.shape[1])[None, :] * (2 * np.pi)
+    gain = 1 + amount * (1 - np.exp(-0.5 * sigma_px ** 2 * (kx * kx + ky * ky)))
+    out = np.fft.irfft2(np.fft.rfft2(f) / gain, s=f.shape)[pad:-pad, pad:-pad]
+    if np.issubdtype(image.dtype, np.integer):
+        info = np.iinfo(image.dtype)
+        return np.clip(np.round(out), info.min, info.max).astype(image.dtype)
+    return out.astype(image.dtype)
+
+
+def _steepest_rise(t, r_max):
+    r, p = radial_profile(t)
+    k = r <= r_max
+    r, p = r[k], p[k]
+    return float(np.max(np.diff(p) / np.diff(r)) / max(p.max() - p.min(), 1e-12))
+
+
+def estimate_unsharp(template, r_max):
+    """Amount and sigma (px) of the unsharp mask whose inverse makes a ball's mean window monotone.
+
+    Parameters
+    ----------
+    template : ndarray, 2-D
+        Mean window over typical balls, centred, signed so solder is low.
+    r_max : float
+        Radius out to which the profile must rise, px.
+
+    Returns
+    -------
+    amount, sigma_px : float
+        0, 0 when no filter tried restores a monotone profile.
+    """
+    best = (0.0, 0.0, -np.inf)
+    for s in SIGMAS:
+        pad = int(np.ceil(4 * s)) + 2
+        f = np.pad(template, pad, mode="reflect")
+        ky = np.fft.fftfreq(f.shape[0])[:, None] * (2 * np.pi)
+        kx = np.fft.rfftfreq(f.shape[1])[None, :] * (2 * np.pi)
+        high = 1 - np.exp(-0.5 * s * s * (kx * kx + ky * ky))
+        spec = np.fft.rfft2(f)
+        for a in AMOUNTS:
+            u = np.fft.irfft2(spec / (1 + a * high), s=f.shape)[pad:-pad, pad:-pad]
+            if nonmonotonicity(u, r_max) <= MONOTONE_TOLERANCE:
+                rise = _steepest_rise(u, r_max)
+                if rise > best[2]:
+                    best = (float(a), float(s), rise)
+                break
+    return best[0], best[1]
+
+
+def core_noise_ratio(img, sign, xy, r0, r_board, valid=None):
+    """Robust high-pass noise in typical ball centres over that on the board beside them.
+
+    Parameters
+    ----------
+    img : ndarray, 2-D
+        The stored frame.
+    sign : float
+        +1 when solder is dark in it, -1 when bright.
+    xy : ndarray, shape (n, 2)
+        Typical ball centres, px.
+    r0 : float
+        Their edge radius, px.
+    r_board : tuple of float
+        Radii of the board ring compared, px.
+    valid : ndarray of bool, optional
+        False on a tiled composite's stitching bands.
+
+    Returns
+    -------
+    float
+        NaN when too few centre pixels are free of clipping, or the board
+        shows no noise (an 8-bit or JPEG export can flatten it).
+    """
+    import cv2
+
+    rr = int(np.ceil(r_board[1])) + 2
+    wins, dx, dy = _windows(img, xy, rr, valid)
+    if wins.shape[0] < 8:
+        return float("nan")
+    v = wins * sign
+    lo = v.min()
+    core, board = [], []
+    oy, ox = np.mgrid[-rr:rr + 1, -rr:rr + 1]
+    for k in range(v.shape[0]):
+        w = v[k].astype(np.float32)
+        hp = w - cv2.blur(w, (3, 3))
+        # clipped pixels and their neighbours carry no noise
+        free = cv2.erode((w > lo).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        d = np.hypot(ox - dx[k], oy - dy[k])
+        c = d <= CORE_RHO * r0
+        core.append(hp[c & free])
+        board.append(hp[(d >= r_board[0]) & (d <= r_board[1]) & free])
+        if k == 0:
+            n_core = int(c.sum())
+    core, board = np.concatenate(core), np.concatenate(board)
+    if core.size < MIN_USABLE * n_core * v.shape[0] or board.size < 100:
+        return float("nan")
+
+    def mad(x):
+        return 1.4826 * float(np.median(np.abs(x - np.median(x))))
+
+    nb = mad(board)
+    return mad(core) / nb if nb > 0 else float("nan")
+
+
+def inspect(image, polarity, masks, valid=None):
+    """Noise ratio, projection call and unsharp mask of a frame, from its first-look joints.
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        The stored frame.
+    polarity : str
+        ``"dark"`` (solder dark) or ``"bright"``.
+    masks : xrayinspect.joints.JointMasks
+        Joints of a first segmentation.
+    valid : ndarray of bool, optional
+        False on a tiled composite's stitching bands.
+
+    Returns
+    -------
+    Inspection
+    """
+    out = Inspection()
+    typ = _typical(masks)
+    if typ is None:
+        return out
+    xy, r0, nn = typ
+    sign = 1.0 if polarity == "dark" else -1.0
+    # the board ring and the profile stop short of the neighbours' edges
+    r_board = (BOARD_RHO[0] * r0, min(BOARD_RHO[1] * r0, nn - 1.15 * r0))
+    if r_board[1] - r_board[0] >= 1.0:
+        out.noise_ratio = core_noise_ratio(image, sign, xy, r0, r_board, valid)
+    out.projection = bool(out.noise_ratio <= PROJECTION_NOISE_RATIO)
+    if not out.projection or NONMONOTONE_MIN is None:
+        return out
+    r_max = min(1.5 * r0, nn - 1.2 * r0)
+    wins, _, _ = _windows(image, xy, int(np.ceil(2 * r0)) + 12, valid)
+    if wins.shape[0] < 8 or r_max < r0:
+        return out
+    template = sign * wins.mean(0)
+    out.nonmonotone = nonmonotonicity(template, r_max)
+    if out.nonmonotone >= NONMONOTONE_MIN:
+        out.amount, out.sigma_px = estimate_unsharp(template, r_max)
+    return out
