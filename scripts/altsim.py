@@ -92,13 +92,16 @@ def _free_centre(rng, taken, rows, cols, site):
     return (ax + bx) / 2, (ay + by) / 2
 
 
-def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40)):
+def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False):
     """One frame: ``(image, truth dict)``.
 
     ``export``: ``"tiff16"`` (the 14-bit counts in a 16-bit image), ``"png8"``
     (windowed to 8 bits as a viewer's export: black and white at percentiles
     of the frame, a display gamma) or ``"jpeg8"`` (that, JPEG-compressed at
     quality 75-95, decoded again). ``ball_px``: range of the ball diameter, px.
+    ``sharpen``: the export keeps a viewer's unsharp mask (``g + a (g - G_s
+    g)``, amount ``a`` 0.5-2, ``s`` 1-5 px, drawn per frame, in the export's
+    grey levels and range; before the JPEG step).
     """
     rng = np.random.default_rng(seed)
     hf = wf = size * SS
@@ -280,6 +283,14 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40)):
         window = {"lo": float(lo), "hi": float(hi), "gamma": gamma,
                   "black_level_grey": float(255 * abs(lo - zero) / max(hi - lo, 1.0)) if not bright
                   else float(255 * abs(zero - hi) / max(hi - lo, 1.0))}
+    enhance = None
+    if sharpen:
+        sh = np.random.default_rng((seed, 9))
+        enhance = {"amount": float(sh.choice([0.5, 1.0, 1.5, 2.0])), "sigma_px": float(sh.choice([1.0, 2.0, 3.0, 5.0]))}
+        g = image.astype(np.float32)
+        g = g + enhance["amount"] * (g - cv2.GaussianBlur(g, (0, 0), enhance["sigma_px"]))
+        image = np.clip(np.round(g), 0, np.iinfo(image.dtype).max).astype(image.dtype)
+    if window is not None:
         if export == "jpeg8":
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(ex.integers(75, 96))])
             image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -297,6 +308,7 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40)):
         fail |= bool(t["defects"])
     truth = {"schema": "altsim-1", "seed": seed, "package": "bga", "frame_verdict": "fail" if fail else "pass",
              "pixel_size_um": 1000 * px_mm, "bright": bright, "export": export, "window": window, "blur_sigma_px": sig,
+             "sharpen": enhance,
              "scene": {"rows": rows, "cols": cols, "pitch_px": pitch_px, "angle_deg": float(np.rad2deg(ang)),
                        "ball_diameter_px": ball_d_px, "pad_over_ball": rp / rs, "depopulated": sorted(depop)},
              "joints": joints}
@@ -311,6 +323,7 @@ def main(argv=None):
     ap.add_argument("--keep", type=Path, default=None, help="write frames and truth here")
     ap.add_argument("--exports", default="tiff16", help="comma-separated exports, taken in turn (tiff16,png8,jpeg8)")
     ap.add_argument("--ball-px", default="12,40", help="range of ball diameters, px (default 12,40)")
+    ap.add_argument("--sharpen", action="store_true", help="exports keep a viewer's unsharp mask")
     args = ap.parse_args(argv)
     from xrayinspect.evaluation import CODES, Tally
     from xrayinspect.pipeline import score_frame
@@ -319,7 +332,7 @@ def main(argv=None):
     for i in range(args.n):
         exports = args.exports.split(",")
         image, truth = render(args.seed + i, size=args.size, export=exports[i % len(exports)],
-                              ball_px=tuple(float(v) for v in args.ball_px.split(",")))
+                              ball_px=tuple(float(v) for v in args.ball_px.split(",")), sharpen=args.sharpen)
         if args.keep:
             import tifffile
             args.keep.mkdir(parents=True, exist_ok=True)
