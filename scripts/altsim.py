@@ -63,6 +63,33 @@ def _sphere_chord(xx, yy, cx, cy, r):
     return 2.0 * np.sqrt(np.maximum(r * r - (xx - cx) ** 2 - (yy - cy) ** 2, 0.0))
 
 
+def _oblique_chord(xf, yf, c, r, z_range, cy, ct, st):
+    """Path length (fine px) through a sphere of centre ``c = (x, y, z)`` and radius ``r``,
+    cut to heights ``z_range`` (or None), along the ray that reaches image point ``(xf, yf)``.
+
+    The board is tilted by the angle of cosine ``ct`` and sine ``st`` about the
+    image x-axis: a point ``(x, y, z)`` projects to ``(x, cy + (y - cy) ct + z st)``.
+    """
+    y0 = cy + (yf - cy) / ct                     # where the ray meets the board plane z = 0
+    wy, wz = c[1] - y0, c[2]
+    mid = -wy * st + wz * ct                     # along the ray, direction (0, -st, ct)
+    perp2 = (c[0] - xf) ** 2 + wy * wy + wz * wz - mid * mid
+    half = np.sqrt(np.maximum(r * r - perp2, 0.0))
+    lo, hi = mid - half, mid + half
+    if z_range is not None:
+        lo, hi = np.maximum(lo, z_range[0] / ct), np.minimum(hi, z_range[1] / ct)
+    return np.where(half > 0, np.maximum(hi - lo, 0.0), 0.0)
+
+
+def _tilted(m, z, cy, ct, st, border=cv2.BORDER_CONSTANT):
+    """A board-plane map (fine grid) at height ``z`` (fine px) as the tilted view sees it:
+    foreshortened, shifted by ``z st`` and ``1 / ct`` thicker along the ray (``border``:
+    how the board goes on beyond the map)."""
+    warp = np.float32([[1, 0, 0], [0, 1 / ct, cy - (cy + z * st) / ct]])
+    return cv2.warpAffine(m, warp, (m.shape[1], m.shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=border) / np.float32(ct)
+
+
 def _voids(rng, rs, half_h, big):
     """Void spheres ``(dx, dy, dz, r)`` in a ball of sphere radius ``rs`` truncated at ``+-half_h``."""
     out = []
@@ -92,7 +119,7 @@ def _free_centre(rng, taken, rows, cols, site):
     return (ax + bx) / 2, (ay + by) / 2
 
 
-def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False):
+def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False, tilt_deg=0.0):
     """One frame: ``(image, truth dict)``.
 
     ``export``: ``"tiff16"`` (the 14-bit counts in a 16-bit image), ``"png8"``
@@ -101,8 +128,14 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False)
     quality 75-95, decoded again). ``ball_px``: range of the ball diameter, px.
     ``sharpen``: the export keeps a viewer's unsharp mask (``g + a (g - G_s
     g)``, amount ``a`` 0.5-2, ``s`` 1-5 px, drawn per frame, in the export's
-    grey levels and range; before the JPEG step).
+    grey levels and range; before the JPEG step). ``tilt_deg``: an oblique view,
+    the board tilted about the image x-axis (orthographic: the pitch across it
+    foreshortened by the cosine, heights shifted by the sine; each ball a 3-D
+    truncated sphere traced along the ray, a head-in-pillow ball's head seen
+    apart from its pillow; no vias in oblique frames).
     """
+    tilt = float(np.deg2rad(tilt_deg))
+    ct, st = float(np.cos(tilt)), float(np.sin(tilt))
     rng = np.random.default_rng(seed)
     hf = wf = size * SS
     ball_d_px = rng.uniform(*ball_px)
@@ -157,28 +190,39 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False)
     half = (np.array([cols, rows]) * pitch_px / 2 + pitch_px * 0.8) * SS
     box = cv2.boxPoints(((cx0 * SS, cy0 * SS), (2 * half[0], 2 * half[1]), np.rad2deg(ang)))
     cv2.fillPoly(pk, [np.int32(box)], 1)
-    A += pk * np.float32(MU["mould"] * 0.8 + MU["fr4"] * 0.3)
+    A_top = A if not tilt else np.zeros((hf, wf), np.float32)     # the package's level
+    A_top += pk * np.float32(MU["mould"] * 0.8 + MU["fr4"] * 0.3)
     die = np.zeros((hf, wf), np.uint8)
     box = cv2.boxPoints(((cx0 * SS, cy0 * SS), (half[0], half[1]), np.rad2deg(ang)))
     cv2.fillPoly(die, [np.int32(box)], 1)
-    A += die * np.float32(MU["silicon"] * 0.3)
+    A_top += die * np.float32(MU["silicon"] * 0.3)
     del pk, die
 
     joints = []
     rp = rs * rng.uniform(0.72, 0.85)                  # pad radius: where the sphere is cut
     half_h = np.sqrt(rs * rs - rp * rp)
     balls = {}
+    # a tilted view traces balls and strays in the image (solder_img), and sees
+    # the pillows (on the board) and necks (at mid height) from their heights
+    solder_img = solder if not tilt else np.zeros((hf, wf), np.float32)
+    solder_low = solder if not tilt else np.zeros((hf, wf), np.float32)
+
+    def seen_y(y, z):
+        """Image row (px) of a point at board row ``y`` and height ``z`` (px)."""
+        return cy0 + (y - cy0) * ct + z * st
+
     for r, c in sites:
         sx, sy = site(r, c)
         code = codes.get((r, c))
         # copper pads, board and package side, always there
-        for _ in range(2):
+        for layer in (A, A_top):
             (w0, w1, v0, v1), xf, yf = _disc_window(sx * SS, sy * SS, rp * SS, (hf, wf))
-            A[w0:w1, v0:v1] += ((xf - sx * SS) ** 2 + (yf - sy * SS) ** 2 <= (rp * SS) ** 2) * np.float32(MU["copper"] * 0.03)
+            layer[w0:w1, v0:v1] += ((xf - sx * SS) ** 2 + (yf - sy * SS) ** 2 <= (rp * SS) ** 2) * np.float32(MU["copper"] * 0.03)
         t = {"grid_row": r, "grid_col": c, "defects": [], "kind": "ball", "partial": False,
-             "site_x_px": sx, "site_y_px": sy, "diameter_px": 2 * rs}
+             "site_x_px": sx, "site_y_px": seen_y(sy, half_h), "diameter_px": 2 * rs}
         if code == "missing":
-            t.update(defects=["missing"], x_px=sx, y_px=sy, void_pct=0.0, largest_void_pct=0.0, area_px=0.0)
+            t.update(defects=["missing"], x_px=sx, y_px=seen_y(sy, half_h), void_pct=0.0, largest_void_pct=0.0,
+                     area_px=0.0)
             joints.append(t)
             continue
         bx, by = sx + rng.normal(0, 0.04 * rs), sy + rng.normal(0, 0.04 * rs)
@@ -196,21 +240,32 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False)
             t["defects"].append("hip")
             (w0, w1, v0, v1), xf, yf = _disc_window(sx * SS, sy * SS, 1.15 * rp * SS, (hf, wf))
             pil = ((xf - sx * SS) ** 2 + (yf - sy * SS) ** 2 <= (1.15 * rp * SS) ** 2) * np.float32(0.04 / px_mm * SS)
-            solder[w0:w1, v0:v1] = np.maximum(solder[w0:w1, v0:v1], pil)
-        (w0, w1, v0, v1), xf, yf = _disc_window(bx * SS, by * SS, R * SS, (hf, wf))
-        chord = np.minimum(_sphere_chord(xf, yf, bx * SS, by * SS, R * SS), 2 * hh * SS)
-        inside = (xf - bx * SS) ** 2 + (yf - by * SS) ** 2 <= (R * SS) ** 2
+            solder_low[w0:w1, v0:v1] = np.maximum(solder_low[w0:w1, v0:v1], pil)
+        if not tilt:
+            (w0, w1, v0, v1), xf, yf = _disc_window(bx * SS, by * SS, R * SS, (hf, wf))
+            chord = np.minimum(_sphere_chord(xf, yf, bx * SS, by * SS, R * SS), 2 * hh * SS)
+            inside = (xf - bx * SS) ** 2 + (yf - by * SS) ** 2 <= (R * SS) ** 2
+        else:
+            # the ball's centre at mid height, cut by its pads; traced along the ray
+            (w0, w1, v0, v1), xf, yf = _disc_window(bx * SS, seen_y(by, half_h) * SS, R * SS, (hf, wf))
+            centre = (bx * SS, by * SS, half_h * SS)
+            chord = _oblique_chord(xf, yf, centre, R * SS, ((half_h - hh) * SS, (half_h + hh) * SS), cy0 * SS, ct, st)
+            inside = chord > 0
         vunion = np.zeros(chord.shape, bool)
         largest = 0.0
         for dx, dy, dz, rv in _voids(rng, R, hh, code == "void"):
-            vc = _sphere_chord(xf, yf, (bx + dx) * SS, (by + dy) * SS, rv * SS)
+            if not tilt:
+                vc = _sphere_chord(xf, yf, (bx + dx) * SS, (by + dy) * SS, rv * SS)
+            else:
+                vc = _oblique_chord(xf, yf, ((bx + dx) * SS, (by + dy) * SS, (half_h + dz) * SS), rv * SS, None,
+                                    cy0 * SS, ct, st)
             chord = np.maximum(chord - vc, 0.0)
             vm = (vc > 0) & inside
             vunion |= vm
             largest = max(largest, float(vm.sum()))
         area = float(inside.sum())
-        solder[w0:w1, v0:v1] = np.maximum(solder[w0:w1, v0:v1], chord)
-        t.update(x_px=bx, y_px=by, diameter_px=2 * R, area_px=area / SS ** 2,
+        solder_img[w0:w1, v0:v1] = np.maximum(solder_img[w0:w1, v0:v1], chord)
+        t.update(x_px=bx, y_px=seen_y(by, half_h), diameter_px=2 * R, area_px=area / SS ** 2,
                  void_pct=100 * float(vunion.sum()) / area, largest_void_pct=100 * largest / area,
                  offset_px=float(np.hypot(bx - sx, by - sy)))
         joints.append(t)
@@ -237,12 +292,21 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False)
         if spot is None:
             continue
         (ex, ey), er = spot, rs * rng.uniform(0.2, 0.35)
-        (w0, w1, v0, v1), xf, yf = _disc_window(ex * SS, ey * SS, er * SS, (hf, wf))
-        solder[w0:w1, v0:v1] = np.maximum(solder[w0:w1, v0:v1], _sphere_chord(xf, yf, ex * SS, ey * SS, er * SS))
+        if not tilt:
+            (w0, w1, v0, v1), xf, yf = _disc_window(ex * SS, ey * SS, er * SS, (hf, wf))
+            stray = _sphere_chord(xf, yf, ex * SS, ey * SS, er * SS)
+        else:
+            # a sphere lying on the board
+            (w0, w1, v0, v1), xf, yf = _disc_window(ex * SS, seen_y(ey, er) * SS, er * SS, (hf, wf))
+            stray = _oblique_chord(xf, yf, (ex * SS, ey * SS, er * SS), er * SS, None, cy0 * SS, ct, st)
+        # (the necks above made ``solder`` a new array: the straight view draws there)
+        target = solder if not tilt else solder_img
+        target[w0:w1, v0:v1] = np.maximum(target[w0:w1, v0:v1], stray)
         joints.append({"grid_row": -1, "grid_col": -1, "defects": ["extra"], "kind": "ball", "partial": False,
-                       "x_px": ex, "y_px": ey, "diameter_px": 2 * er, "void_pct": 0.0, "largest_void_pct": 0.0})
+                       "x_px": ex, "y_px": seen_y(ey, er), "diameter_px": 2 * er, "void_pct": 0.0,
+                       "largest_void_pct": 0.0})
     # via barrels (dog-bone vias beside some pads): copper rings seen end-on through the board
-    for _ in range(int(rng.integers(0, 12))):
+    for _ in range(int(rng.integers(0, 12)) if not tilt else 0):
         spot = _free_centre(rng, taken, rows, cols, site)
         if spot is None:
             continue
@@ -252,6 +316,11 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False)
         ring = (d2 <= (vr * SS) ** 2) & (d2 >= ((vr - 0.025 / px_mm) * SS) ** 2)
         # down a 1.6 mm barrel; its plating, thinner than the wall drawn, at half density
         A[w0:w1, v0:v1] += ring * np.float32(MU["copper"] * 1.6 * 0.5)
+    if tilt:
+        cyf = cy0 * SS
+        solder = np.maximum(solder_img, _tilted(solder, half_h * SS, cyf, ct, st)) + _tilted(solder_low, 0.0, cyf, ct, st)
+        A = _tilted(A, 0.0, cyf, ct, st, cv2.BORDER_REFLECT) + _tilted(A_top, 2 * half_h * SS, cyf, ct, st)
+        del solder_img, solder_low, A_top
     A += solder * np.float32(MU["solder"] * px_mm / SS)
     A = A / (1 + BETA * A)
     T = cv2.resize(np.exp(-A), (size, size), interpolation=cv2.INTER_AREA)
@@ -310,9 +379,16 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False)
              "pixel_size_um": 1000 * px_mm, "bright": bright, "export": export, "window": window, "blur_sigma_px": sig,
              "sharpen": enhance,
              "scene": {"rows": rows, "cols": cols, "pitch_px": pitch_px, "angle_deg": float(np.rad2deg(ang)),
+                       "tilt_deg": float(tilt_deg),
                        "ball_diameter_px": ball_d_px, "pad_over_ball": rp / rs, "depopulated": sorted(depop)},
              "joints": joints}
     return image, truth
+
+
+def _tilt_of(spec, seed):
+    """A frame's tilt (degrees) from ``"t"`` or a range ``"lo,hi"`` drawn with the frame's seed."""
+    lo, hi = (float(v) for v in (spec.split(",") * 2)[:2])
+    return lo if lo == hi else float(np.random.default_rng((seed, 10)).uniform(lo, hi))
 
 
 def main(argv=None):
@@ -324,6 +400,7 @@ def main(argv=None):
     ap.add_argument("--exports", default="tiff16", help="comma-separated exports, taken in turn (tiff16,png8,jpeg8)")
     ap.add_argument("--ball-px", default="12,40", help="range of ball diameters, px (default 12,40)")
     ap.add_argument("--sharpen", action="store_true", help="exports keep a viewer's unsharp mask")
+    ap.add_argument("--tilt", default="0", help="oblique view: tilt of the board, degrees, or a range lo,hi drawn per frame")
     args = ap.parse_args(argv)
     from xrayinspect.evaluation import CODES, Tally
     from xrayinspect.pipeline import score_frame
@@ -332,7 +409,8 @@ def main(argv=None):
     for i in range(args.n):
         exports = args.exports.split(",")
         image, truth = render(args.seed + i, size=args.size, export=exports[i % len(exports)],
-                              ball_px=tuple(float(v) for v in args.ball_px.split(",")), sharpen=args.sharpen)
+                              ball_px=tuple(float(v) for v in args.ball_px.split(",")), sharpen=args.sharpen,
+                              tilt_deg=_tilt_of(args.tilt, args.seed + i))
         if args.keep:
             import tifffile
             args.keep.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,11 @@ class GridFit:
                 "rows": self.rows, "cols": self.cols, "pitch_px": self.pitch_px, "angle_deg": self.angle_deg}
 
 
+#: Start the lattice fit from the two steps measured apart (:func:`lattice_steps`),
+#: not one pitch at the rows' angle (False).
+AFFINE_START = True
+
+
 def lattice_orientation(points):
     """Pitch (px) and rotation (radians, image coordinates) of a square lattice of points."""
     tree = cKDTree(points)
@@ -76,6 +81,39 @@ def lattice_orientation(points):
     z = np.exp(4j * theta).mean()
     angle = np.angle(z) / 4.0
     return float(np.median(length)), float(angle)
+
+
+def lattice_steps(points, angle):
+    """Median steps (px) along the two lattice directions, measured apart: ``(u, v)`` or None.
+
+    An oblique view tilted across a rotated array shears and squeezes its
+    square lattice (at 35 degrees the rows come 0.82 as close as the columns,
+    and no longer at right angles): one pitch for both directions puts every
+    row a fifth of a step further off than the last. ``angle`` (radians) is
+    the rows' direction; neighbour vectors within 45 degrees of it are the
+    column steps, the rest the row steps.
+    """
+    tree = cKDTree(points)
+    k = min(5, len(points))
+    if k < 3:
+        return None
+    d, i = tree.query(points, k=k)
+    vec = (points[i[:, 1:]] - points[:, None, :]).reshape(-1, 2)
+    length = d[:, 1:].ravel()
+    nn = np.median(d[:, 1])
+    vec = vec[(length > 0.6 * nn) & (length < 1.45 * nn)]
+    rel = np.mod(np.arctan2(vec[:, 1], vec[:, 0]) - angle, np.pi)
+    along_u = (rel < np.pi / 4) | (rel > 3 * np.pi / 4)
+    du = np.array([np.cos(angle), np.sin(angle)])
+    dv = np.array([-np.sin(angle), np.cos(angle)])
+    steps = []
+    for sel, axis in ((along_u, du), (~along_u, dv)):
+        g = vec[sel]
+        if len(g) < 3:
+            return None
+        g = np.where((g @ axis)[:, None] < 0, -g, g)
+        steps.append(np.median(g, 0))
+    return steps[0], steps[1]
 
 
 def fit_lattice(points, *, pitch_px=None, iterations=4):
@@ -100,6 +138,14 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
         pitch = float(pitch_px)
     u = pitch * np.array([np.cos(ang), np.sin(ang)])
     v = pitch * np.array([-np.sin(ang), np.cos(ang)])
+    if AFFINE_START:
+        steps = lattice_steps(points, ang)
+        if steps is not None:
+            su, sv = steps
+            # trusted where both steps are near the pitch (a recipe's, or the
+            # neighbours'): a squeeze of an oblique view, not another lattice
+            if all(0.6 < np.hypot(*w) / pitch < 1.4 for w in (su, sv)):
+                u, v = su, sv
     # start from the point that puts the most others on the lattice (a stray
     # blob near the middle would otherwise shift every index)
     c = np.median(points, 0)
