@@ -129,7 +129,8 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False,
     ``sharpen``: the export keeps a viewer's unsharp mask (``g + a (g - G_s
     g)``, amount ``a`` 0.5-2, ``s`` 1-5 px, drawn per frame, in the export's
     grey levels and range; before the JPEG step). ``tilt_deg``: an oblique view,
-    the board tilted about the image x-axis (orthographic: the pitch across it
+    the board tilted about the image x-axis with the detector facing the beam
+    (a tilting-detector AXI; orthographic: the pitch across the axis
     foreshortened by the cosine, heights shifted by the sine; each ball a 3-D
     truncated sphere traced along the ray, a head-in-pillow ball's head seen
     apart from its pillow; no vias in oblique frames).
