@@ -119,7 +119,7 @@ def _free_centre(rng, taken, rows, cols, site):
     return (ax + bx) / 2, (ay + by) / 2
 
 
-def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False, tilt_deg=0.0):
+def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False, tilt_deg=0.0, angle_deg=None):
     """One frame: ``(image, truth dict)``.
 
     ``export``: ``"tiff16"`` (the 14-bit counts in a 16-bit image), ``"png8"``
@@ -133,7 +133,8 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False,
     (a tilting-detector AXI; orthographic: the pitch across the axis
     foreshortened by the cosine, heights shifted by the sine; each ball a 3-D
     truncated sphere traced along the ray, a head-in-pillow ball's head seen
-    apart from its pillow; no vias in oblique frames).
+    apart from its pillow; no vias in oblique frames). ``angle_deg``: the
+    array's rotation, degrees (drawn in +-12 when None).
     """
     tilt = float(np.deg2rad(tilt_deg))
     ct, st = float(np.cos(tilt)), float(np.sin(tilt))
@@ -148,6 +149,8 @@ def render(seed, *, size=1024, export="tiff16", ball_px=(12, 40), sharpen=False,
     n_max = max(int(span / pitch_px), 4)
     rows, cols = int(rng.integers(4, min(n_max, 18) + 1)), int(rng.integers(4, min(n_max, 18) + 1))
     ang = np.deg2rad(rng.uniform(-12, 12))
+    if angle_deg is not None:
+        ang = np.deg2rad(angle_deg)                    # the array's rotation, set
     ca, sa = np.cos(ang), np.sin(ang)
     cx0, cy0 = size / 2 + rng.uniform(-20, 20), size / 2 + rng.uniform(-20, 20)
 
