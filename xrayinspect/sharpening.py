@@ -41,7 +41,7 @@ PROJECTION_NOISE_RATIO = 0.7
 #: counted); altsim 0.023, sharpened with a 0.5-2, s 1-5 px: 0.015-0.45, over
 #: 0.06 in 13 of 18 (None: never undone).
 NONMONOTONE_MIN = 0.06
-#: A filter's inverse restores a monotone profile when its falls are at most this share.
+#: A filter's inverse restores a monotone profile when its deepest fall is at most this share of the contrast.
 MONOTONE_TOLERANCE = 0.005
 #: Filter widths tried, px, and amounts.
 SIGMAS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
