@@ -60,13 +60,18 @@ class GridFit:
 AFFINE_START = True
 
 
-def lattice_orientation(points):
-    """Pitch (px) and rotation (radians, image coordinates) of a square lattice of points."""
-    tree = cKDTree(points)
-    k = min(5, len(points))
-    d, i = tree.query(points, k=k)
-    vec = points[i[:, 1:]] - points[:, None, :]
-    length = d[:, 1:]
+def _neighbours(points):
+    """Vectors (px) to each point's four nearest neighbours and their lengths: ``(n, k, 2)``, ``(n, k)``."""
+    d, i = cKDTree(points).query(points, k=min(5, len(points)))
+    return points[i[:, 1:]] - points[:, None, :], d[:, 1:]
+
+
+def lattice_orientation(points, neighbours=None):
+    """Pitch (px) and rotation (radians, image coordinates) of a square lattice of points.
+
+    ``neighbours``: :func:`_neighbours` of ``points``, when already found.
+    """
+    vec, length = neighbours if neighbours is not None else _neighbours(points)
     nn = np.median(length[:, 0])
     ok = (length > 0.75 * nn) & (length < 1.3 * nn)
     if not ok.any():
@@ -83,7 +88,7 @@ def lattice_orientation(points):
     return float(np.median(length)), float(angle)
 
 
-def lattice_steps(points, angle):
+def lattice_steps(points, angle, neighbours=None):
     """Median steps (px) along the two lattice directions, measured apart: ``(u, v)`` or None.
 
     An oblique view tilted across a rotated array shears and squeezes its
@@ -91,16 +96,14 @@ def lattice_steps(points, angle):
     and no longer at right angles): one pitch for both directions puts every
     row a fifth of a step further off than the last. ``angle`` (radians) is
     the rows' direction; neighbour vectors within 45 degrees of it are the
-    column steps, the rest the row steps.
+    column steps, the rest the row steps. ``neighbours``: :func:`_neighbours`
+    of ``points``, when already found.
     """
-    tree = cKDTree(points)
-    k = min(5, len(points))
-    if k < 3:
+    vec, length = neighbours if neighbours is not None else _neighbours(points)
+    if length.shape[1] < 2:
         return None
-    d, i = tree.query(points, k=k)
-    vec = (points[i[:, 1:]] - points[:, None, :]).reshape(-1, 2)
-    length = d[:, 1:].ravel()
-    nn = np.median(d[:, 1])
+    nn = np.median(length[:, 0])
+    vec, length = vec.reshape(-1, 2), length.ravel()
     vec = vec[(length > 0.6 * nn) & (length < 1.45 * nn)]
     rel = np.mod(np.arctan2(vec[:, 1], vec[:, 0]) - angle, np.pi)
     along_u = (rel < np.pi / 4) | (rel > 3 * np.pi / 4)
@@ -133,13 +136,15 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
         ``(row, col)`` of each point relative to an arbitrary start.
     inlier : ndarray of bool
     """
-    pitch, ang = lattice_orientation(points)
+    # one neighbour search for the angle, the pitch and the two steps
+    neighbours = _neighbours(points)
+    pitch, ang = lattice_orientation(points, neighbours)
     if pitch_px and 0.7 < pitch / pitch_px < 1.4:
         pitch = float(pitch_px)
     u = pitch * np.array([np.cos(ang), np.sin(ang)])
     v = pitch * np.array([-np.sin(ang), np.cos(ang)])
     if AFFINE_START:
-        steps = lattice_steps(points, ang)
+        steps = lattice_steps(points, ang, neighbours)
         if steps is not None:
             su, sv = steps
             # trusted where both steps are near the pitch (a recipe's, or the

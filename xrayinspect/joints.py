@@ -72,6 +72,18 @@ class JointMasks:
     oversize_px: int = 0
 
 
+def typical_joints(masks):
+    """Labels of a segmentation's typical joints, and the median joint area (px).
+
+    Typical: 0.6-1.5 x the median area of all joints, not cut by the frame
+    edge - the balls whose shape and surroundings speak for the frame.
+    """
+    ids = np.arange(1, masks.n + 1)
+    med = float(np.median(masks.area_px[ids])) if ids.size else 0.0
+    area = masks.area_px[ids]
+    return ids[(area > 0.6 * med) & (area < 1.5 * med) & ~masks.touches_edge[ids]], med
+
+
 def label_max(values, labels, n):
     """Maximum of ``values`` per label 1..n (index 0 unused), over labelled pixels only.
 

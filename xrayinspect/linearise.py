@@ -22,7 +22,7 @@ shows ball centres near black (:data:`CORE_FLOOR`).
 
 import numpy as np
 
-from .joints import EDGE_FRACTION, segment_joints
+from .joints import EDGE_FRACTION, segment_joints, typical_joints
 
 #: Integral / (peak x area at the edge level) of a linear frame's typical
 #: ball: 2/3 for an unblurred spheroid cut at its footprint, 0.684 at the
@@ -140,9 +140,7 @@ def estimate_display_offset(f, prep, masks=None):
     ids = np.arange(1, masks.n + 1)
     if ids.size < 8:
         return 0.0, masks
-    area = masks.area_px
-    med = float(np.median(area[ids]))
-    typical = ids[(area[ids] > 0.6 * med) & (area[ids] < 1.5 * med) & ~masks.touches_edge[ids]]
+    typical, med = typical_joints(masks)
     g, env, disk, centre = _profile_windows(f, prep.att, np.stack([masks.cx[typical], masks.cy[typical]], 1),
                                             np.sqrt(med / np.pi))
     if g.shape[0] < 8:

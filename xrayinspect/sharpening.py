@@ -83,12 +83,11 @@ def _typical(masks):
     """Centres (x, y), px, of typical balls; their edge radius and neighbour distance, px."""
     from scipy.spatial import cKDTree
 
-    ids = np.arange(1, masks.n + 1)
-    if ids.size < 8:
+    from .joints import typical_joints
+
+    if masks.n < 8:
         return None
-    area = masks.area_px
-    med = float(np.median(area[ids]))
-    typ = ids[(area[ids] > 0.6 * med) & (area[ids] < 1.5 * med) & ~masks.touches_edge[ids]]
+    typ, med = typical_joints(masks)
     if typ.size < 8:
         return None
     xy = np.stack([masks.cx[typ], masks.cy[typ]], 1)
@@ -139,6 +138,16 @@ def nonmonotonicity(t, r_max):
     return float((np.maximum.accumulate(p) - p).max() / contrast)
 
 
+def _padded_highpass(image, sigma_px):
+    """``image`` reflect-padded by ``4 sigma + 2`` px, its rfft and the mask's high-pass
+    ``1 - exp(-sigma^2 k^2 / 2)`` on that grid; and the pad, px."""
+    pad = int(np.ceil(4 * sigma_px)) + 2
+    f = np.pad(image.astype(np.float64), pad, mode="reflect")
+    ky = np.fft.fftfreq(f.shape[0])[:, None] * (2 * np.pi)
+    kx = np.fft.rfftfreq(f.shape[1])[None, :] * (2 * np.pi)
+    return np.fft.rfft2(f), 1 - np.exp(-0.5 * sigma_px ** 2 * (kx * kx + ky * ky)), f.shape, pad
+
+
 def undo_unsharp(image, amount, sigma_px):
     """Invert ``g' = g + amount (g - G_sigma * g)``, in the image's own dtype.
 
@@ -155,12 +164,8 @@ def undo_unsharp(image, amount, sigma_px):
     ndarray
         Same shape; integer images rounded and clipped to their range.
     """
-    pad = int(np.ceil(4 * sigma_px)) + 2
-    f = np.pad(image.astype(np.float64), pad, mode="reflect")
-    ky = np.fft.fftfreq(f.shape[0])[:, None] * (2 * np.pi)
-    kx = np.fft.rfftfreq(f.shape[1])[None, :] * (2 * np.pi)
-    gain = 1 + amount * (1 - np.exp(-0.5 * sigma_px ** 2 * (kx * kx + ky * ky)))
-    out = np.fft.irfft2(np.fft.rfft2(f) / gain, s=f.shape)[pad:-pad, pad:-pad]
+    spec, high, shape, pad = _padded_highpass(image, sigma_px)
+    out = np.fft.irfft2(spec / (1 + amount * high), s=shape)[pad:-pad, pad:-pad]
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         return np.clip(np.round(out), info.min, info.max).astype(image.dtype)
@@ -191,14 +196,9 @@ def estimate_unsharp(template, r_max):
     """
     best = (0.0, 0.0, -np.inf)
     for s in SIGMAS:
-        pad = int(np.ceil(4 * s)) + 2
-        f = np.pad(template, pad, mode="reflect")
-        ky = np.fft.fftfreq(f.shape[0])[:, None] * (2 * np.pi)
-        kx = np.fft.rfftfreq(f.shape[1])[None, :] * (2 * np.pi)
-        high = 1 - np.exp(-0.5 * s * s * (kx * kx + ky * ky))
-        spec = np.fft.rfft2(f)
+        spec, high, shape, pad = _padded_highpass(template, s)
         for a in AMOUNTS:
-            u = np.fft.irfft2(spec / (1 + a * high), s=f.shape)[pad:-pad, pad:-pad]
+            u = np.fft.irfft2(spec / (1 + a * high), s=shape)[pad:-pad, pad:-pad]
             if nonmonotonicity(u, r_max) <= MONOTONE_TOLERANCE:
                 rise = _steepest_rise(u, r_max)
                 if rise > best[2]:
