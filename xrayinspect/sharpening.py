@@ -12,8 +12,9 @@ Two facts from the physics tell the cases apart and undo the filter:
 
 * **Photon noise.** A radiograph counts photons: the grey-level noise in a
   ball's centre, where few arrive, is well under that on the board beside it
-  (square root of the counts; 0.15-0.78 of it on most development frames,
-  16- and 8-bit). A reconstructed slice's noise is about even (0.81-1.14).
+  (square root of the counts; 0.24-0.78 of it on 16-bit development
+  radiographs, 0.15-1.18 on 8-bit ones). A reconstructed slice's noise is
+  about even (0.81-1.14).
   A linear filter scales both alike, so the ratio survives it
   (:func:`core_noise_ratio`).
 * **Monotone profiles.** The filter's transfer ``1 + a (1 - exp(-s^2 k^2 / 2))``
