@@ -208,15 +208,19 @@ def angle_ccw_deg(ucol):
     return float(np.degrees(np.arctan2(-ucol[1], ucol[0])))
 
 
-def inside_frame(xy, shape, margin, valid=None):
-    """Whether points lie at least ``margin`` px inside the frame (and in valid pixels)."""
+def inside_frame(xy, shape, margin, valid=None, valid_margin=None):
+    """Whether points lie at least ``margin`` px inside the frame (and in valid pixels).
+
+    ``valid`` is read at the point and ``valid_margin`` px (default
+    ``margin``) either side of it along both axes, clipped to the frame.
+    """
     h, w = shape
     x, y = xy[..., 0], xy[..., 1]
     ok = (x >= margin - 0.5) & (y >= margin - 0.5) & (x <= w - 0.5 - margin) & (y <= h - 0.5 - margin)
     if valid is not None and ok.any():
         xi = np.clip(np.round(x).astype(int), 0, w - 1)
         yi = np.clip(np.round(y).astype(int), 0, h - 1)
-        m = int(max(1, margin))
+        m = int(max(1, margin if valid_margin is None else valid_margin))
         # a site is unusable when an invalid band passes within its radius
         for dx, dy in ((0, 0), (m, 0), (-m, 0), (0, m), (0, -m)):
             ok &= valid[np.clip(yi + dy, 0, h - 1), np.clip(xi + dx, 0, w - 1)]
@@ -224,7 +228,7 @@ def inside_frame(xy, shape, margin, valid=None):
 
 
 def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=(), valid=None,
-             radius_px=5.0, other_points=None, edge_points=None):
+             radius_px=5.0, other_points=None, edge_points=None, lattice_shape=None):
     """Fit the package grid and number its sites.
 
     Parameters
@@ -252,6 +256,10 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         Centroids of the joints cut by the frame's edge or a stitching band,
         px. They are not among ``points``; with no recipe, a site with one on
         it counts as occupied when sparse outer rows and columns are trimmed.
+    lattice_shape : tuple, optional
+        The frame's shape in the points' coordinates when those are the
+        frame's less its stitching bands (default ``shape``): where the
+        frame's edges are, for sites cut by them.
 
     Returns
     -------
@@ -333,8 +341,52 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         fit.expected = {(r, c) for r in range(fit.rows) for c in range(fit.cols)
                         if seen[r, c] and (r, c) not in depop}
     else:
-        fit.expected = {rc for rc in occ} | _isolated_holes(occ, fit.rows, fit.cols, seen)
+        # a site cut by the frame's edge is still a hole when the balls around
+        # it (some of them cut too) are there: a ball on it would show as much
+        # of itself as the frame holds
+        if EDGE_HOLES:
+            edge_shape = shape if lattice_shape is None else lattice_shape
+            # (a tiling band is not an edge: sites across it are known, the
+            # lattice runs on in the next tile; one within a ball's radius of
+            # a band is not judged, a ball there may be cut away)
+            holes = _isolated_holes(occ | _edge_sites(edge_points, fit), fit.rows, fit.cols,
+                                    inside_frame(xy, edge_shape, EDGE_HOLE_MARGIN * radius_px, valid,
+                                                 valid_margin=radius_px),
+                                    known=inside_frame(xy, edge_shape, 0.0))
+        else:
+            holes = _isolated_holes(occ, fit.rows, fit.cols, seen)
+        fit.expected = {rc for rc in occ} | holes
     return fit, idx
+
+
+#: With no recipe, a lone empty site whose centre is in the frame but within a
+#: ball's radius of its edge is missing like any other (False: such sites are
+#: not judged). The balls cut by the edge around it count as its neighbours.
+EDGE_HOLES = True
+#: ... when its centre is at least this many ball radii inside the frame: a
+#: lattice extrapolated to the edge may put a site a pixel inside it whose
+#: ball lies a pixel outside, showing a sliver too thin to find.
+EDGE_HOLE_MARGIN = 0.25
+
+
+def _sites_of(points, origin, u, v):
+    """Lattice sites ``(row, col)`` (int array, shape (k, 2)) of the points within 0.3 of a step of one.
+
+    A joint cut by the frame's edge keeps its centroid inside its site's disc.
+    """
+    basis = np.stack([u, v], 1)
+    frac = np.linalg.solve(basis, (np.asarray(points, float) - origin).T).T    # (col, row)
+    near = np.round(frac)
+    on = np.hypot(*(basis @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
+    return near[on][:, ::-1].astype(int)
+
+
+def _edge_sites(edge_points, fit):
+    """Sites ``(row, col)`` of the fit that hold a joint cut by the frame's edge (centroids, px)."""
+    if edge_points is None or not len(edge_points):
+        return set()
+    return {(int(r), int(c)) for r, c in _sites_of(edge_points, fit.origin, fit.u, fit.v)
+            if 0 <= r < fit.rows and 0 <= c < fit.cols}
 
 
 #: With no recipe, an outer row or column of the fitted lattice holding fewer
@@ -374,11 +426,7 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_
     inlier = inlier.copy()
     edge_rc = None
     if edge_points is not None and len(edge_points):
-        basis = np.stack([u, v], 1)
-        frac = np.linalg.solve(basis, (np.asarray(edge_points, float) - origin).T).T    # (col, row)
-        near = np.round(frac)
-        on = np.hypot(*(basis @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
-        edge_rc = near[on][:, ::-1].astype(int)
+        edge_rc = _sites_of(edge_points, origin, u, v)
     while inlier.sum() >= 4:
         sites = idx[inlier]
         lo, hi = sites.min(0), sites.max(0)
@@ -414,11 +462,23 @@ def _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_
     return inlier
 
 
-def _isolated_holes(occ, rows, cols, seen):
+def _isolated_holes(occ, rows, cols, seen, known=None):
     """Empty sites with no recipe: missing when most neighbours carry a ball.
 
     Designed depopulation comes in blocks and rings; a lone empty site in a
     populated neighbourhood is a missing ball.
+
+    Parameters
+    ----------
+    occ : set of (int, int)
+        Sites holding a ball.
+    rows, cols : int
+    seen : ndarray of bool, shape (rows, cols)
+        Sites that can be judged empty.
+    known : ndarray of bool, shape (rows, cols), optional
+        Sites whose state the frame shows (occupied ones always count); a
+        neighbour outside them, beyond the frame's edge, is not counted
+        either way. None: every neighbour on the lattice counts.
     """
     holes = set()
     for r in range(rows):
@@ -426,7 +486,8 @@ def _isolated_holes(occ, rows, cols, seen):
             if (r, c) in occ or not seen[r, c]:
                 continue
             nb = [(r + dr, c + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr or dc)]
-            nb = [q for q in nb if 0 <= q[0] < rows and 0 <= q[1] < cols]
+            nb = [q for q in nb if 0 <= q[0] < rows and 0 <= q[1] < cols
+                  and (known is None or known[q] or q in occ)]
             filled = sum(q in occ for q in nb)
             if len(nb) >= 5 and filled >= len(nb) - 1:
                 holes.add((r, c))
