@@ -1376,3 +1376,19 @@ def test_trace_across_a_gap_is_not_a_bridge(seed):
     tp = sum("bridge" in r.joints[b].defects and "bridge" in tj[a]["defects"] for a, b in pairs)
     assert not fp, fp
     assert tp >= 11
+
+
+def test_missing_ball_beside_a_stitching_band_is_found_by_its_bare_pad():
+    """A tiled composite (8-bit): a missing ball's site beside a stitching band, its ring partly in
+    the band. The bare pad is read against the valid part of its ring (before: not judged, as
+    every site whose window touched a band); every missing site is found, none falsely."""
+    f = generate_frame((6700000, 64), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    pitch = f.truth["scene"]["pitch_px"]
+    truth = [(t["x_px"], t["y_px"]) for t in f.truth["joints"] if "missing" in t["defects"]]
+    called = [j for j in r.joints if "missing" in j.defects]
+    beside = min(truth, key=lambda p: np.hypot(p[0] - 581, p[1] - 836))
+    assert np.hypot(beside[0] - 581, beside[1] - 836) < 3
+    assert all(_near(called, x, y, 0.35 * pitch) for x, y in truth)
+    assert all(any(np.hypot(j.x_px - x, j.y_px - y) < 0.35 * pitch for x, y in truth) for j in called)
+

@@ -478,7 +478,8 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
     A missing ball leaves its copper pad (and flux or paste residue) on the
     board: a faint disc the size of the pad at the site. Designed-out sites
     have no pad. The disc (radius 0.6 ball radius) is compared with a ring
-    1.0-1.4 ball radii out, both without joint pixels.
+    1.0-1.4 ball radii out, both without joint pixels; the disc must be clear of
+    stitching bands, the ring is read where it is (half of it at least).
 
     Parameters
     ----------
@@ -519,9 +520,11 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
                 continue
             win = (slice(yi - R, yi + R + 1), slice(xi - R, xi + R + 1))
             lab, a, ok = labels[win], att[win], valid[win]
-            if (lab[centre] > 0).any() or not ok.all():
+            # a stitching band beside the site takes part of its ring, not
+            # its pad: the ring's valid part is read (at least half of it)
+            if (lab[centre] > 0).any() or not ok[inner].all() or ok[ring].mean() < 0.5:
                 continue
-            free = (lab == 0)
+            free = (lab == 0) & ok
             di, ri = a[inner & free], a[ring & free]
             if di.size < 5 or ri.size < 5:
                 continue
