@@ -829,6 +829,13 @@ def test_pins_flank_pad_needs_two_opposite_sides():
     turned = [(100 + s * 42 + 7 * d, 100 + s * 42 - 7 * d) for s in (-1, 1) for d in (-2, 2)]
     assert pins_flank_pad([pad] + pins(turned), angle_deg=45.0)
     assert not pins_flank_pad([pad])
+    # as many on one side as on the other: a side half cut away still flanks, a
+    # block of balls beside a "pad" with a few strays across it does not
+    half = [(100 + 60, 100 + 10 * d) for d in (-3, -1, 1, 3)] + [(100 - 60, 100 + 10 * d) for d in (-3, 3)]
+    assert pins_flank_pad([pad] + pins(half))
+    lopsided = [(160 + 20 * i, 60 + 20 * k) for i in range(6) for k in range(5)] + [(40, 100), (40, 120)]
+    assert not pins_flank_pad([pad] + pins(lopsided))
+    assert pins_flank_pad([pad] + pins(lopsided), balance=0.0)
 
 
 def test_balls_beside_dense_via_rings_are_found():
@@ -1392,3 +1399,15 @@ def test_missing_ball_beside_a_stitching_band_is_found_by_its_bare_pad():
     assert all(_near(called, x, y, 0.35 * pitch) for x, y in truth)
     assert all(any(np.hypot(j.x_px - x, j.y_px - y) < 0.35 * pitch for x, y in truth) for j in called)
 
+
+def test_bga_whose_upper_rows_merge_into_a_pad_is_not_a_qfn():
+    """A 29 x 30 BGA (8-bit TIFF) whose upper rows merge into one dense area at the package
+    check's coarse scale: the QFN reading took that area for a pad and the balls for pins, 268 on
+    one side of it and none on the other (394 of 671 balls lost). A QFN's pins flank its pad
+    evenly; the frame is now a BGA and every ball is found."""
+    f = generate_frame((6950000, 172), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.package == "bga"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.99
