@@ -796,11 +796,16 @@ def test_hip_score_needs_a_taller_ball_not_only_a_smaller_one():
     assert (others < HIP_THRESHOLD).all()
 
 
-def test_bga_beside_a_dense_part_is_not_a_qfn_whose_pins_are_the_balls():
-    """An oblique BGA (34 degrees) beside a large dense part: the part looked like a pad and the 81
-    balls on its one side like pins, so the frame was scored as a QFN (173 balls lost). Pins stand on
-    two opposite sides of their pad; these do not, and the frame is scored as the BGA it is."""
-    f = generate_frame((5600000, 18), package="bga", shape=(1024, 1024))
+@pytest.mark.parametrize("seed", [(5600000, 18), (6950000, 172)])
+def test_bga_beside_a_dense_part_is_not_a_qfn_whose_pins_are_the_balls(seed):
+    """(5600000, 18): an oblique BGA (34 degrees) beside a large dense part: the part looked like a
+    pad and the 81 balls on its one side like pins, so the frame was scored as a QFN (173 balls
+    lost). Pins stand on two opposite sides of their pad; these do not. (6950000, 172): a 29 x 30
+    BGA (8-bit TIFF) whose upper rows merge into one dense area at the package check's coarse
+    scale; that area was taken for a pad with 268 "pins" on one side, none opposite, and 11 and 2
+    on the other two (394 of 671 balls lost). A QFN's pins flank its pad evenly. Both frames are
+    scored as the BGAs they are."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
     r = score_frame(f.image)
     assert r.package == "bga"
     tal = Tally()
@@ -1399,15 +1404,3 @@ def test_missing_ball_beside_a_stitching_band_is_found_by_its_bare_pad():
     assert all(_near(called, x, y, 0.35 * pitch) for x, y in truth)
     assert all(any(np.hypot(j.x_px - x, j.y_px - y) < 0.35 * pitch for x, y in truth) for j in called)
 
-
-def test_bga_whose_upper_rows_merge_into_a_pad_is_not_a_qfn():
-    """A 29 x 30 BGA (8-bit TIFF) whose upper rows merge into one dense area at the package
-    check's coarse scale: the QFN reading took that area for a pad and the balls for pins, 268 on
-    one side of it and none on the other (394 of 671 balls lost). A QFN's pins flank its pad
-    evenly; the frame is now a BGA and every ball is found."""
-    f = generate_frame((6950000, 172), package="bga", shape=(1024, 1024))
-    r = score_frame(f.image)
-    assert r.package == "bga"
-    tal = Tally()
-    tal.add(f.truth, r)
-    assert tal.summary()["detection_f1"] > 0.99
