@@ -634,15 +634,9 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         radius[k] = np.sqrt(ys.size / np.pi) / np.sqrt(1 - STRAY_TOP_FRACTION ** 2)
         cyi = min(max(int(round(centre[k, 1])), 0), h - 1)
         cxi = min(max(int(round(centre[k, 0])), 0), w - 1)
-        cnts, _ = cv2.findContours(top.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        perim = max(cv2.arcLength(c, True) for c in cnts) if cnts else 0.0
-        round_ = circularity(np.array([float(ys.size)]), np.array([perim]))[0]
-        out[k] = (att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) & (round_ > STRAY_ROUNDNESS)
-        if out[k] and att_raw is not None and STRAY_RAW_CENTRE is not None:
-            # the smoothing fills the 1-2 px hole of a small via ring: the
-            # unsmoothed map still shows it (a sphere's centre is its peak)
-            top_raw = att_raw[y0:y0 + top.shape[0], x0:x0 + top.shape[1]][top.view(bool)]
-            out[k] = att_raw[cyi, cxi] >= STRAY_RAW_CENTRE * np.percentile(top_raw, 90)
+        out[k] = (att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) & (_roundness(top) > STRAY_ROUNDNESS)
+        if out[k]:
+            out[k] = _raw_centre_stands(att_raw, top, x0, y0, cxi, cyi)
         if out[k]:
             # a sphere falls away on every side of its top; a piece cut out of
             # a ring or a trace keeps its arms (as dense as the piece) beyond it
@@ -652,15 +646,35 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
             big[y0 - ya:y0 - ya + top.shape[0], x0 - xa:x0 - xa + top.shape[1]] = top
             ring = (cv2.dilate(big, np.ones((5, 5), np.uint8)) > 0) & (big == 0)
             out[k] = np.percentile(att[ya:yb, xa:xb][ring], 90) <= STRAY_ARMS * masks.peak[k]
-        if not out[k] and STRAY_HOLE_ROUNDNESS is not None \
-                and att[min(max(int(round(masks.cy[k])), 0), h - 1),
-                        min(max(int(round(masks.cx[k])), 0), w - 1)] >= STRAY_CENTRE * masks.peak[k]:
+        if not out[k] and STRAY_HOLE_ROUNDNESS is not None:
             hole = _top_in_hole(masks, att, k, att_raw)
             if hole is not None:
                 out[k] = True
                 centre[k] = hole[0], hole[1]
                 radius[k] = hole[2]
     return out, centre, radius
+
+
+def _roundness(top):
+    """Circularity of a bool mask's pixels against its longest outer contour."""
+    import cv2
+
+    cnts, _ = cv2.findContours(top.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    perim = max(cv2.arcLength(c, True) for c in cnts) if cnts else 0.0
+    return circularity(np.array([float(np.count_nonzero(top))]), np.array([perim]))[0]
+
+
+def _raw_centre_stands(att_raw, top, x0, y0, xc, yc):
+    """Whether the unsmoothed map at ``(xc, yc)`` (frame px) reaches :data:`STRAY_RAW_CENTRE` of its top.
+
+    The smoothing fills the 1-2 px hole of a small via ring: the unsmoothed
+    map still shows it (a sphere's centre is its peak). ``top`` (bool) has
+    its corner at ``(x0, y0)``. True when there is no such test or map.
+    """
+    if att_raw is None or STRAY_RAW_CENTRE is None:
+        return True
+    top_raw = att_raw[y0:y0 + top.shape[0], x0:x0 + top.shape[1]][top.view(bool)]
+    return bool(att_raw[yc, xc] >= STRAY_RAW_CENTRE * np.percentile(top_raw, 90))
 
 
 #: A stray ball inside a denser ring (a via barrel it lies in or on): its top,
@@ -681,22 +695,23 @@ HOLE_REACH = 3.0
 def _top_in_hole(masks, att, k, att_raw=None):
     """The top of a sphere lying inside a denser ring, ``(x, y, radius)`` px, or None.
 
-    The top is the pixels of joint ``k`` connected to its centre and between
-    :data:`STRAY_TOP_FRACTION` and 1.1 x the centre's attenuation (above that
-    is the ring), opened by a 3 x 3 disc to cut the ring's blurred flank off
-    it. A sphere's top is a round disc whose highest point is its centre.
+    The joint's centre must stand at :data:`STRAY_CENTRE` of its core's peak
+    (an empty ring's hole does not). The top is the pixels of joint ``k``
+    connected to its centre and between :data:`STRAY_TOP_FRACTION` and 1.1 x
+    the centre's attenuation (above that is the ring), opened by a 3 x 3 disc
+    to cut the ring's blurred flank off it. A sphere's top is a round disc
+    whose highest point is its centre.
     """
     import cv2
 
     x0, y0, x1, y1 = masks.bbox[k]
     own = masks.labels[y0:y1, x0:x1] == k
     a = att[y0:y1, x0:x1]
-    a_raw = att_raw[y0:y1, x0:x1] if att_raw is not None else None
     cx, cy = int(round(masks.cx[k])) - x0, int(round(masks.cy[k])) - y0
     if not (0 <= cy < a.shape[0] and 0 <= cx < a.shape[1]) or not own[cy, cx]:
         return None
     c = float(a[cy, cx])
-    if not c > 0:
+    if not (c > 0 and c >= STRAY_CENTRE * masks.peak[k]):
         return None
     band = (own & (a >= STRAY_TOP_FRACTION * c) & (a <= 1.1 * c)).astype(np.uint8)
     band = cv2.morphologyEx(band, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -707,9 +722,7 @@ def _top_in_hole(masks, att, k, att_raw=None):
     ys, xs = np.nonzero(top)
     if ys.size < 5 or c < STRAY_CENTRE * float(a[top].max()):
         return None
-    cnts, _ = cv2.findContours(top.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    perim = max(cv2.arcLength(q, True) for q in cnts) if cnts else 0.0
-    if circularity(np.array([float(ys.size)]), np.array([perim]))[0] < STRAY_HOLE_ROUNDNESS:
+    if _roundness(top) < STRAY_HOLE_ROUNDNESS:
         return None
     x, y = xs.mean(), ys.mean()
     # walled in: every way out of the top climbs onto the denser ring within
@@ -723,11 +736,8 @@ def _top_in_hole(masks, att, k, att_raw=None):
     walled = (att[py, px] >= HOLE_WALL * c).any(axis=1)
     if walled.mean() < HOLE_WALLED_SHARE:
         return None
-    if att_raw is not None:
-        # a small ring's hole, filled by the smoothing, still dips in the map
-        yi, xi = int(round(y)), int(round(x))
-        if a_raw[yi, xi] < STRAY_RAW_CENTRE * np.percentile(a_raw[top], 90):
-            return None
+    if not _raw_centre_stands(att_raw, top, x0, y0, int(round(x)) + x0, int(round(y)) + y0):
+        return None
     return x + x0, y + y0, r_top / np.sqrt(1 - STRAY_TOP_FRACTION ** 2)
 
 
@@ -1323,6 +1333,11 @@ def _covered_balls(att, masks, on_site, d_site, typ_peak):
     return out
 
 
+def _ball_like(ids, area, med_area, touches_edge, solid):
+    """Labels among ``ids`` of solid, ball-sized blobs (0.35-2.5 x the typical area) inside the frame."""
+    return ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~touches_edge[ids] & solid[ids]]
+
+
 def first_look_diameter(diameter_px):
     """The search scale (px) of a frame's first segmentation: the joint size
     found or given, 12 px when there is none or it is under 4 px."""
@@ -1420,8 +1435,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     solid = _solid_centres(prep.att_smooth, masks, cxi, cyi)
     # the lattice is fitted on solid, ball-sized blobs only: dog-bone vias sit
     # between four balls and would make a finer, 45-degree lattice
-    ball_like = ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~masks.touches_edge[ids]
-                    & solid[ids]]
+    ball_like = _ball_like(ids, area, med_area, masks.touches_edge, solid)
     rows = cols = None
     depop = ()
     if pkg is not None:
@@ -1478,8 +1492,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     site_xy = np.full((n + 1, 2), np.nan)
     rc = np.full((n + 1, 2), -1)
     residue_at = {}
-    seated = ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~masks.touches_edge[ids] & solid[ids]]
-    peak0 = float(np.median(masks.peak[seated])) if seated.size else np.inf
+    # (the ball-like blobs again: a split above renumbers the joints)
+    ball_like = _ball_like(ids, area, med_area, masks.touches_edge, solid)
+    peak0 = float(np.median(masks.peak[ball_like])) if ball_like.size else np.inf
     if fit is not None:
         basis = np.stack([fit.u, fit.v], 1)
         frac = np.linalg.solve(basis, (fit_pts[ids] - fit.origin).T).T      # (col, row)

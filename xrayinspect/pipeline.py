@@ -206,8 +206,7 @@ def pins_flank_pad(joints, angle_deg=0.0, min_per_side=2, balance=None):
     Every bottom-terminated package has its terminals on two opposite sides
     (SON, DFN) or on all four (QFN), as many on one as on the other; the
     balls of a BGA beside a dense part taken for a pad all lie to one side
-    of it. ``balance`` (default :data:`PIN_SIDE_BALANCE`): the share of the
-    fuller side's pins the other must hold.
+    of it.
 
     Parameters
     ----------
@@ -217,6 +216,9 @@ def pins_flank_pad(joints, angle_deg=0.0, min_per_side=2, balance=None):
         The pad's orientation, degrees.
     min_per_side : int
         Pins a side needs to count.
+    balance : float, optional
+        Share of the fuller side's pins the other side must hold (default
+        :data:`PIN_SIDE_BALANCE`; 0 for any two sides of ``min_per_side``).
 
     Returns
     -------
