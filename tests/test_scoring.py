@@ -1404,3 +1404,14 @@ def test_missing_ball_beside_a_stitching_band_is_found_by_its_bare_pad():
     assert all(_near(called, x, y, 0.35 * pitch) for x, y in truth)
     assert all(any(np.hypot(j.x_px - x, j.y_px - y) < 0.35 * pitch for x, y in truth) for j in called)
 
+
+def test_stray_solder_carries_no_void_outlines():
+    """Stray solder is judged by being there, its voids are not measured (void % 0): the sidecar
+    and overlay carry no void outline for it either (before: the gap between a stray ball and the
+    via ring it lies in was outlined as a void of it, (6700000, 95))."""
+    f = generate_frame((6700000, 95), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    extra = [j for j in r.joints if "extra" in j.defects]
+    assert len(extra) >= 3
+    assert all(j.void_contours == [] and j.void_pct == 0 for j in extra)
+    assert any(j.void_contours for j in r.joints if "extra" not in j.defects)

@@ -1652,7 +1652,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     for vid in range(1, len(vs.void_owner)):
         by_joint.setdefault(int(vs.void_owner[vid]), []).append(vcont[vid])
     for k, j in zip([k for k in ids if is_joint[k]], joints):
-        j.void_contours = by_joint.get(int(k), [])
+        # stray solder's voids are not measured (its void % is 0): none drawn
+        # either (the gap between a ball and the via ring it lies in read as one)
+        j.void_contours = [] if "extra" in j.defects else by_joint.get(int(k), [])
     if fit is not None and FAINT_FRACTION is not None:
         for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ_peak, med_area):
             j = JointResult(joint_id=0, kind="ball", grid_row=-1, grid_col=-1, x_px=st["x_px"], y_px=st["y_px"],
