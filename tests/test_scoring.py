@@ -355,6 +355,27 @@ def test_saturated_head_in_pillow_balls_keep_a_peak_and_a_score():
     assert sum("hip" in j.defects for j in others) <= 2
 
 
+@pytest.mark.parametrize("index, tilt", [(8, 43.88544), (28, 31.09904)])
+def test_oblique_8bit_via_rings_over_balls_are_not_head_in_pillow(index, tilt):
+    """Oblique 8-bit TIFF frames (development seeds 6,980,000+): dense via rings seen across the
+    rims of balls clip at the export's black level, and each such ball read as tall as its
+    clipped pixels said - a head-in-pillow call (5 false calls in frame 8, 6 in frame 28, every
+    one with its clipped patch 0.3-0.9 radii off the ball's centre; bridged balls, whose necks
+    lie across them in these views, made up 4 of the first 5). The true head-in-pillow balls,
+    whose clipped cores are centred, are still found."""
+    from xrayinspect.evaluation import match
+
+    f = generate_frame((6980000, index), package="bga", shape=(1024, 1024), tilt_deg=tilt, export="tiff8")
+    r = score_frame(f.image)
+    tj = f.truth["joints"]
+    pairs, _, _ = match(tj, r.joints)
+    true_hip = [r.joints[b] for a, b in pairs if "hip" in tj[a]["defects"]]
+    false_hip = [r.joints[b] for a, b in pairs if "hip" not in tj[a]["defects"] and "hip" in r.joints[b].defects]
+    assert len(true_hip) >= 5
+    assert sum("hip" in j.defects for j in true_hip) >= len(true_hip) - 1
+    assert len(false_hip) <= 2, [(round(j.x_px), round(j.y_px), j.defects) for j in false_hip]
+
+
 def test_qfn_pad_is_not_a_denser_part_beside_it():
     """A QFN whose frame also holds a part denser than solder (a black block beside the package):
     the densest area has no pins around it, so the pad is looked for again without it (before:

@@ -1554,6 +1554,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     # a ball with something denser than solder across it (a via barrel, a part
     # seen through it) cannot be compared with its neighbours: no hip call
     obstructed = (vs.foreign_frac if vs.foreign_frac is not None else np.zeros(n + 1)) > OBSTRUCTED_FRAC
+    # ... nor one whose height came from clipped pixels off its centre
+    clip_aside = vs.clip_aside if vs.clip_aside is not None else np.zeros(n + 1, bool)
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
@@ -1630,7 +1632,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         offset_px=float(offset[k]), diameter_px=float(dia[k]), area_px=float(area[k]),
                         circularity=float(circ[k]), void_pct=float(vs.void_pct[k]),
                         largest_void_pct=float(vs.largest_void_pct[k]), void_count=int(vs.void_count[k]),
-                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k]) else 0.0, partial=bool(masks.touches_edge[k] or covered[k]),
+                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k] and not clip_aside[k]) else 0.0, partial=bool(masks.touches_edge[k] or covered[k]),
                         peak_att=float(vs.dome_peak[k]), contour=contours[k])
         j.void_contours = []
         if stray[k] and not masks.touches_edge[k]:
