@@ -377,49 +377,41 @@ def _concentric(xs, ys, lab, over, n, area, mx, my):
     return (co > 0) & (np.hypot(ox - mx, oy - my) < CONCENTRIC_FRAC * radius)
 
 
-#: A ball whose clipped pixels made it taller (:data:`CLIP_HEIGHT`) but whose
-#: most central clipped patch lies further than this fraction of its radius
-#: from its centre was clipped by something denser than solder across it (a
-#: via barrel over its rim in an oblique view), not by its own height: a
-#: taller ball's dome reaches the clipped level first at its centre. Its peak
-#: is then not known and head-in-pillow is not judged on it (None: off).
+#: A taller ball's dome reaches the clipped level first at its centre: its
+#: height (:data:`CLIP_HEIGHT`) is read from its most central clipped patch
+#: alone, and only if that patch's centroid lies within this fraction of its
+#: radius of its centre. Clipped pixels elsewhere are something denser than
+#: solder across it (a via barrel over its rim in an oblique view). A ball
+#: with clipped pixels but no central patch has an unknown peak and is not
+#: judged for head-in-pillow (None: every clipped pixel counts, as before).
 #: Development frames (500 straight, 40 oblique 8-bit): the clipped patches
 #: of 320 head-in-pillow balls lie 0.00-0.25 radii off centre; 27 false calls
-#: stood on patches 0.31-1.02 off (via rings over the rim); all gone at 0.3,
-#: no true call lost. (The ball still counts as its neighbours' reference
-#: with the height its clipped pixels give, as before: on windowed 8-bit
-#: frames of flat-topped balls, scripts/altsim.py, dropping that height made
-#: its neighbours stand out.)
+#: stood on patches 0.31-1.02 off (via rings over the rim): all gone at 0.3,
+#: no true call lost; 4 more went once the central patch alone sets the
+#: height (a ring's pixels had widened the core). (A ball without a central
+#: patch still counts as its neighbours' reference with the height all its
+#: clipped pixels give, as before: on windowed 8-bit frames of flat-topped
+#: balls, scripts/altsim.py, dropping that height made its neighbours stand out.)
 CLIP_CORE_OFFSET = 0.3
 
 
-def _clip_offset(xs, ys, lab, sat, n, mx, my, area):
-    """Offset of each joint's most central clipped patch from its centre, joint radii.
-
-    Parameters
-    ----------
-    xs, ys, lab : ndarray
-        Column, row (px) and joint label of every joint pixel.
-    sat : ndarray of bool
-        Whether each joint pixel is clipped.
-    n : int
-        Number of joints.
-    mx, my : ndarray
-        Joint centroids, px, per label.
-    area : ndarray
-        Joint areas, px, per label.
+def _clip_core(xs, ys, lab, sat, n, mx, my, area):
+    """Each joint's most central clipped patch, and its offset from the joint's centre.
 
     Returns
     -------
-    ndarray
-        Per label: distance from the joint's centroid to the centroid of the
-        nearest of its 8-connected clipped patches, in radii of the joint's
-        equal-area disc; ``inf`` where the joint has no clipped pixel.
+    core : ndarray of bool
+        Per joint pixel: in its joint's most central clipped patch.
+    off : ndarray
+        Per label: distance from the joint's centroid to that patch's
+        centroid, in radii of the joint's equal-area disc; ``inf`` where
+        the joint has no clipped pixel.
     """
     off = np.full(n + 1, np.inf)
+    core = np.zeros_like(sat)
     idx = np.flatnonzero(sat)
     if idx.size == 0:
-        return off
+        return core, off
     y, x = ys[idx], xs[idx]
     y0, x0 = int(y.min()), int(x.min())
     img = np.zeros((int(y.max()) - y0 + 1, int(x.max()) - x0 + 1), np.uint8)
@@ -432,8 +424,14 @@ def _clip_offset(xs, ys, lab, sat, n, mx, my, area):
     px, py = np.bincount(inv, x) / cnt, np.bincount(inv, y) / cnt
     kl = uk % (n + 1)
     radius = np.sqrt(np.maximum(area, 1) / np.pi)
-    np.minimum.at(off, kl, np.hypot(px - mx[kl], py - my[kl]) / radius[kl])
-    return off
+    d = np.hypot(px - mx[kl], py - my[kl]) / radius[kl]
+    order = np.lexsort((d, kl))             # by joint, nearest patch first
+    first = order[np.r_[True, kl[order][1:] != kl[order][:-1]]]
+    off[kl[first]] = d[first]
+    nearest = np.zeros(uk.size, bool)
+    nearest[first] = True
+    core[idx[nearest[inv]]] = True
+    return core, off
 
 
 def _group_quantile(values, groups, n, q):
@@ -609,11 +607,16 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
                 # core says where the window cut, not how tall the ball is
                 big[:] = False
             if big.any():
-                level = np.zeros(n + 1)
-                np.maximum.at(level, lab[sat], a[sat])
-                rho_c = _group_quantile(rho[sat], lab[sat], n, 0.75)
+                use = sat
                 if CLIP_CORE_OFFSET is not None:
-                    clip_aside = big & (_clip_offset(xs, ys, lab, sat, n, mx, my, area) > CLIP_CORE_OFFSET)
+                    # a ball's own core is its central clipped patch; other
+                    # patches (copper over its rim) say nothing of its height
+                    core, off = _clip_core(xs, ys, lab, sat, n, mx, my, area)
+                    clip_aside = big & (off > CLIP_CORE_OFFSET)
+                    use = np.where(clip_aside[lab], sat, core)
+                level = np.zeros(n + 1)
+                np.maximum.at(level, lab[use], a[use])
+                rho_c = _group_quantile(rho[use], lab[use], n, 0.75)
                 edge = prof[np.minimum((rho_c / PROFILE_BIN).astype(int), nb - 1)]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     from_clip = np.where(big & (edge > 0.05), level / np.maximum(edge, 1e-3), 0.0)
