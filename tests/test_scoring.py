@@ -376,6 +376,24 @@ def test_oblique_8bit_via_rings_over_balls_are_not_head_in_pillow(index, tilt):
     assert len(false_hip) <= 2, [(round(j.x_px), round(j.y_px), j.defects) for j in false_hip]
 
 
+def test_ball_merged_with_a_dense_via_ring_keeps_its_mask():
+    """Oblique 8-bit TIFF (development frame (6,980,000, 18), 27 degrees): three balls each touch
+    a via ring far denser than solder, and the cap clip kept the larger bright piece - the ring,
+    swollen by blur - and cut the ball away: 4 balls lost, 3 rings reported as misaligned
+    head-in-pillow balls at 8-9 x the typical peak. The cap is now the piece with the most pixels
+    at solder level."""
+    f = generate_frame((6980000, 18), package="bga", shape=(1024, 1024), tilt_deg=27.49224, export="tiff8")
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    tp, fp, fn = t.det
+    assert fn <= 1 and fp <= 1, t.det
+    assert t.fp["misaligned"] == 0 and t.fp["hip"] == 0
+    whole = [j for j in r.joints if j.peak_att > 0 and not j.partial]
+    typical = np.median([j.peak_att for j in whole])
+    assert max(j.peak_att for j in whole) < 3 * typical
+
+
 def test_qfn_pad_is_not_a_denser_part_beside_it():
     """A QFN whose frame also holds a part denser than solder (a black block beside the package):
     the densest area has no pins around it, so the pad is looked for again without it (before:
