@@ -376,6 +376,20 @@ def test_oblique_8bit_via_rings_over_balls_are_not_head_in_pillow(index, tilt):
     assert len(false_hip) <= 2, [(round(j.x_px), round(j.y_px), j.defects) for j in false_hip]
 
 
+def test_via_ring_over_a_ball_centre_is_not_its_clipped_core():
+    """Oblique PNG-8 stitched frame at 2048 px (development frame (6,990,000, 4), 32 degrees): a
+    dense via ring lies over the upper half of each ball in a band of rows; with the ball's
+    centre it clips into one patch, centred enough, so each of those balls read 1.4-1.6 x as tall
+    as the others: 28 false head-in-pillow calls. A taller ball's own clipped core is a filled
+    disc; those patches fill 0.19-0.30 of the disc they span."""
+    f = generate_frame((6990000, 4), package="bga", shape=(2048, 2048), tilt_deg=31.8034, export="png8")
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.det[0] > 700 and t.det[2] <= 2
+    assert t.fp["hip"] <= 2, t.fp["hip"]
+
+
 def test_ball_merged_with_a_dense_via_ring_keeps_its_mask():
     """Oblique 8-bit TIFF (development frame (6,980,000, 18), 27 degrees): three balls each touch
     a via ring far denser than solder, and the cap clip kept the larger bright piece - the ring,
