@@ -56,15 +56,10 @@ def test_round_void_is_measured_and_rim_crescent_is_not_a_void():
     assert vs.void_pct[15] < 2, vs.void_pct[15]
 
 
-def test_a_ball_clipped_at_its_core_is_as_tall_as_its_clipped_core_says():
-    """Nine balls of radius 20 px, the middle one twice as tall (peak 2 vs 1); the export clips
-    everything above 1.2 (its core out to rho 0.8), as a saturated 8-bit frame does to a
-    head-in-pillow ball. The clipped level alone says 1.2; the width of the clipped core says
-    about 2 (measured 1.70 of the others; 1.2 without the rule)."""
-    import cv2
-
-    from xrayinspect.voids import ball_voids
-
+def _nine_clipped_balls(dense=None):
+    """Nine blurred domes of radius 20 px, peak 1, the middle one (label 5) twice as tall, and
+    where ``dense(xx, yy)`` holds (None: nowhere) 3 units denser still; the export clips everything above
+    1.2, as a saturated 8-bit frame does. Returns ``ball_voids`` on it."""
     h = w = 200
     yy, xx = np.mgrid[:h, :w].astype(float)
     att = np.zeros((h, w), np.float32)
@@ -75,11 +70,20 @@ def test_a_ball_clipped_at_its_core_is_as_tall_as_its_clipped_core_says():
         peak = 2.0 if k == 4 else 1.0
         att = np.where(rr < 1, peak * np.sqrt(np.clip(1 - rr ** 2, 0, 1)), att).astype(np.float32)
         lab[rr < 1] = k + 1
+    if dense is not None:
+        att = np.where(dense(xx, yy), att + 3.0, att).astype(np.float32)
     att = cv2.GaussianBlur(att, (0, 0), 1.0)
     # the pipeline marks clipped pixels and the 1 px of blur around them
     sat = cv2.dilate((att >= 1.2).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     att = np.minimum(att, 1.2).astype(np.float32)
-    v = ball_voids(att, lab, 9, clipped=sat, fit_gamma=False)
+    return ball_voids(att, lab, 9, clipped=sat, fit_gamma=False)
+
+
+def test_a_ball_clipped_at_its_core_is_as_tall_as_its_clipped_core_says():
+    """The middle one of nine balls stands twice as tall; the export clips its core out to rho
+    0.8, as it does to a head-in-pillow ball. The clipped level alone says 1.2; the width of the
+    clipped core says about 2 (measured 1.70 of the others; 1.2 without the rule)."""
+    v = _nine_clipped_balls()
     others = np.median(v.dome_peak[[1, 2, 3, 4, 6, 7, 8, 9]])
     assert 0.9 < others < 1.1
     assert 1.5 < v.dome_peak[5] / others < 2.3
@@ -87,29 +91,13 @@ def test_a_ball_clipped_at_its_core_is_as_tall_as_its_clipped_core_says():
 
 
 def test_a_ball_clipped_off_its_centre_is_not_taller_but_unknown():
-    """Nine balls of radius 20 px, peak 1. The middle one is twice as tall, so the export clips
-    its core (centred on it); the top-right one has a dense via ring over its rim, which clips
-    too, off its centre, as in an oblique 8-bit frame. A taller ball reaches the clipped level
-    first at its centre: the first is taller (its clipped core says so), the second's clipped
+    """As above, and the top-right ball has a dense via ring over its rim, which clips too, off
+    its centre, as in an oblique 8-bit frame. A taller ball reaches the clipped level first at its
+    centre: the middle one is taller (its clipped core says so), the top-right one's clipped
     pixels say nothing of its height and it is marked ``clip_aside`` (its head-in-pillow score
     is then not judged; its clipped pixels alone read it 2.4 x as tall as the others)."""
-    h = w = 200
-    yy, xx = np.mgrid[:h, :w].astype(float)
-    att = np.zeros((h, w), np.float32)
-    lab = np.zeros((h, w), np.int32)
-    for k in range(9):
-        cx, cy = 35 + 65 * (k % 3), 35 + 65 * (k // 3)
-        rr = np.hypot(xx - cx, yy - cy) / 20.0
-        peak = 2.0 if k == 4 else 1.0
-        att = np.where(rr < 1, peak * np.sqrt(np.clip(1 - rr ** 2, 0, 1)), att).astype(np.float32)
-        lab[rr < 1] = k + 1
     # a copper via ring (4 px radius, denser than any solder) over the rim of ball 3
-    ring = np.abs(np.hypot(xx - (165 + 14), yy - (35 - 10)) - 4.0) < 1.5
-    att = np.where(ring, att + 3.0, att).astype(np.float32)
-    att = cv2.GaussianBlur(att, (0, 0), 1.0)
-    sat = cv2.dilate((att >= 1.2).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    att = np.minimum(att, 1.2).astype(np.float32)
-    v = ball_voids(att, lab, 9, clipped=sat, fit_gamma=False)
+    v = _nine_clipped_balls(lambda xx, yy: np.abs(np.hypot(xx - (165 + 14), yy - (35 - 10)) - 4.0) < 1.5)
     assert v.clip_aside[3] and not v.clip_aside[5]
     assert not v.clip_aside[[1, 2, 4, 6, 7, 8, 9]].any()
     others = np.median(v.dome_peak[[1, 2, 4, 6, 7, 8, 9]])

@@ -248,9 +248,10 @@ class VoidStats:
     #: The frame's shared radial profile (fraction of the peak per PROFILE_BIN of
     #: elliptical radius), None for flat lands.
     profile: np.ndarray = None
-    #: Joints made taller by clipped pixels that lie off their centre
-    #: (:data:`CLIP_CORE_OFFSET`): something denser than solder reached the
-    #: clipped level, not the joint's own height, so their peak is not known.
+    #: Joints whose clipped pixels made them taller but are not a filled core
+    #: centred on them (:data:`CLIP_CORE_OFFSET`, :data:`CLIP_CORE_FILL`):
+    #: something denser than solder reached the clipped level, not the joint's
+    #: own height, so their peak is not known.
     clip_aside: np.ndarray = None
 
 
@@ -409,6 +410,17 @@ CLIP_CORE_FILL = 0.5
 
 def _clip_core(xs, ys, lab, sat, n, mx, my, area):
     """Each joint's most central clipped patch, and its offset from the joint's centre.
+
+    Parameters
+    ----------
+    xs, ys, lab : ndarray
+        Column, row (px) and joint label of every joint pixel.
+    sat : ndarray of bool
+        Whether each joint pixel is clipped.
+    n : int
+        Number of joints.
+    mx, my, area : ndarray
+        Joint centroids (px) and areas (px), per label.
 
     Returns
     -------
