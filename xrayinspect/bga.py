@@ -1574,7 +1574,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     # seen through it) cannot be compared with its neighbours: no hip call
     obstructed = (vs.foreign_frac if vs.foreign_frac is not None else np.zeros(n + 1)) > OBSTRUCTED_FRAC
     # ... nor one made taller by clipped pixels that are not its own centred core
-    clip_aside = vs.clip_aside if vs.clip_aside is not None else np.zeros(n + 1, bool)
+    clip_aside = vs.clip_aside
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])

@@ -251,7 +251,8 @@ class VoidStats:
     #: Joints whose clipped pixels made them taller but are not a filled core
     #: centred on them (:data:`CLIP_CORE_OFFSET`, :data:`CLIP_CORE_FILL`):
     #: something denser than solder reached the clipped level, not the joint's
-    #: own height, so their peak is not known.
+    #: own height, so their peak is not known (bool per label; ball_voids
+    #: always sets it, all False for flat lands).
     clip_aside: np.ndarray = None
 
 
