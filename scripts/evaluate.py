@@ -15,6 +15,7 @@ and up; do not tune anything on them), writes them with
 * with the Fiji-style baseline :func:`xrayinspect.baseline.score_baseline`;
 
 and prints a markdown table of the headline figures against their targets,
+with a 95% interval of each no-recipe figure from resampling the frames,
 plus the head-in-pillow ROC (``docs/hip_roc.csv``, ``docs/images/hip_roc.png``).
 
 Usage::
@@ -45,7 +46,7 @@ import numpy as np
 
 from xrayinspect import io as xio
 from xrayinspect.baseline import score_baseline
-from xrayinspect.evaluation import Tally, match
+from xrayinspect.evaluation import Tally, bootstrap_intervals, match
 from xrayinspect.pipeline import score_frame
 from xrayinspect.recipe import load_recipe
 from xrayinspect.results import FrameResult
@@ -80,6 +81,10 @@ ROWS = [
     ("pin_bridge_f1", "QFN pin bridge F1", ">=0.98", ">=", 0.98, "qfn"),
     ("pin_missing_f1", "QFN pin missing F1", "-", None, None, "qfn"),
 ]
+#: Rows whose figures come from the QFN extras (_Extra), not from a Tally: no interval.
+_EXTRA_KEYS = ("vias_never_void", "pin_f1", "pin_bridge_f1", "pin_missing_f1")
+#: Last column: where the no-recipe figure would fall on another set of as many frames.
+INTERVAL_HEADER = "no recipe, 95% interval"
 #: Metric labels every table has (the smoke test checks them).
 ROW_LABELS = [r[1] for r in ROWS]
 
@@ -271,7 +276,7 @@ def write_roc(rows, auc, csv_path, png_path, threshold=HIP_THRESHOLD):
 
 
 def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_BGA, seed_qfn=SEED_QFN,
-             progress=True, modality="radiograph"):
+             progress=True, modality="radiograph", n_boot=1000):
     """Generate, score and tally a held-out set.
 
     Parameters
@@ -289,12 +294,15 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
     modality : {"radiograph", "ct"}
         What the BGA frames are: projections, or reconstructed slices through
         the balls' mid-height (head-in-pillow is not judged on slices).
+    n_boot : int
+        Resamples of the frames for the no-recipe figures' 95% intervals
+        (:func:`xrayinspect.evaluation.bootstrap_intervals`).
 
     Returns
     -------
     dict
         ``table`` (markdown text), ``values`` ({method: {key: value}}),
-        ``counts`` ({key: n cases}), ``hip_rows``, ``hip_auc``, ``hip_f1_at_threshold``,
+        ``counts`` ({key: n cases}), ``intervals`` ({key: (low, high)}, no recipe), ``hip_rows``, ``hip_auc``, ``hip_f1_at_threshold``,
         ``frames``, ``seconds``.
     """
     t_start = time.perf_counter()
@@ -329,6 +337,7 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
         frames = _frames(data)
         tallies = {m: {"bga": Tally(), "qfn": Tally(), "all": Tally()} for m in METHODS}
         extra = {m: _Extra() for m in METHODS}
+        per_frame = {"bga": [], "qfn": []}      # the CLI's tally of each frame, for the intervals
         for i, (stem, img_path, truth_path, recipe_path) in enumerate(frames):
             say(f"  [{i + 1}/{len(frames)}] {stem}: recipe pass + baseline")
             truth = json.loads(truth_path.read_text(encoding="utf-8"))
@@ -344,12 +353,15 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
                 tallies[m]["all"].add(truth, r)
                 if pkg == "qfn":
                     extra[m].add(truth, r)
+            one = Tally()
+            one.add(truth, res["cli"])
+            per_frame[pkg].append(one)
         values, counts = {}, {}
         for m in METHODS:
             s = {src: tallies[m][src].summary() for src in ("bga", "qfn", "all")}
             v = {}
             for key, *_rest, src in ROWS:
-                if key in ("vias_never_void", "pin_f1", "pin_bridge_f1", "pin_missing_f1"):
+                if key in _EXTRA_KEYS:
                     v[key] = extra[m].summary()[key] if n_qfn else float("nan")
                 else:
                     v[key] = s[src].get(key, float("nan"))
@@ -367,25 +379,38 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
                 counts["vias_never_void"] = extra[m].summary()["n_vias"]
                 counts["pin_bridge_f1"] = extra[m].summary()["n_pin_bridge"]
                 counts["pin_missing_f1"] = extra[m].summary()["n_pin_missing"]
+        intervals = {}
+        for src, pool in (("bga", per_frame["bga"]), ("qfn", per_frame["qfn"]),
+                          ("all", per_frame["bga"] + per_frame["qfn"])):
+            keys = [key for key, *_r, s_ in ROWS if s_ == src and key not in _EXTRA_KEYS]
+            intervals.update(bootstrap_intervals(pool, keys, n_boot=n_boot))
         hip_scores = tallies["cli"]["bga"].hip_scores
         roc_rows, auc = hip_roc(hip_scores)
         f1_thr = hip_f1_at(hip_scores)
-        lines = ["| metric | target | " + " | ".join(HEADERS[m] for m in METHODS) + " |",
-                 "|---|---|" + "---|" * len(METHODS)]
+        lines = ["| metric | target | " + " | ".join(HEADERS[m] for m in METHODS) + f" | {INTERVAL_HEADER} |",
+                 "|---|---|" + "---|" * (len(METHODS) + 1)]
         misses = []
         for key, label, ttxt, op, tval, src in ROWS:
             lab = label + (f" (n={counts[key]})" if key in counts else "")
             cells = [_fmt(values[m][key], key) for m in METHODS]
-            lines.append(f"| {lab} | {ttxt} | " + " | ".join(cells) + " |")
+            lo, hi = intervals.get(key, (float("nan"), float("nan")))
+            span = f"{_fmt(lo, key)} - {_fmt(hi, key)}" if math.isfinite(lo) else "n/a"
+            lines.append(f"| {lab} | {ttxt} | " + " | ".join(cells) + f" | {span} |")
             if op is not None:
                 for m in ("cli", "recipe"):
                     x = values[m][key]
                     if not (isinstance(x, float) and math.isnan(x)):
                         ok = x >= tval if op == ">=" else x <= tval
                         if not ok:
-                            misses.append(f"{label}: {HEADERS[m]} {_fmt(x, key)} vs target {ttxt}")
+                            note = ""
+                            lo, hi = intervals.get(key, (float("nan"), float("nan")))
+                            if m == "cli" and math.isfinite(lo):
+                                inside = lo <= tval <= hi
+                                note = (f" (95% interval {_fmt(lo, key)} - {_fmt(hi, key)}: the target is "
+                                        + ("inside it, the set cannot tell" if inside else "outside it") + ")")
+                            misses.append(f"{label}: {HEADERS[m]} {_fmt(x, key)} vs target {ttxt}{note}")
         table = "\n".join(lines)
-        return {"table": table, "values": values, "counts": counts, "hip_rows": roc_rows, "hip_auc": auc,
+        return {"table": table, "values": values, "counts": counts, "intervals": intervals, "hip_rows": roc_rows, "hip_auc": auc,
                 "hip_f1_at_threshold": f1_thr, "hip_n": (sum(h for _, h in hip_scores), len(hip_scores)),
                 "misses": misses, "frames": len(frames), "seconds": time.perf_counter() - t_start}
     finally:
@@ -429,7 +454,9 @@ def main(argv=None):
               "QFN rows: QFN frames. `vias-never-void rate`: share of the truth's thermal vias that were "
               "recognised as vias (so not counted as voids). The baseline (`xrayinspect.baseline`, a Fiji-style "
               "Otsu + Analyze Particles macro) has no lattice and no QFN model; n/a where it has no figure. "
-              "`n=` is the number of truth cases of each row.", "", out, ""]
+              "`n=` is the number of truth cases of each row. The last column is where the no-recipe "
+              "figure falls on 95% of resamples of these frames (whole frames drawn with replacement, "
+              "1000 times): how far another set of as many frames could move it.", "", out, ""]
         Path(a.write_docs).write_text("\n".join(md), encoding="utf-8")
     return 0
 

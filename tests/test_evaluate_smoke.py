@@ -23,7 +23,8 @@ def test_evaluate_two_bga_frames(tmp_path, load_script):
     table = r["table"]
     lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == ["metric", "target", "xrayinspect (no recipe)", "xrayinspect (with recipe)", "baseline"]
+    assert header == ["metric", "target", "xrayinspect (no recipe)", "xrayinspect (with recipe)", "baseline",
+                      "no recipe, 95% interval"]
     body = {}
     for ln in lines[1:]:
         cells = [c.strip() for c in ln.strip("|").split("|")]
@@ -37,6 +38,11 @@ def test_evaluate_two_bga_frames(tmp_path, load_script):
         for c in cells[2:5]:
             assert _number(c) is not None and math.isfinite(_number(c)), (label, cells)
     assert r["frames"] == 2
+    # every BGA row has an interval, and the figure of the whole set lies in it
+    for key in ("detection_f1", "void_abs_err_mean_pp", "frame_verdict_acc"):
+        lo, hi = r["intervals"][key]
+        assert lo <= r["values"]["cli"][key] <= hi, (key, lo, hi)
+    assert body["ball detection F1"][5] != "n/a"
     assert r["values"]["cli"]["detection_f1"] > 0.9
     assert (tmp_path / "out" / "frames.csv").is_file()
 
@@ -70,3 +76,30 @@ def test_qfn_figures_count_pin_bridges_and_missing_pins(load_script):
     s = extra.summary()
     assert s["n_pin_missing"] == 2 and s["pin_missing_f1"] == 1.0
     assert s["n_pin_bridge"] == 2 and s["pin_bridge_f1"] == 1.0
+
+
+def _frame_tally(tp, fp, fn, verdict_ok):
+    t = Tally()
+    t.tp["extra"], t.fp["extra"], t.fn["extra"] = tp, fp, fn
+    t.frames = [int(verdict_ok), 1]
+    return t
+
+
+def test_bootstrap_intervals_cover_the_spread_of_frames():
+    """Frames resampled: a set whose frames all agree has a zero-width interval at its figure; one
+    whose frames disagree has an interval that holds the pooled figure and reaches both ways, and is
+    the same for the same seed."""
+    from xrayinspect.evaluation import bootstrap_intervals
+
+    same = [_frame_tally(3, 0, 1, True) for _ in range(10)]
+    (lo, hi), = bootstrap_intervals(same, ["f1_extra"], n_boot=200).values()
+    pooled = Tally.combined(same).summary()["f1_extra"]
+    assert lo == hi == pooled == 6 / 7
+    mixed = [_frame_tally(4, 0, 0, True)] * 8 + [_frame_tally(0, 2, 3, False)] * 4
+    iv = bootstrap_intervals(mixed, ["f1_extra", "frame_verdict_acc", "f1_hip"], n_boot=500, seed=3)
+    pooled = Tally.combined(mixed).summary()
+    lo, hi = iv["f1_extra"]
+    assert lo < pooled["f1_extra"] < hi and hi - lo > 0.1
+    assert iv["frame_verdict_acc"][0] < 8 / 12 < iv["frame_verdict_acc"][1]
+    assert all(math.isnan(v) for v in iv["f1_hip"])            # no hip case in any frame
+    assert bootstrap_intervals(mixed, ["f1_extra"], n_boot=500, seed=3)["f1_extra"] == (lo, hi)
