@@ -16,7 +16,9 @@ and up; do not tune anything on them), writes them with
 
 and prints a markdown table of the headline figures against their targets,
 with a 95% interval of each no-recipe figure from resampling the frames,
-plus the head-in-pillow ROC (``docs/hip_roc.csv``, ``docs/images/hip_roc.png``).
+plus the head-in-pillow ROC (with ``--write-docs`` into ``docs/hip_roc.csv`` and
+``docs/images/hip_roc.png``; with ``--keep`` into that folder; or where ``--roc-csv`` /
+``--roc-png`` say; a plain run writes no file).
 
 Usage::
 
@@ -418,6 +420,18 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
             tmp.cleanup()
 
 
+def _roc_paths(a):
+    """Where the ROC table and plot go, ``(csv, png)``, or ``(None, None)``: not written."""
+    if a.roc_csv or a.roc_png:
+        csv_path = a.roc_csv or str(Path(a.roc_png).with_suffix(".csv"))
+        return csv_path, a.roc_png or str(Path(csv_path).with_suffix(".png"))
+    if a.write_docs:
+        return str(REPO / "docs" / "hip_roc.csv"), str(REPO / "docs" / "images" / "hip_roc.png")
+    if a.keep:
+        return str(Path(a.keep) / "hip_roc.csv"), str(Path(a.keep) / "hip_roc.png")
+    return None, None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-bga", type=int, default=20)
@@ -427,20 +441,26 @@ def main(argv=None):
     ap.add_argument("--keep", metavar="DIR", help="write frames and results here and keep them")
     ap.add_argument("--modality", choices=("radiograph", "ct"), default="radiograph",
                     help="BGA frames as projections (default) or as CT slices")
-    ap.add_argument("--roc-csv", default=str(REPO / "docs" / "hip_roc.csv"))
-    ap.add_argument("--roc-png", default=str(REPO / "docs" / "images" / "hip_roc.png"))
+    ap.add_argument("--roc-csv", help="write the head-in-pillow ROC here (default: docs/hip_roc.csv with "
+                    "--write-docs, KEEP/hip_roc.csv with --keep, else not written)")
+    ap.add_argument("--roc-png", help="and its plot here (docs/images/hip_roc.png, KEEP/hip_roc.png)")
     ap.add_argument("--write-docs", metavar="MD", nargs="?", const=str(REPO / "docs" / "accuracy.md"),
                     help="also write the report to this markdown file (default docs/accuracy.md)")
     a = ap.parse_args(argv)
+    # a quick run must not rewrite the tracked docs: the ROC goes where it is asked for, beside the
+    # docs it belongs to, or into the kept folder
+    roc_csv, roc_png = _roc_paths(a)
     r = evaluate(a.n_bga, a.n_qfn, a.size, a.workers, keep=a.keep, modality=a.modality)
-    write_roc(r["hip_rows"], r["hip_auc"], a.roc_csv, a.roc_png)
+    if roc_csv:
+        write_roc(r["hip_rows"], r["hip_auc"], roc_csv, roc_png)
     npos, ntot = r["hip_n"]
     cmd = "python scripts/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = [r["table"], "",
             f"Head-in-pillow ROC (CLI, no recipe; {npos} HiP of {ntot} matched balls): AUC = "
             + (f"{r['hip_auc']:.3f}" if math.isfinite(r["hip_auc"]) else "n/a")
             + f"; F1 at the shipped threshold HIP_THRESHOLD={HIP_THRESHOLD:g}: {_fmt(r['hip_f1_at_threshold'], 'f1')}"
-            + f" (ROC in {Path(a.roc_csv).name}, plot in images/{Path(a.roc_png).name})", "",
+            + (f" (ROC in {Path(roc_csv).name}, plot in images/{Path(roc_png).name})" if roc_csv
+               else " (ROC not written: --roc-csv, --keep or --write-docs)"), "",
             f"{r['frames']} frames, {r['seconds']:.0f} s; command: `{cmd.strip()}`; "
             f"date {_dt.date.today().isoformat()}"]
     if r["misses"]:

@@ -103,3 +103,25 @@ def test_bootstrap_intervals_cover_the_spread_of_frames():
     assert iv["frame_verdict_acc"][0] < 8 / 12 < iv["frame_verdict_acc"][1]
     assert all(math.isnan(v) for v in iv["f1_hip"])            # no hip case in any frame
     assert bootstrap_intervals(mixed, ["f1_extra"], n_boot=500, seed=3)["f1_extra"] == (lo, hi)
+
+
+def test_plain_evaluate_run_leaves_the_docs_alone(tmp_path, load_script, monkeypatch):
+    """A quick `python scripts/evaluate.py` wrote docs/hip_roc.csv and its plot over the tracked
+    ones; now the ROC goes to the docs only with --write-docs, into --keep's folder, or where
+    --roc-csv says, and a plain run writes no file. The evaluation itself is stubbed here: only
+    where main() writes is under test."""
+    ev = load_script("evaluate")
+    rows = [{"threshold": 4.0, "tpr": 1.0, "fpr": 0.0, "f1": 1.0}]
+    stub = {"table": "| metric |", "hip_rows": rows, "hip_auc": 1.0, "hip_n": (1, 10),
+            "hip_f1_at_threshold": 1.0, "frames": 1, "seconds": 0.0, "misses": []}
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: stub)
+    written = []
+    monkeypatch.setattr(ev, "write_roc", lambda rows, auc, c, p, **k: written.append((c, p)))
+    ev.main([])
+    assert written == []
+    ev.main(["--keep", str(tmp_path)])
+    assert written[-1] == (str(tmp_path / "hip_roc.csv"), str(tmp_path / "hip_roc.png"))
+    ev.main(["--roc-csv", str(tmp_path / "r.csv")])
+    assert written[-1] == (str(tmp_path / "r.csv"), str(tmp_path / "r.png"))
+    ev.main(["--write-docs", str(tmp_path / "acc.md")])
+    assert written[-1][0].endswith("docs/hip_roc.csv") and (tmp_path / "acc.md").is_file()
