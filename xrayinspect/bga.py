@@ -774,7 +774,96 @@ VIA_PATTERN_SIZE = 0.3
 VIA_PATTERN_PEAK = 0.3
 
 
-def _via_pattern(xy, diameter, peak, fit, collapse):
+#: ... or at least VIA_PATTERN_MIN of those centres hold a round dot (seen in
+#: the image, called or not) and the calls there are alike in peak to those
+#: dots (VIA_PATTERN_PEAK): most vias of a fan-out touch a ball, lie under a
+#: trace or are cut by the frame and never become calls, so two or three
+#: calls can be all that a pattern of ten shows (16-bit frames of the
+#: independent renderer, scripts/altsim.py: 5 false extras in 2 of 24 frames).
+VIA_PATTERN_DOTS = True
+#: ... round: the second moments of a dot's top (above half its peak) differ
+#: by at most this factor (a trace's stub between two pads stands at a
+#: centre as well; on development frames such stubs outnumbered the dots).
+VIA_DOT_ELONGATION = 2.0
+
+
+def _centre_dots(att, fit, to_frame, level, radius, att_raw=None):
+    """The round dots at the centres between four sites: ``(xy, peak)``, frame px and attenuation.
+
+    A dot: the densest pixel within :data:`VIA_PATTERN_PLACE` of a pitch of
+    the centre stands at ``level`` or more and the map falls below half of it
+    within ``2 * radius + 1`` px on 7 of 8 rays (a sphere or a ring seen end
+    on falls away on every side; a trace or a ball's skirt does not); its top
+    (above half its peak) is round (:data:`VIA_DOT_ELONGATION`); and the centre of its top (above half its peak) stands at :data:`FAINT_CENTRE`
+    of the peak, and on ``att_raw`` at :data:`FAINT_RAW_CENTRE` of the top's
+    90th percentile (solid, as the calls it is compared with are: a via
+    ring whose hole shows is another pattern).
+
+    Parameters
+    ----------
+    att : ndarray
+        Smoothed attenuation map.
+    fit : GridFit
+    to_frame : callable
+        The fit's band-free coordinates to frame px.
+    level : float
+        Least peak of a dot (attenuation).
+    radius : float
+        Radius of the dots looked for, px.
+    att_raw : ndarray, optional
+        Unsmoothed attenuation map.
+    """
+    import cv2
+
+    h, w = att.shape
+    rr, cc = np.meshgrid(np.arange(-1, fit.rows) + 0.5, np.arange(-1, fit.cols) + 0.5, indexing="ij")
+    xy = to_frame(fit.site_xy(rr.ravel(), cc.ravel()))
+    win = max(int(round(VIA_PATTERN_PLACE * fit.pitch_px)), 1)
+    reach = 2 * radius + 1
+    theta = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    steps = np.arange(1.0, reach + 0.5, 1.0)
+    found, peaks = [], []
+    for x, y in xy:
+        xi, yi = int(round(x)), int(round(y))
+        if not (win + reach < xi < w - win - reach - 1 and win + reach < yi < h - win - reach - 1):
+            continue
+        sub = att[yi - win:yi + win + 1, xi - win:xi + win + 1]
+        k = int(np.argmax(sub))
+        pk = float(sub.flat[k])
+        if pk < level:
+            continue
+        py, px = yi - win + k // sub.shape[1], xi - win + k % sub.shape[1]
+        ry = np.clip(np.round(py + np.sin(theta)[:, None] * steps).astype(int), 0, h - 1)
+        rx = np.clip(np.round(px + np.cos(theta)[:, None] * steps).astype(int), 0, w - 1)
+        falls = (att[ry, rx] < 0.5 * pk).any(axis=1)
+        if falls.sum() < 7:
+            continue
+        # solid, as the calls it is compared with are: the centre of its top
+        # (above half its peak) is where it is densest; a via ring seen end on
+        # whose hole shows is another pattern
+        q = int(np.ceil(reach))
+        ya, xa = max(py - q, 0), max(px - q, 0)
+        top = (att[ya:py + q + 1, xa:px + q + 1] >= 0.5 * pk).astype(np.uint8)
+        _, lab = cv2.connectedComponents(top, connectivity=8)
+        ys, xs = np.nonzero(lab == lab[py - ya, px - xa])
+        if ys.size < 3:
+            continue
+        ev = np.linalg.eigvalsh(np.cov(np.stack([xs, ys])) + np.eye(2) / 12)
+        if ev[1] > VIA_DOT_ELONGATION * ev[0]:
+            continue                        # a trace's stub, not a barrel seen end on
+        cy, cx = int(round(ys.mean())) + ya, int(round(xs.mean())) + xa
+        if att[cy, cx] < FAINT_CENTRE * pk:
+            continue
+        if att_raw is not None and FAINT_RAW_CENTRE is not None:
+            raw_top = att_raw[ys + ya, xs + xa]
+            if att_raw[cy, cx] < FAINT_RAW_CENTRE * np.percentile(raw_top, 90):
+                continue
+        found.append((px, py))
+        peaks.append(pk)
+    return np.array(found, float).reshape(-1, 2), np.array(peaks)
+
+
+def _via_pattern(xy, diameter, peak, fit, collapse, att=None, to_frame=None, att_raw=None):
     """Which stray-ball calls form a via fan-out (:data:`VIA_PATTERN_MIN`), bool per call.
 
     Parameters
@@ -786,23 +875,50 @@ def _via_pattern(xy, diameter, peak, fit, collapse):
     fit : GridFit
     collapse : callable
         Frame px to the fit's band-free coordinates.
+    att : ndarray, optional
+        Smoothed attenuation map, for the dots of :data:`VIA_PATTERN_DOTS`.
+    to_frame : callable, optional
+        The inverse of ``collapse``.
+    att_raw : ndarray, optional
+        Unsmoothed attenuation map (a dot must be solid on it).
     """
     m = len(xy)
     out = np.zeros(m, bool)
-    if VIA_PATTERN_MIN is None or fit is None or m < VIA_PATTERN_MIN:
+    if VIA_PATTERN_MIN is None or fit is None or m == 0:
         return out
     basis = np.stack([fit.u, fit.v], 1)
     c, r = np.linalg.solve(basis, (collapse(np.asarray(xy, float)) - fit.origin).T)
     centre = (np.abs(c - np.floor(c) - 0.5) < VIA_PATTERN_PLACE) & (np.abs(r - np.floor(r) - 0.5) < VIA_PATTERN_PLACE)
-    if centre.sum() < VIA_PATTERN_MIN:
+    if not centre.any():
         return out
     d = np.asarray(diameter, float)
     pk = np.asarray(peak, float)
-    md, mp = float(np.median(d[centre])), float(np.median(pk[centre]))
-    if md <= 0 or mp <= 0:
+    if centre.sum() >= VIA_PATTERN_MIN:
+        md, mp = float(np.median(d[centre])), float(np.median(pk[centre]))
+        if md > 0 and mp > 0:
+            alike = centre & (np.abs(d / md - 1) <= VIA_PATTERN_SIZE) & (np.abs(pk / mp - 1) <= VIA_PATTERN_PEAK)
+            if alike.sum() >= VIA_PATTERN_MIN:
+                return alike
+    if not VIA_PATTERN_DOTS or att is None or to_frame is None:
         return out
-    alike = centre & (np.abs(d / md - 1) <= VIA_PATTERN_SIZE) & (np.abs(pk / mp - 1) <= VIA_PATTERN_PEAK)
-    return alike if alike.sum() >= VIA_PATTERN_MIN else out
+    mp = float(np.median(pk[centre]))
+    if mp <= 0:
+        return out
+    dot_xy, dot_pk = _centre_dots(att, fit, to_frame, 0.5 * mp, 0.5 * float(np.median(d[centre])), att_raw)
+    if dot_pk.size < VIA_PATTERN_MIN:
+        return out
+    # the calls are compared with the dots by the dots' own measure (the
+    # densest smoothed pixel), each call by the dot it is
+    typ = float(np.median(dot_pk))
+    alike_dots = np.abs(dot_pk / typ - 1) <= VIA_PATTERN_PEAK
+    if alike_dots.sum() < VIA_PATTERN_MIN:
+        return out
+    xy = np.asarray(xy, float)
+    for i in np.flatnonzero(centre):
+        gap = np.hypot(*(dot_xy - xy[i]).T)
+        j = int(np.argmin(gap))
+        out[i] = gap[j] <= VIA_PATTERN_PLACE * fit.pitch_px + 1 and alike_dots[j]
+    return out
 
 
 #: Faint stray balls: blobs above this fraction of the typical ball peak (and
@@ -825,9 +941,19 @@ FAINT_CENTRE = 0.9
 #: candidates failing the half-peak test alone: 42 true strays at 0.72-0.94
 #: of the level (median 0.81), 4,439 others at 0.845 or more (median 0.98).
 FAINT_FALL = 0.8
+#: ... and on the unsmoothed map its centre pixel at least this fraction of the
+#: 90th percentile of its top (above half its peak); None: no such test. A
+#: faint sphere's centre is its densest point; a small via ring seen down its
+#: barrel keeps a hole there that the smoothing filled. Development frames
+#: (6,700,000+200, 6,950,000+300): 468 candidates on true strays at 0.77-1.43,
+#: one false at 0.67; 16-bit frames of the independent renderer
+#: (scripts/altsim.py, 9,100,000+24): via rings at 0.29-0.49, strays at 0.94
+#: or more. Looser than the joints' STRAY_RAW_CENTRE: a faint blob's centre
+#: pixel carries several times the relative noise.
+FAINT_RAW_CENTRE = 0.7
 
 
-def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
+def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=None):
     """Small stray solder balls too faint for the joint cores.
 
     A stray ball a third of a ball's size carries a third of its peak or less,
@@ -850,6 +976,9 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
         Typical ball peak attenuation.
     med_area : float
         Typical ball area, px.
+    att_raw : ndarray, optional
+        Unsmoothed attenuation map, for the hole test of
+        :data:`FAINT_RAW_CENTRE`.
 
     Returns
     -------
@@ -870,13 +999,14 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area):
     # two levels: the lower finds the faintest balls, the higher keeps a ball
     # whose skirt at the lower level runs into a neighbour's
     for frac in (FAINT_FRACTION, FAINT_LOW_FRACTION):
-        for st in _faint_components(att, valid, near, max(frac * typ_peak, base), fit, fit_xy, typ_peak, med_area):
+        for st in _faint_components(att, valid, near, max(frac * typ_peak, base), fit, fit_xy, typ_peak, med_area,
+                                    att_raw):
             if all(np.hypot(st["x_px"] - o["x_px"], st["y_px"] - o["y_px"]) > 3 for o in out):
                 out.append(st)
     return out
 
 
-def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area):
+def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, att_raw=None):
     """Stray-ball candidates above one ``level`` (see :func:`_faint_strays`), list of dict."""
     import cv2
 
@@ -901,6 +1031,11 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area):
         cx, cy = xx.mean() + x0, yy.mean() + y0
         if att[int(round(cy)), int(round(cx))] < FAINT_CENTRE * pk:
             continue                        # a ring (via barrel or pad), not a sphere
+        if att_raw is not None and FAINT_RAW_CENTRE is not None:
+            # the smoothing fills a small via ring's hole; the unsmoothed map keeps it
+            top_raw = att_raw[y0:y0 + bh, x0:x0 + bw][sub & (vals >= 0.5 * pk)]
+            if att_raw[int(round(cy)), int(round(cx))] < FAINT_RAW_CENTRE * np.percentile(top_raw, 90):
+                continue
         # a sphere falls away on every side; a trace crossing keeps its arms
         # (each at about half the crossing's peak) beyond the blob
         ya, yb, xa, xb = max(y0 - 3, 0), min(y0 + bh + 3, h), max(x0 - 3, 0), min(x0 + bw + 3, w)
@@ -1687,7 +1822,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # either (the gap between a ball and the via ring it lies in read as one)
         j.void_contours = [] if "extra" in j.defects else by_joint.get(int(k), [])
     if fit is not None and FAINT_FRACTION is not None:
-        for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ_peak, med_area):
+        for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ_peak, med_area,
+                                   prep.att):
             j = JointResult(joint_id=0, kind="ball", grid_row=-1, grid_col=-1, x_px=st["x_px"], y_px=st["y_px"],
                             diameter_px=float(equivalent_diameter(st["area_px"])), area_px=st["area_px"],
                             peak_att=st["peak"], contour=st["contour"], defects=["extra"])
@@ -1695,7 +1831,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             joints.append(j)
     strays = [j for j in joints if "extra" in j.defects and not j.partial]
     vias = _via_pattern([(j.x_px, j.y_px) for j in strays], [j.diameter_px for j in strays],
-                        [j.peak_att for j in strays], fit, collapse)
+                        [j.peak_att for j in strays], fit, collapse, prep.att_smooth, to_frame, prep.att)
     if vias.any():
         drop = {id(j) for j, v in zip(strays, vias) if v}
         joints = [j for j in joints if id(j) not in drop]
