@@ -286,6 +286,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     XrayInspectError
         The frame is not 2-D, holds NaN or inf, or is flat.
     """
+    from .annotations import remove_annotations
     from .preprocess import frame_polarity, invalid_bands, prepare
 
     t0 = time.perf_counter()
@@ -298,6 +299,9 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         raise XrayInspectError(f"{where}: frame contains NaN or inf")
     if image.size == 0 or float(image.max()) == float(image.min()):
         raise XrayInspectError(f"{where}: frame is flat (every pixel {image.flat[0] if image.size else ''}): nothing to score")
+    # burned-in text, scale bars and cross-hairs sit at the container's extremes
+    # and would set the full scale, the bands and the typical ball: filled in first
+    image, annotation_px = remove_annotations(image)
     # without this, noise is thresholded into blobs and the largest blob "is" a QFN pad that passes
     contrast = structure_contrast(image)
     if contrast < MIN_STRUCTURE_CONTRAST:
@@ -306,6 +310,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                          f"{MIN_STRUCTURE_CONTRAST:g} or more)",
                          package=recipe.package.type if recipe is not None else "")
         r.shape = tuple(image.shape)
+        r.annotation_px = annotation_px
         r.seconds = time.perf_counter() - t0
         return r
     limits, profile_name, recipe = _limits(recipe, profile)
@@ -442,9 +447,11 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                          f"was judged",
                          package=pkg_type)
         r.shape = tuple(image.shape)
+        r.annotation_px = annotation_px
         r.seconds = time.perf_counter() - t0
         return r
     r.joints = joints
+    r.annotation_px = annotation_px
     r.pitch_px = float(info.get("pitch_px", math.nan))
     r.angle_deg = float(info.get("angle_deg", math.nan))
     r.n_sites = int(info.get("n_sites", 0))

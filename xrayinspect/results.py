@@ -95,6 +95,7 @@ class FrameResult:
     grid: dict = field(default_factory=dict)        # fitted lattice: origin, steps, rows, cols
     shape: tuple = ()
     hip_judged: bool = True     # False: the frame cannot show head-in-pillow (a CT or laminography slice)
+    annotation_px: int = 0      # pixels of burned-in text / scale bars filled in before scoring
 
     @property
     def n_fail(self):
@@ -149,7 +150,7 @@ class FrameResult:
                 # from the joints; seconds is frames.csv's timing column: both must survive a reload
                 "n_sites": int(self.n_sites or 0), "seconds": _none(_float(self.seconds)),
                 "grid": self.grid, "shape": list(self.shape), "hip_judged": bool(self.hip_judged),
-                "joints": joints}
+                "annotation_px": int(self.annotation_px or 0), "joints": joints}
 
     @classmethod
     def from_sidecar(cls, d):
@@ -179,7 +180,7 @@ class FrameResult:
                 polarity=d.get("polarity", ""), profile=d.get("profile", ""),
                 pad_void_pct=_nan(d.get("pad_void_pct")), joints=joints, grid=d.get("grid", {}),
                 shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")),
-                hip_judged=bool(d.get("hip_judged", True)))
+                hip_judged=bool(d.get("hip_judged", True)), annotation_px=int(d.get("annotation_px") or 0))
         n_sites = d.get("n_sites")
         r.n_sites = int(n_sites) if n_sites is not None else sum(j.grid_row >= 0 for j in joints)
         return r

@@ -1,0 +1,121 @@
+"""Burned-in annotations (text, scale bar, cross-hair) are filled in before scoring.
+
+Frames come from the simulator with their truth; the annotations are drawn
+into the exported pixels the way a viewer burns them in (one grey level at
+the container's extreme, optionally anti-aliased), written to real files and
+read back.
+"""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from xrayinspect import io as xio
+from xrayinspect.annotations import annotation_mask, remove_annotations
+from xrayinspect.evaluation import Tally
+from xrayinspect.pipeline import score_frame
+from xrayinspect.synth import generate_frame
+
+
+def _burn_in(image, white=True, anti_alias=False):
+    """The frame with an acquisition line, a scale bar and a cross-hair burned in; and the ink's opacity (0-1).
+
+    (OpenCV 5 draws text anti-aliased whatever the line type: the letters'
+    cores stand at the level, their edges between it and the frame.)
+    """
+    h, w = image.shape
+    ink = np.zeros((h, w), np.uint8)
+    line = cv2.LINE_AA if anti_alias else cv2.LINE_8
+    cv2.putText(ink, "XR-7000  60kV 80uA  2026-12-04 09:12  Board SN 12345", (20, 30),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2, line)
+    cv2.line(ink, (20, h - 24), (220, h - 24), 255, 4, line)
+    cv2.putText(ink, "1 mm", (80, h - 34), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 255, 2, line)
+    cv2.drawMarker(ink, (w // 2, h // 2), 255, cv2.MARKER_CROSS, 60, 1, line)
+    level = float(np.iinfo(image.dtype).max) if white else 0.0
+    a = ink.astype(np.float32) / 255
+    out = (image.astype(np.float32) * (1 - a) + level * a).round().astype(image.dtype)
+    return out, a
+
+
+def _tally(frame, result):
+    t = Tally()
+    t.add(frame.truth, result)
+    return t
+
+
+@pytest.fixture(scope="module")
+def bright_12bit():
+    # 12-bit data in a 16-bit PNG, solder bright: white text at 65535 sets the
+    # full scale and the typical ball (0 of 598 balls found before 2026-12-04)
+    return generate_frame((6700000, 3), package="bga", shape=(1024, 1024))
+
+
+def test_white_text_on_a_12_bit_export_is_filled_in_and_the_frame_scored(bright_12bit, tmp_path):
+    f = bright_12bit
+    assert f.image.dtype == np.uint16 and f.image.max() < 4096
+    burned, alpha = _burn_in(f.image, white=True)
+    ink = alpha > 0
+    mask = annotation_mask(burned)
+    assert mask[alpha >= 0.5].all()             # every pixel drawn at half strength or more is found ...
+    assert mask.sum() < 2.0 * ink.sum()         # ... with at most its 1 px fringe
+    path = tmp_path / "annotated.png"
+    xio.write_frame(path, burned)
+    img, meta = xio.read_frame(path)
+    res = score_frame(img, frame=path.name, meta=meta)
+    plain = score_frame(f.image)
+    t, t_plain = _tally(f, res), _tally(f, plain)
+    assert res.annotation_px >= ink.sum()
+    assert res.polarity == plain.polarity == "bright"
+    assert res.verdict == f.truth["frame_verdict"]
+    # the cross-hair runs across a ball or two at the centre: nothing else moves
+    assert t.det[0] >= t_plain.det[0] - 2 and t.det[1] <= t_plain.det[1] + 1
+    assert t.summary()["detection_f1"] > 0.99
+    assert abs(t.summary()["void_abs_err_mean_pp"] - t_plain.summary()["void_abs_err_mean_pp"]) < 0.1
+    # the sidecar says how much was filled in, and a reload keeps it
+    from xrayinspect.results import FrameResult
+
+    side = json.loads(json.dumps(res.sidecar()))
+    assert side["annotation_px"] == res.annotation_px
+    assert FrameResult.from_sidecar(side).annotation_px == res.annotation_px
+
+
+@pytest.mark.parametrize("export,white,anti_alias", [("png8", False, False), ("png8", True, False),
+                                                     ("tiff16", False, False), ("tiff16", True, True)])
+def test_burned_in_text_leaves_the_calls_as_they_were(export, white, anti_alias):
+    # (an anti-aliased 1 px cross-hair never reaches the level: it is found
+    # where the level lies beyond the data - a 16-bit container of 12-bit
+    # data - but not on an 8-bit export whose balls clip at the same level)
+    f = generate_frame((6700001, 0), package="bga", shape=(1024, 1024), export=export)
+    burned, alpha = _burn_in(f.image, white=white, anti_alias=anti_alias)
+    res, plain = score_frame(burned), score_frame(f.image)
+    # (on an 8-bit export, whose data reach the level too, only the letters'
+    # cores at the level and 1 px round them are taken)
+    assert res.annotation_px > 0.4 * np.count_nonzero(alpha >= 0.5)
+    t, t_plain = _tally(f, res), _tally(f, plain)
+    assert res.verdict == plain.verdict
+    assert t.det[0] >= t_plain.det[0] - 2 and t.det[1] <= t_plain.det[1] + 1
+    for code in ("missing", "bridge", "extra"):
+        assert t.tp[code] == t_plain.tp[code]
+
+
+@pytest.mark.parametrize("kwargs", [dict(export="tiff16"), dict(export="png8"), dict(export="jpeg8"),
+                                    dict(export="png8", tiled=True), dict(export="jpeg8", tiled=True),
+                                    dict(export="png8", tilt_deg=30.0), dict(modality="ct")])
+def test_nothing_is_taken_for_an_annotation_in_a_plain_frame(kwargs):
+    # clipped ball cores, via rings clipped at black, stitching bands and JPEG
+    # ringing all sit at the container's extremes; none of them is text
+    for i in range(2):
+        f = generate_frame((6700002, i), package="bga", shape=(1024, 1024), **kwargs)
+        assert not annotation_mask(f.image).any()
+        out, n_px = remove_annotations(f.image)
+        assert n_px == 0 and out is f.image
+
+
+def test_a_qfn_frame_with_text_is_scored():
+    f = generate_frame((6700003, 0), package="qfn", export="png8")
+    burned, _ = _burn_in(f.image, white=True)
+    res = score_frame(burned)
+    assert res.status == "ok" and res.package == "qfn" and res.annotation_px > 0
+    assert res.verdict == score_frame(f.image).verdict
