@@ -41,11 +41,25 @@ class Prepared:
     blob_diameter_px: float
 
 
+#: A no-signal area (the black outside an image intensifier's round field of
+#: view, a collimator's shadow, a viewer's letterbox) is a near-black region
+#: touching the frame's edge that covers at least this share of the frame ...
+DEAD_AREA_SHARE = 0.01
+#: ... and is no narrower than this, px (the half width of its widest part:
+#: a trace or a clipped ball run out to the edge is narrower, or smaller).
+DEAD_AREA_HALF_WIDTH = 8
+#: ... and holds (nearly) nothing: holes in it cover at most this share of it.
+DEAD_AREA_HOLES = 0.01
+
+
 def invalid_bands(image):
-    """Rows and columns of a tiled composite that are stitching borders.
+    """Where a frame holds no image: stitching bands and no-signal areas.
 
     A band is a run of rows (or columns) whose pixels are almost all exactly
-    zero; real frames never hold a full line of zero counts.
+    zero; real frames never hold a full line of zero counts. A no-signal area
+    is a large near-black region reaching the frame's edge
+    (:data:`DEAD_AREA_SHARE`, :data:`DEAD_AREA_HALF_WIDTH`): the corners
+    outside a round field of view, a collimator's shadow, a letterbox.
 
     Parameters
     ----------
@@ -54,10 +68,12 @@ def invalid_bands(image):
     Returns
     -------
     valid : ndarray of bool
-        False on the bands and one pixel beside them.
+        False on the bands and one pixel beside them, and on the no-signal
+        areas and two pixels inside their edge (its blur).
     """
     if image.size and image.min() > 0.02 * image.max():
-        # no pixel near zero (the threshold below is at most 2 % of the top)
+        # no pixel near zero (the threshold below is at most 2 % of the top,
+        # and a no-signal area is at the frame's minimum, zero or near it)
         return np.ones(image.shape, bool)
     # JPEG ringing lifts a black band a few grey levels: "black" is near zero
     top = float(np.percentile(image[::4, ::4], 99.9)) if image.size else 0.0
@@ -70,7 +86,52 @@ def invalid_bands(image):
         cols = np.convolve(cols, [1, 1, 1], "same") > 0
         valid[rows, :] = False
         valid[:, cols] = False
+    dead = _dead_area(image, valid)
+    if dead is not None:
+        valid &= ~dead
     return valid
+
+
+def _dead_area(image, valid):
+    """The no-signal areas of a frame (bool, grown 2 px), or None.
+
+    Pixels exactly at the frame's minimum, connected, reaching the frame's
+    edge, covering :data:`DEAD_AREA_SHARE` of it, :data:`DEAD_AREA_HALF_WIDTH`
+    wide, and solid: nothing inside them (holes under
+    :data:`DEAD_AREA_HOLES` of their area). A background that a display
+    window took to black is as dark, but the traces, vias and noise that
+    stand above the window's floor leave holes in it.
+    """
+    lo = image.min()
+    zero = (image == lo) & valid
+    if not (zero[0].any() or zero[-1].any() or zero[:, 0].any() or zero[:, -1].any()):
+        return None
+    z8 = zero.view(np.uint8)
+    n, lab, st, _ = components_with_stats(z8)
+    if n <= 1:
+        return None
+    cand = st[:, cv2.CC_STAT_AREA] >= DEAD_AREA_SHARE * zero.size
+    cand[0] = False
+    edge = np.zeros(n, bool)
+    for line in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
+        edge[line] = True
+    cand &= edge
+    if not cand.any():
+        return None
+    dist = cv2.distanceTransform(z8, cv2.DIST_L2, 3)
+    wide = np.zeros(n, bool)
+    wide[np.unique(lab[dist >= DEAD_AREA_HALF_WIDTH])] = True
+    cand &= wide
+    for k in np.flatnonzero(cand).tolist():
+        x0, y0, w, h, a = st[k]
+        own = (lab[y0:y0 + h, x0:x0 + w] == k).astype(np.uint8)
+        cnts, hier = cv2.findContours(own, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        holes = sum(cv2.contourArea(c) for c, hh in zip(cnts, hier[0]) if hh[3] >= 0)
+        cand[k] = holes <= DEAD_AREA_HOLES * a
+    if not cand.any():
+        return None
+    dead = cand[lab].view(np.uint8)
+    return cv2.dilate(dead, np.ones((5, 5), np.uint8)).view(bool)
 
 
 def _full_scale(image, bits_used=None):
