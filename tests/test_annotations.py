@@ -119,3 +119,47 @@ def test_a_qfn_frame_with_text_is_scored():
     res = score_frame(burned)
     assert res.status == "ok" and res.package == "qfn" and res.annotation_px > 0
     assert res.verdict == score_frame(f.image).verdict
+
+
+def test_a_coloured_overlay_on_a_grey_frame_is_filled_in_when_read(tmp_path):
+    # a viewer's measurement, circle, line and acquisition text in colour on
+    # the grey radiograph, saved as RGB: 9 balls lost and a false misaligned
+    # call on this frame when the overlay was read as grey (2026-12-04)
+    f = generate_frame((6700015, 1), package="bga", shape=(1024, 1024), export="png8")
+    bgr = cv2.cvtColor(f.image, cv2.COLOR_GRAY2BGR)
+    cv2.putText(bgr, "Void 23.4%  D=0.42mm", (300, 500), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 255, 0), 2)
+    cv2.circle(bgr, (512, 512), 40, (0, 0, 255), 2)
+    cv2.line(bgr, (100, 900), (400, 900), (255, 255, 0), 2)
+    cv2.putText(bgr, "XR-7000 60kV", (20, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 255, 255), 2)
+    painted = np.any(bgr != cv2.cvtColor(f.image, cv2.COLOR_GRAY2BGR), axis=-1)
+    for ext in ("png", "jpg"):
+        path = tmp_path / f"overlay.{ext}"
+        cv2.imwrite(str(path), bgr)
+        img, meta = xio.read_frame(path)
+        assert meta.was_rgb
+        if ext == "png":
+            # the grey outside the overlay is the frame itself, untouched
+            grown = cv2.dilate(painted.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+            assert np.array_equal(img[~grown], f.image[~grown])
+        res, plain = score_frame(img, frame=path.name, meta=meta), score_frame(f.image)
+        t, t_plain = _tally(f, res), _tally(f, plain)
+        assert t.det == t_plain.det
+        for code in ("missing", "bridge", "extra", "misaligned"):
+            assert (t.tp[code], t.fp[code]) == (t_plain.tp[code], t_plain.fp[code])
+
+
+def test_a_grey_frame_stored_as_colour_reads_as_its_grey(tmp_path):
+    f = generate_frame((6700015, 2), package="bga", shape=(512, 512), export="png8")
+    for ext in ("png", "jpg"):
+        path = tmp_path / f"grey_rgb.{ext}"
+        cv2.imwrite(str(path), cv2.cvtColor(f.image, cv2.COLOR_GRAY2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        img, meta = xio.read_frame(path)
+        assert meta.was_rgb
+        if ext == "png":
+            assert np.array_equal(img, f.image)
+        else:
+            # JPEG's colour noise on grey stays grey: nothing is taken for an overlay
+            from xrayinspect.annotations import colour_overlay
+
+            assert colour_overlay(cv2.imread(str(path), cv2.IMREAD_COLOR)) is None
+            assert np.abs(img.astype(int) - f.image.astype(int)).max() < 40

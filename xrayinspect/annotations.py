@@ -242,10 +242,53 @@ def remove_annotations(image):
     n_px = int(np.count_nonzero(mask))
     if not n_px:
         return image, 0
+    return fill_in(image, mask), n_px
+
+
+def fill_in(image, mask):
+    """``image`` (2-D) with the pixels where ``mask`` is set inpainted from around them (Telea, 3 px), same dtype."""
     dtype = image.dtype
     if dtype in (np.uint8, np.uint16, np.float32):
         work = image
     else:
         work = image.astype(np.float32)
     filled = cv2.inpaint(np.ascontiguousarray(work), mask.view(np.uint8), 3, cv2.INPAINT_TELEA)
-    return filled.astype(dtype, copy=False), n_px
+    return filled.astype(dtype, copy=False)
+
+
+#: A colour frame is a grey radiograph with a coloured overlay (a viewer's
+#: measurement, text, markers) when at most this share of its pixels carry
+#: colour ...
+OVERLAY_MAX_SHARE = 0.2
+#: ... a pixel carrying colour when its channels spread over at least this
+#: fraction of the container's range (JPEG's chroma noise on grey stays far under it).
+OVERLAY_CHROMA = 0.15
+
+
+def colour_overlay(rgb):
+    """Pixels of a coloured overlay on a grey frame (bool), or None when there is none.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (rows, cols, 3 or 4)
+        Colour samples (any channel order; alpha ignored).
+
+    Returns
+    -------
+    ndarray of bool or None
+        The coloured pixels and 1 px round them (chroma subsampling smears
+        an overlay's edge); None when no pixel carries colour, or so many do
+        that the frame itself is in colour (a false-colour export: its grey
+        is its luma).
+    """
+    c = rgb[..., :3]
+    if c.dtype.kind in "ui":
+        full = float(np.iinfo(c.dtype).max)
+    else:
+        full = float(c.max() - c.min()) or 1.0
+    spread = c.max(axis=-1).astype(np.float32) - c.min(axis=-1).astype(np.float32)
+    coloured = spread >= OVERLAY_CHROMA * full
+    n = int(np.count_nonzero(coloured))
+    if n == 0 or n > OVERLAY_MAX_SHARE * coloured.size:
+        return None
+    return cv2.dilate(coloured.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)

@@ -206,7 +206,11 @@ def _bits_used(img: np.ndarray, declared: int | None) -> int:
 
 
 def _to_grey(img: np.ndarray, order: str) -> np.ndarray:
-    """Colour ``(rows, cols, samples)`` to grey with BT.601 luma; alpha dropped."""
+    """Colour ``(rows, cols, samples)`` to grey with BT.601 luma; alpha dropped.
+
+    A coloured overlay on a grey frame (:func:`xrayinspect.annotations.colour_overlay`)
+    is filled in from the grey around it.
+    """
     n = img.shape[2]
     if n == 1:
         return img[:, :, 0]
@@ -220,6 +224,13 @@ def _to_grey(img: np.ndarray, order: str) -> np.ndarray:
     if img.dtype.kind in "ui":
         info = np.iinfo(img.dtype)
         grey = np.clip(np.rint(grey), info.min, info.max).astype(img.dtype)
+    # a viewer's coloured marks (text, measurements, a cross-hair) on the grey
+    # radiograph are not image: filled in from the grey around them
+    from .annotations import colour_overlay, fill_in
+
+    overlay = colour_overlay(img)
+    if overlay is not None:
+        grey = fill_in(grey, overlay)
     return grey
 
 
