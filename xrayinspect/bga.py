@@ -1865,10 +1865,28 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     joints.sort(key=lambda j: (j.grid_row < 0, j.grid_row, j.grid_col, j.y_px, j.x_px))
     for i, j in enumerate(joints):
         j.joint_id = i
+    # the package's footprint (its lattice one pitch wider all round) and the
+    # ball-like blobs outside it that no rule took: another package's balls
+    footprint = np.zeros((h, w), bool)
+    unscored = 0
+    if fit is not None:
+        import cv2
+
+        corner_r = np.array([-1.0, -1.0, fit.rows, fit.rows])
+        corner_c = np.array([-1.0, fit.cols, fit.cols, -1.0])
+        poly = to_frame(fit.site_xy(corner_r, corner_c))
+        fp8 = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(fp8, np.round(poly).astype(np.int32), 1)
+        footprint = fp8.view(bool)
+        like = _ball_like(ids, area, med_area, masks.touches_edge, solid)
+        if like.size:
+            cyi = np.clip(np.round(masks.cy[like]).astype(int), 0, h - 1)
+            cxi = np.clip(np.round(masks.cx[like]).astype(int), 0, w - 1)
+            unscored = int(np.count_nonzero(~is_joint[like] & ~footprint[cyi, cxi]))
     info = {"pitch_px": fit.pitch_px if fit else math.nan, "angle_deg": fit.angle_deg if fit else math.nan,
             "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
             "labels": masks.labels, "void_labels": vs.void_labels,
             "obstructed_sites": [list(x) for x in obstructed_sites],
             "ghost_pad_sites": [list(x) for x in ghost_sites], "hip_judged": hip_judged,
-            "ball_diameter_px": d_found}
+            "ball_diameter_px": d_found, "footprint": footprint, "unscored_ball_like": unscored}
     return joints, info

@@ -383,7 +383,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             # size guess was taken from vias or traces)
             p = ball_prep(found)
             js, inf = score_bga(p, recipe=recipe, limits=limits, pixel_size_um=px_um)
-        return js, inf, p
+        return _more_arrays(js, inf, p, limits, px_um), inf, p
 
     auto = pkg_type is None
     pad_side = None
@@ -466,6 +466,55 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         apply_classifier(image, r, classifier, prep.polarity)
     r.seconds = time.perf_counter() - t0
     return r
+
+
+#: A frame may show several packages: when at least this many ball-like blobs
+#: lie outside the scored package's footprint and no rule took them, the
+#: frame is scored again without that footprint (None: one package per frame) ...
+MORE_ARRAYS_FROM = 16
+#: ... up to this many arrays in all.
+MAX_ARRAYS = 4
+
+
+def _more_arrays(joints, info, prep, limits, px_um):
+    """The joints of ``joints`` and of every further ball array in the frame (``JointResult.array`` 1, 2, ...).
+
+    Each further array is scored by :func:`xrayinspect.bga.score_bga` on the
+    frame with the footprints found so far left out (invalid, as a
+    stitching band), its grid inferred; it is kept when its lattice holds
+    :data:`MIN_BGA_SITES` sites. ``info`` gains ``n_sites`` of all arrays
+    and ``arrays`` (each one's ``grid`` dict and site count).
+    """
+    if MORE_ARRAYS_FROM is None or int(info.get("unscored_ball_like", 0)) < MORE_ARRAYS_FROM:
+        return joints
+    import copy
+
+    from .bga import score_bga
+
+    covered = np.array(info["footprint"], bool)
+    out = list(joints)
+    arrays = [{"grid": info.get("grid", {}), "n_sites": int(info.get("n_sites", 0))}]
+    last = info
+    while len(arrays) < MAX_ARRAYS and int(last.get("unscored_ball_like", 0)) >= MORE_ARRAYS_FROM:
+        rest = copy.copy(prep)
+        rest.valid = prep.valid & ~covered
+        rest.att = np.where(covered, np.float32(0), prep.att)
+        rest.att_smooth = np.where(covered, np.float32(0), prep.att_smooth)
+        js, inf = score_bga(rest, recipe=None, limits=limits, pixel_size_um=px_um)
+        if int(inf.get("n_sites", 0)) < MIN_BGA_SITES or not np.any(inf["footprint"] & ~covered):
+            break
+        for j in js:
+            j.array = len(arrays)
+        out.extend(js)
+        arrays.append({"grid": inf.get("grid", {}), "n_sites": int(inf.get("n_sites", 0))})
+        covered |= inf["footprint"]
+        last = inf
+    if len(arrays) > 1:
+        for i, j in enumerate(out):
+            j.joint_id = i
+        info["n_sites"] = sum(a["n_sites"] for a in arrays)
+        info["arrays"] = arrays
+    return out
 
 
 def frame_recipe(path):

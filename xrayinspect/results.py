@@ -29,7 +29,7 @@ JOINT_COLUMNS = ["frame", "joint_id", "kind", "grid_row", "grid_col", "x_px", "y
                  "void_count", "verdict", "defects",
                  # additions
                  "hip_score", "confidence", "partial", "via_count", "peak_att", "classifier_label",
-                 "classifier_confidence"]
+                 "classifier_confidence", "array"]
 DEFECT_CODES = ("void", "bridge", "missing", "misaligned", "hip", "extra")
 
 
@@ -64,6 +64,7 @@ class JointResult:
     peak_att: float = 0.0
     classifier_label: str = ""
     classifier_confidence: float = math.nan
+    array: int = 0              # which ball array of the frame (0 the first fitted; a frame may show several packages)
     contour: list = field(default_factory=list, repr=False)     # [[x, y], ...] px, for review tools
     void_contours: list = field(default_factory=list, repr=False)
 
