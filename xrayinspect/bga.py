@@ -1081,7 +1081,17 @@ NECK_WIDTH = 0.25
 #: ... unless its centre line stays above this fraction of the lower peak: a
 #: narrow neck of solder is still a short, and as dense as solder; a copper
 #: trace across the gap stands at 0.12-0.16 (None: width always required).
-THIN_NECK_FRACTION = 0.3
+#: (0.3 until 2026-12-04: a thin neck between 12.5 px balls of the independent
+#: renderer stood at 0.265.)
+THIN_NECK_FRACTION = 0.25
+#: ... and it is confined (:func:`_neck_confined`) at this fraction of the
+#: lower peak, or at THIN_CONFINE_OF_CENTRE of its own centre line where that
+#: is lower. Read at the centre-line level itself, a lower level took in the
+#: blurred skirts beside the neck of an oblique 8-bit frame and lost bridges
+#: that 0.3 found (altsim 9,300,005); development frames, oblique and straight,
+#: are identical either way.
+THIN_CONFINE_FRACTION = 0.3
+THIN_CONFINE_OF_CENTRE = 0.7
 
 
 #: A narrow neck is no wider than this fraction of the ball diameter where it
@@ -1776,7 +1786,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             thin_neck = THIN_NECK_FRACTION is not None and v_centre >= THIN_NECK_FRACTION \
                 and v < SADDLE_FRACTION and not (covered[a] or covered[b]) \
                 and _neck_confined(prep.att_smooth, masks.labels, masks.cx[[a, b]], masks.cy[[a, b]],
-                                   THIN_NECK_FRACTION * min(saddle_peak[a], saddle_peak[b]), d_site)
+                                   min(THIN_CONFINE_FRACTION, THIN_CONFINE_OF_CENTRE * v_centre)
+                                   * min(saddle_peak[a], saddle_peak[b]), d_site)
             bridged = v >= (SPLIT_SADDLE_FRACTION if split_pair else SADDLE_FRACTION) or thin_neck
             if bridged and CROSSING_REACH is not None and not split_pair:
                 # the saddle over what crosses the gap and runs on (a trace)
