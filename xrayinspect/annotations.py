@@ -121,6 +121,20 @@ def _text_lines(st, ids):
     return out
 
 
+def _band_lines(image, lo, top):
+    """Rows and columns (bool each) of a tiled composite's stitching bands, 2 px beside them included.
+
+    A band is a black line with a step edge too, but it runs across the frame
+    (JPEG lifts it a few grey levels, as :func:`xrayinspect.preprocess.invalid_bands`
+    allows for, which reads the tiles' offsets off it); ``top`` is taken below
+    any text (the 99th percentile: text covers under 1 % of a frame).
+    """
+    dark = image <= float(lo) + 0.02 * max(top - float(lo), 0.0)
+    rows = np.convolve(np.count_nonzero(dark, axis=1) > 0.9 * image.shape[1], np.ones(5), "same") > 0
+    cols = np.convolve(np.count_nonzero(dark, axis=0) > 0.9 * image.shape[0], np.ones(5), "same") > 0
+    return rows, cols
+
+
 def annotation_mask(image):
     """Pixels of burned-in strokes (text, scale bars, cross-hairs), bool.
 
@@ -145,13 +159,7 @@ def annotation_mask(image):
     sub = image[::4, ::4] if image.size > 1 << 18 else image
     p_1, p_lo, p_99, p_hi = (float(v) for v in np.percentile(sub, [1, 0.5, 99, 99.5]))
     grey_range = p_hi - p_lo if p_hi > p_lo else float(hi) - float(lo)
-    # a tiled composite's stitching bands are black lines with a step edge
-    # too, but they run across the frame (JPEG lifts them a few grey levels,
-    # as preprocess.invalid_bands allows for, which reads the tiles' offsets
-    # off them); the top is taken below any text (under 1 % of a frame)
-    dark = image <= float(lo) + 0.02 * max(p_99 - float(lo), 0.0)
-    band_rows = np.convolve(np.count_nonzero(dark, axis=1) > 0.9 * image.shape[1], np.ones(5), "same") > 0
-    band_cols = np.convolve(np.count_nonzero(dark, axis=0) > 0.9 * image.shape[0], np.ones(5), "same") > 0
+    bands = None
     for level, data_end in ((hi, p_99), (lo, p_1)):
         # drawn at the level; anti-aliased edges and thin lines part way to
         # it, which are only told from data where the level lies beyond the
@@ -161,10 +169,12 @@ def annotation_mask(image):
         beyond = abs(float(level) - data_end)
         reach = NEAR_LEVEL * beyond if beyond > p_99 - p_1 else 0.0
         cand = image >= float(level) - reach if level == hi else image <= float(level) + reach
-        if band_rows.any():
-            cand[band_rows, :] = False
-        if band_cols.any():
-            cand[:, band_cols] = False
+        if np.count_nonzero(cand) < STROKE_MIN_AREA:
+            continue                        # (the common case: no band needs looking for)
+        if bands is None:
+            bands = _band_lines(image, lo, p_99)
+        cand[bands[0], :] = False
+        cand[:, bands[1]] = False
         if np.count_nonzero(cand) < STROKE_MIN_AREA:
             continue
         cand8 = cand.view(np.uint8)

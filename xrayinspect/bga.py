@@ -683,17 +683,19 @@ def _roundness(top):
     return circularity(np.array([float(np.count_nonzero(top))]), np.array([perim]))[0]
 
 
-def _raw_centre_stands(att_raw, top, x0, y0, xc, yc):
-    """Whether the unsmoothed map at ``(xc, yc)`` (frame px) reaches :data:`STRAY_RAW_CENTRE` of its top.
+def _raw_centre_stands(att_raw, top, x0, y0, xc, yc, fraction=None):
+    """Whether the unsmoothed map at ``(xc, yc)`` (frame px) reaches ``fraction`` of its top's 90th percentile.
 
     The smoothing fills the 1-2 px hole of a small via ring: the unsmoothed
     map still shows it (a sphere's centre is its peak). ``top`` (bool) has
-    its corner at ``(x0, y0)``. True when there is no such test or map.
+    its corner at ``(x0, y0)``; ``fraction`` is :data:`STRAY_RAW_CENTRE` when
+    not given. True when there is no such test or map.
     """
-    if att_raw is None or STRAY_RAW_CENTRE is None:
+    fraction = STRAY_RAW_CENTRE if fraction is None else fraction
+    if att_raw is None or fraction is None:
         return True
     top_raw = att_raw[y0:y0 + top.shape[0], x0:x0 + top.shape[1]][top.view(bool)]
-    return bool(att_raw[yc, xc] >= STRAY_RAW_CENTRE * np.percentile(top_raw, 90))
+    return bool(att_raw[yc, xc] >= fraction * np.percentile(top_raw, 90))
 
 
 #: A stray ball inside a denser ring (a via barrel it lies in or on): its top,
@@ -854,10 +856,9 @@ def _centre_dots(att, fit, to_frame, level, radius, att_raw=None):
         cy, cx = int(round(ys.mean())) + ya, int(round(xs.mean())) + xa
         if att[cy, cx] < FAINT_CENTRE * pk:
             continue
-        if att_raw is not None and FAINT_RAW_CENTRE is not None:
-            raw_top = att_raw[ys + ya, xs + xa]
-            if att_raw[cy, cx] < FAINT_RAW_CENTRE * np.percentile(raw_top, 90):
-                continue
+        if FAINT_RAW_CENTRE is not None and not _raw_centre_stands(
+                att_raw, lab == lab[py - ya, px - xa], xa, ya, cx, cy, FAINT_RAW_CENTRE):
+            continue
         found.append((px, py))
         peaks.append(pk)
     return np.array(found, float).reshape(-1, 2), np.array(peaks)
@@ -1031,11 +1032,9 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, 
         cx, cy = xx.mean() + x0, yy.mean() + y0
         if att[int(round(cy)), int(round(cx))] < FAINT_CENTRE * pk:
             continue                        # a ring (via barrel or pad), not a sphere
-        if att_raw is not None and FAINT_RAW_CENTRE is not None:
-            # the smoothing fills a small via ring's hole; the unsmoothed map keeps it
-            top_raw = att_raw[y0:y0 + bh, x0:x0 + bw][sub & (vals >= 0.5 * pk)]
-            if att_raw[int(round(cy)), int(round(cx))] < FAINT_RAW_CENTRE * np.percentile(top_raw, 90):
-                continue
+        if FAINT_RAW_CENTRE is not None and not _raw_centre_stands(
+                att_raw, sub & (vals >= 0.5 * pk), x0, y0, int(round(cx)), int(round(cy)), FAINT_RAW_CENTRE):
+            continue                        # the smoothing filled a small via ring's hole
         # a sphere falls away on every side; a trace crossing keeps its arms
         # (each at about half the crossing's peak) beyond the blob
         ya, yb, xa, xb = max(y0 - 3, 0), min(y0 + bh + 3, h), max(x0 - 3, 0), min(x0 + bw + 3, w)
