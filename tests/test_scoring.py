@@ -1015,6 +1015,18 @@ def test_frame_where_no_joint_is_found_is_an_error_not_a_pass():
     assert "\n" not in r.error
 
 
+@pytest.mark.parametrize("text", ["XR", "XRAY"])
+def test_blobs_that_fit_no_pad_grid_are_an_error_not_a_pass(text):
+    """White letters on black (a logo, a label photographed by mistake) were scored as a BGA
+    of 8-16 balls with 0 grid sites; "XRAY" PASSED. With no lattice no site can be checked
+    for a missing, misaligned or extra ball: the frame is an error row with a reason."""
+    img = np.zeros((400, 600), np.uint8)
+    cv2.putText(img, text, (20, 240), cv2.FONT_HERSHEY_SIMPLEX, 4, 255, 5)
+    r = score_frame(img, frame="label.png")
+    assert r.status == "error" and r.verdict == "error", (r.status, r.package, len(r.joints))
+    assert "no pad grid" in r.error and "label.png" in r.error and "\n" not in r.error
+
+
 def test_qfn_pin_crossed_by_a_ring_is_found():
     """The ring of a part beside the package lies across one pin (development frame 5810018): pin
     and ring were one component with a hole, rejected as a via ring, and the pin was reported

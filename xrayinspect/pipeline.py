@@ -450,12 +450,25 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         r.annotation_px = annotation_px
         r.seconds = time.perf_counter() - t0
         return r
+    if pkg_type == "bga" and int(info.get("n_sites", 0)) == 0:
+        # balls that fit no pad lattice: no site can be checked for a missing,
+        # misaligned or extra ball, so a pass would be a guess (text, a logo
+        # or a part that is not a ball array)
+        r = error_result(frame, f"{where}: no pad grid: {len(joints)} ball-like blob(s) found but no "
+                         f"lattice of sites fits them, so missing, misaligned and extra balls cannot "
+                         f"be judged (give rows, cols and pitch in a recipe)",
+                         package=pkg_type)
+        r.shape = tuple(image.shape)
+        r.annotation_px = annotation_px
+        r.seconds = time.perf_counter() - t0
+        return r
     r.joints = joints
     r.annotation_px = annotation_px
     r.pitch_px = float(info.get("pitch_px", math.nan))
     r.angle_deg = float(info.get("angle_deg", math.nan))
     r.n_sites = int(info.get("n_sites", 0))
     r.grid = info.get("grid", {})
+    r.more_grids = [a["grid"] for a in info.get("arrays", [])[1:]]
     r.pad_void_pct = float(info.get("pad_void_pct", math.nan))
     r.hip_judged = bool(info.get("hip_judged", True))
     if keep_masks:
