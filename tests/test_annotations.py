@@ -81,6 +81,25 @@ def test_white_text_on_a_12_bit_export_is_filled_in_and_the_frame_scored(bright_
     assert FrameResult.from_sidecar(side).annotation_px == res.annotation_px
 
 
+def test_the_overlay_stretch_is_read_without_the_text(bright_12bit):
+    """The overlay's percentile stretch was set by the text at 65535 (about 1 % of the frame):
+    the balls of a 12-bit frame drew near black under their outlines. Read without the text,
+    the balls draw as bright as on the unannotated frame; the text stays, clipped white."""
+    from xrayinspect.overlay import to_display
+
+    f = bright_12bit
+    burned, alpha = _burn_in(f.image, white=True)
+    balls = np.zeros(f.image.shape, bool)
+    for j in f.truth["joints"]:
+        if j["kind"] == "ball":
+            cv2.circle(balls.view(np.uint8), (int(j["x_px"]), int(j["y_px"])), 3, 1, -1)
+    assert balls.sum() > 1000
+    shown, plain = to_display(burned), to_display(f.image)
+    ball_level = float(np.median(shown[balls & (alpha == 0)]))
+    assert ball_level > 0.8 * float(np.median(plain[balls])) and ball_level > 120, ball_level
+    assert (shown[alpha >= 0.5] == 255).all()
+
+
 @pytest.mark.parametrize("export,white,anti_alias", [("png8", False, False), ("png8", True, False),
                                                      ("tiff16", False, False), ("tiff16", True, True)])
 def test_burned_in_text_leaves_the_calls_as_they_were(export, white, anti_alias):

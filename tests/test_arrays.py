@@ -39,6 +39,14 @@ def test_both_packages_of_a_frame_are_scored(seed, tmp_path):
         assert t.fp[code] == 0
     arrays = {j.array for j in res.joints}
     assert arrays == {0, 1}
+    # the second lattice reaches the sidecar, and a reload keeps it
+    import json
+
+    from xrayinspect.results import FrameResult
+
+    assert len(res.more_grids) == 1 and res.more_grids[0]["rows"] * res.more_grids[0]["cols"] >= 80
+    back = FrameResult.from_sidecar(json.loads(json.dumps(res.sidecar())))
+    assert back.more_grids == res.more_grids and back.grid == res.grid
     # each array on its own grid, as each package scored alone (the second is
     # cut by the frame's edge: its sites are those in view)
     alone = [score_frame(a.image), score_frame(b.image)]

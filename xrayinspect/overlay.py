@@ -28,6 +28,9 @@ COLOURS = {
 def to_display(image, *, lo_pct=0.5, hi_pct=99.5):
     """A grey frame as uint8 with a percentile stretch (any dtype, 2-D or 3-D).
 
+    The percentiles are read without burned-in annotations
+    (:func:`xrayinspect.annotations.annotation_mask`), which stay drawn, clipped.
+
     Parameters
     ----------
     image : ndarray, (H, W) or (H, W, C)
@@ -47,6 +50,16 @@ def to_display(image, *, lo_pct=0.5, hi_pct=99.5):
     finite = f[np.isfinite(f)]
     if finite.size == 0:
         return np.zeros(img.shape, np.uint8)
+    if img.dtype.kind in "uif":
+        # burned-in text at the container's full scale would set the stretch
+        # and leave the joints near black: the stretch is read without it
+        from .annotations import annotation_mask
+
+        marks = annotation_mask(img)
+        if marks.any():
+            finite = f[~marks & np.isfinite(f)]
+            if finite.size == 0:
+                finite = f[np.isfinite(f)]
     sample = finite[:: max(1, finite.size // 200_000)]
     lo, hi = np.percentile(sample, [lo_pct, hi_pct])
     if hi <= lo:
@@ -68,20 +81,6 @@ def _finite(*vals):
         return all(math.isfinite(float(v)) for v in vals)
     except (TypeError, ValueError):
         return False
-
-
-def _grid_sites(grid):
-    """Lattice points from a fitted-grid dict, if it has an origin, two steps, rows and cols."""
-    try:
-        ox, oy = (float(v) for v in grid["origin"])
-        steps = grid.get("steps") or [grid["step_col"], grid["step_row"]]
-        (cx, cy), (rx, ry) = ((float(a), float(b)) for a, b in steps)
-        rows, cols = int(grid["rows"]), int(grid["cols"])
-    except (KeyError, TypeError, ValueError):
-        return []
-    if rows * cols > 100_000:
-        return []
-    return [(ox + c * cx + r * rx, oy + c * cy + r * ry) for r in range(rows) for c in range(cols)]
 
 
 def draw_overlay(image, result, *, thickness=None, labels=True):
@@ -129,10 +128,10 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
     def jget(j, k, d=None):
         return _get(j, k, d)
 
-    # grid sites: the fitted lattice, else each joint's expected site
-    sites = _grid_sites(_get(result, "grid", {}) or {})
-    if not sites:
-        sites = [(jget(j, "site_x_px"), jget(j, "site_y_px")) for j in joints]
+    # grid sites: each joint's expected site. Every expected site holds a ball
+    # or a missing row, in every array of the frame, so these are the lattice
+    # without its depopulated sites (which a drawing of rows x cols would mark)
+    sites = [(jget(j, "site_x_px"), jget(j, "site_y_px")) for j in joints]
     dot = max(1, t)
     for x, y in sites:
         if _finite(x, y):

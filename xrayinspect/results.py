@@ -97,6 +97,7 @@ class FrameResult:
     shape: tuple = ()
     hip_judged: bool = True     # False: the frame cannot show head-in-pillow (a CT or laminography slice)
     annotation_px: int = 0      # pixels of burned-in text / scale bars filled in before scoring
+    more_grids: list = field(default_factory=list)  # the lattices of a frame's further arrays (joint ``array`` 1, 2, ...)
 
     @property
     def n_fail(self):
@@ -151,7 +152,8 @@ class FrameResult:
                 # from the joints; seconds is frames.csv's timing column: both must survive a reload
                 "n_sites": int(self.n_sites or 0), "seconds": _none(_float(self.seconds)),
                 "grid": self.grid, "shape": list(self.shape), "hip_judged": bool(self.hip_judged),
-                "annotation_px": int(self.annotation_px or 0), "joints": joints}
+                "annotation_px": int(self.annotation_px or 0), "more_grids": list(self.more_grids),
+                "joints": joints}
 
     @classmethod
     def from_sidecar(cls, d):
@@ -181,7 +183,8 @@ class FrameResult:
                 polarity=d.get("polarity", ""), profile=d.get("profile", ""),
                 pad_void_pct=_nan(d.get("pad_void_pct")), joints=joints, grid=d.get("grid", {}),
                 shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")),
-                hip_judged=bool(d.get("hip_judged", True)), annotation_px=int(d.get("annotation_px") or 0))
+                hip_judged=bool(d.get("hip_judged", True)), annotation_px=int(d.get("annotation_px") or 0),
+                more_grids=list(d.get("more_grids") or []))
         n_sites = d.get("n_sites")
         r.n_sites = int(n_sites) if n_sites is not None else sum(j.grid_row >= 0 for j in joints)
         return r
