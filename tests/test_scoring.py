@@ -498,6 +498,23 @@ def test_faint_tiny_stray_ball_is_extra(seed, where):
     assert any("extra" in j.defects and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 3 for j in r.joints)
 
 
+@pytest.mark.parametrize("seed,extras", [((6700000, 97), 3), ((6700000, 16), 0), ((6700000, 25), 0)])
+def test_a_stray_ball_with_a_wide_flank_is_extra_and_a_trace_crossing_is_not(seed, extras):
+    """In a zoomed JPEG frame (balls 100 px across) two strays of 20-26 px at 0.28 of a ball's
+    peak were missed: cut well above half their own peak, their flank, widened by the blur and
+    the smoothing, stood at 0.50-0.51 of the peak 1-2 px out (the faint pass's limit 0.5), and
+    fell to 0.06-0.26 of it 3-4 px out. The ring 3-4 px out is read when the first fails (for a
+    blob of 50 px or more at its cut: a via ring's 9 px top is not read so), and
+    must fall under 0.3 of the peak: a crossing of two traces keeps its arms there (about half
+    its peak) - frames 16 and 25, where a limit of 0.5 there took 3 crossings for strays."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.fp["extra"] == 0 and t.fn["extra"] == 0, (t.tp["extra"], t.fp["extra"], t.fn["extra"])
+    assert t.tp["extra"] == extras
+
+
 @pytest.mark.parametrize("seed", [(5200001, 3), (5600000, 28)])
 def test_small_via_rings_between_balls_are_not_extra(seed):
     """Dog-bone via rings at cell centres are round, small and faint like a stray ball, but dip at

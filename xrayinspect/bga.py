@@ -952,6 +952,19 @@ FAINT_FALL = 0.8
 #: or more. Looser than the joints' STRAY_RAW_CENTRE: a faint blob's centre
 #: pixel carries several times the relative noise.
 FAINT_RAW_CENTRE = 0.7
+#: A larger faint sphere (20-26 px at a quarter of a ball's peak, in a frame of
+#: 100 px balls) is cut well above half its peak and its flank, widened by the
+#: blur and the smoothing, still stands at 0.50-0.51 of its peak 1-2 px out,
+#: failing :data:`FAINT_FALL`. Where a blob of at least pi * FAINT_FALL_FAR**2
+#: px fails that test, the ring 3 to FAINT_FALL_FAR px round it is read
+#: instead (None: the first ring alone) ...
+FAINT_FALL_FAR = 4
+#: ... and its 90th percentile must fall under this fraction of the blob's
+#: peak: the strays read 0.06-0.26 there (3 on development frames), a crossing
+#: of two traces keeps its arms at about half its peak (a limit of 0.5 took 24
+#: crossings for strays on 6,700,000+200); a via ring's top, 9 px, is too
+#: small to be read so.
+FAINT_FAR_LEVEL = 0.3
 
 
 def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=None):
@@ -1007,6 +1020,20 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
     return out
 
 
+def _far_ring_level(att, ys, xs, far):
+    """90th percentile of ``att`` on the ring 3 to ``far`` px round the pixels ``ys, xs`` (square rings)."""
+    import cv2
+
+    h, w = att.shape
+    ya, yb = max(int(ys.min()) - far, 0), min(int(ys.max()) + far + 1, h)
+    xa, xb = max(int(xs.min()) - far, 0), min(int(xs.max()) + far + 1, w)
+    blob = np.zeros((yb - ya, xb - xa), np.uint8)
+    blob[ys - ya, xs - xa] = 1
+    ring = (cv2.dilate(blob, np.ones((2 * far + 1, 2 * far + 1), np.uint8)) > 0) \
+        & (cv2.dilate(blob, np.ones((5, 5), np.uint8)) == 0)
+    return float(np.percentile(att[ya:yb, xa:xb][ring], 90)) if ring.any() else math.inf
+
+
 def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, att_raw=None):
     """Stray-ball candidates above one ``level`` (see :func:`_faint_strays`), list of dict."""
     import cv2
@@ -1043,7 +1070,9 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, 
         ring = (cv2.dilate(blob, np.ones((5, 5), np.uint8)) > 0) & (blob == 0)
         arms = np.percentile(att[ya:yb, xa:xb][ring], 90)
         if arms > 0.5 * pk and (FAINT_FALL is None or arms > FAINT_FALL * level):
-            continue
+            if FAINT_FALL_FAR is None or a < np.pi * FAINT_FALL_FAR ** 2 \
+                    or _far_ring_level(att, yy + y0, xx + x0, FAINT_FALL_FAR) > FAINT_FAR_LEVEL * pk:
+                continue
         cov = np.cov(np.stack([xx, yy])) if a > 2 else np.eye(2)
         ev = np.linalg.eigvalsh(cov + np.eye(2) / 12)
         if ev[1] > 2.5 * ev[0]:
