@@ -302,17 +302,21 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     # burned-in text, scale bars and cross-hairs sit at the container's extremes
     # and would set the full scale, the bands and the typical ball: filled in first
     image, annotation_px = remove_annotations(image)
-    # without this, noise is thresholded into blobs and the largest blob "is" a QFN pad that passes
-    contrast = structure_contrast(image)
-    if contrast < MIN_STRUCTURE_CONTRAST:
-        r = error_result(frame, f"{where}: no solder-like structure, nothing to score (contrast at "
-                         f"joint scale {contrast:.1f} x the pixel noise, a package shows "
-                         f"{MIN_STRUCTURE_CONTRAST:g} or more)",
-                         package=recipe.package.type if recipe is not None else "")
+
+    def unscored(reason, package):
+        # an error row that still says what was seen of the frame
+        r = error_result(frame, f"{where}: {reason}", package=package)
         r.shape = tuple(image.shape)
         r.annotation_px = annotation_px
         r.seconds = time.perf_counter() - t0
         return r
+
+    # without this, noise is thresholded into blobs and the largest blob "is" a QFN pad that passes
+    contrast = structure_contrast(image)
+    if contrast < MIN_STRUCTURE_CONTRAST:
+        return unscored(f"no solder-like structure, nothing to score (contrast at joint scale "
+                        f"{contrast:.1f} x the pixel noise, a package shows {MIN_STRUCTURE_CONTRAST:g} or more)",
+                        recipe.package.type if recipe is not None else "")
     limits, profile_name, recipe = _limits(recipe, profile)
     solder = recipe.image.solder if recipe is not None else "auto"
     px_um = (recipe.image.pixel_size_um if recipe is not None and recipe.image.pixel_size_um else None) \
@@ -443,25 +447,14 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     if not joints:
         # a frame with structure but not one joint found: passing it would
         # pass a board nobody looked at (a view the segmentation cannot read)
-        r = error_result(frame, f"{where}: no solder joint found ({pkg_type.upper()} scoring): nothing "
-                         f"was judged",
-                         package=pkg_type)
-        r.shape = tuple(image.shape)
-        r.annotation_px = annotation_px
-        r.seconds = time.perf_counter() - t0
-        return r
+        return unscored(f"no solder joint found ({pkg_type.upper()} scoring): nothing was judged", pkg_type)
     if pkg_type == "bga" and int(info.get("n_sites", 0)) == 0:
         # balls that fit no pad lattice: no site can be checked for a missing,
         # misaligned or extra ball, so a pass would be a guess (text, a logo
         # or a part that is not a ball array)
-        r = error_result(frame, f"{where}: no pad grid: {len(joints)} ball-like blob(s) found but no "
-                         f"lattice of sites fits them, so missing, misaligned and extra balls cannot "
-                         f"be judged (give rows, cols and pitch in a recipe)",
-                         package=pkg_type)
-        r.shape = tuple(image.shape)
-        r.annotation_px = annotation_px
-        r.seconds = time.perf_counter() - t0
-        return r
+        return unscored(f"no pad grid: {len(joints)} ball-like blob(s) found but no lattice of sites "
+                        f"fits them, so missing, misaligned and extra balls cannot be judged (give rows, "
+                        f"cols and pitch in a recipe)", pkg_type)
     r.joints = joints
     r.annotation_px = annotation_px
     r.pitch_px = float(info.get("pitch_px", math.nan))
