@@ -619,8 +619,6 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         Radius, px, of the sphere whose top that is (0 for the others): a
         sphere's projection falls to half its peak at sqrt(3)/2 of its radius.
     """
-    import cv2
-
     h, w = att.shape
     n = masks.n
     out = np.zeros(n + 1, bool)
@@ -659,12 +657,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         if out[k]:
             # a sphere falls away on every side of its top; a piece cut out of
             # a ring or a trace keeps its arms (as dense as the piece) beyond it
-            ya, xa = max(y0 - 3, 0), max(x0 - 3, 0)
-            yb, xb = min(y0 + top.shape[0] + 3, h), min(x0 + top.shape[1] + 3, w)
-            big = np.zeros((yb - ya, xb - xa), np.uint8)
-            big[y0 - ya:y0 - ya + top.shape[0], x0 - xa:x0 - xa + top.shape[1]] = top
-            ring = (cv2.dilate(big, np.ones((5, 5), np.uint8)) > 0) & (big == 0)
-            out[k] = np.percentile(att[ya:yb, xa:xb][ring], 90) <= STRAY_ARMS * masks.peak[k]
+            out[k] = _ring_level(att, ys + y0, xs + x0, 0, 2) <= STRAY_ARMS * masks.peak[k]
         if not out[k] and STRAY_HOLE_ROUNDNESS is not None:
             hole = _top_in_hole(masks, att, k, att_raw)
             if hole is not None:
@@ -672,6 +665,24 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
                 centre[k] = hole[0], hole[1]
                 radius[k] = hole[2]
     return out, centre, radius
+
+
+def _ring_level(att, ys, xs, inner, outer):
+    """90th percentile of ``att`` on the ring ``inner + 1`` to ``outer`` px round the pixels ``ys, xs``.
+
+    Square rings (chessboard distance), px; ``inner`` 0: everything round
+    the pixels out to ``outer``. ``inf`` when the ring holds no pixel.
+    """
+    import cv2
+
+    h, w = att.shape
+    ya, yb = max(int(ys.min()) - outer, 0), min(int(ys.max()) + outer + 1, h)
+    xa, xb = max(int(xs.min()) - outer, 0), min(int(xs.max()) + outer + 1, w)
+    blob = np.zeros((yb - ya, xb - xa), np.uint8)
+    blob[ys - ya, xs - xa] = 1
+    core = blob if inner == 0 else cv2.dilate(blob, np.ones((2 * inner + 1,) * 2, np.uint8))
+    ring = (cv2.dilate(blob, np.ones((2 * outer + 1,) * 2, np.uint8)) > 0) & (core == 0)
+    return float(np.percentile(att[ya:yb, xa:xb][ring], 90)) if ring.any() else math.inf
 
 
 def _roundness(top):
@@ -1020,20 +1031,6 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
     return out
 
 
-def _far_ring_level(att, ys, xs, far):
-    """90th percentile of ``att`` on the ring 3 to ``far`` px round the pixels ``ys, xs`` (square rings)."""
-    import cv2
-
-    h, w = att.shape
-    ya, yb = max(int(ys.min()) - far, 0), min(int(ys.max()) + far + 1, h)
-    xa, xb = max(int(xs.min()) - far, 0), min(int(xs.max()) + far + 1, w)
-    blob = np.zeros((yb - ya, xb - xa), np.uint8)
-    blob[ys - ya, xs - xa] = 1
-    ring = (cv2.dilate(blob, np.ones((2 * far + 1, 2 * far + 1), np.uint8)) > 0) \
-        & (cv2.dilate(blob, np.ones((5, 5), np.uint8)) == 0)
-    return float(np.percentile(att[ya:yb, xa:xb][ring], 90)) if ring.any() else math.inf
-
-
 def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, att_raw=None):
     """Stray-ball candidates above one ``level`` (see :func:`_faint_strays`), list of dict."""
     import cv2
@@ -1064,14 +1061,10 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, 
             continue                        # the smoothing filled a small via ring's hole
         # a sphere falls away on every side; a trace crossing keeps its arms
         # (each at about half the crossing's peak) beyond the blob
-        ya, yb, xa, xb = max(y0 - 3, 0), min(y0 + bh + 3, h), max(x0 - 3, 0), min(x0 + bw + 3, w)
-        blob = np.zeros((yb - ya, xb - xa), np.uint8)
-        blob[yy + y0 - ya, xx + x0 - xa] = 1
-        ring = (cv2.dilate(blob, np.ones((5, 5), np.uint8)) > 0) & (blob == 0)
-        arms = np.percentile(att[ya:yb, xa:xb][ring], 90)
+        arms = _ring_level(att, yy + y0, xx + x0, 0, 2)
         if arms > 0.5 * pk and (FAINT_FALL is None or arms > FAINT_FALL * level):
             if FAINT_FALL_FAR is None or a < np.pi * FAINT_FALL_FAR ** 2 \
-                    or _far_ring_level(att, yy + y0, xx + x0, FAINT_FALL_FAR) > FAINT_FAR_LEVEL * pk:
+                    or _ring_level(att, yy + y0, xx + x0, 2, FAINT_FALL_FAR) > FAINT_FAR_LEVEL * pk:
                 continue
         cov = np.cov(np.stack([xx, yy])) if a > 2 else np.eye(2)
         ev = np.linalg.eigvalsh(cov + np.eye(2) / 12)

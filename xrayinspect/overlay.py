@@ -25,15 +25,17 @@ COLOURS = {
 }
 
 
-def to_display(image, *, lo_pct=0.5, hi_pct=99.5):
+def to_display(image, *, lo_pct=0.5, hi_pct=99.5, annotations=True):
     """A grey frame as uint8 with a percentile stretch (any dtype, 2-D or 3-D).
-
-    The percentiles are read without burned-in annotations
-    (:func:`xrayinspect.annotations.annotation_mask`), which stay drawn, clipped.
 
     Parameters
     ----------
     image : ndarray, (H, W) or (H, W, C)
+    annotations : bool
+        Read the percentiles without burned-in annotations
+        (:func:`xrayinspect.annotations.annotation_mask`), which stay drawn,
+        clipped. False for a crop (its extremes are not the frame's) or a
+        frame known to hold none.
 
     Returns
     -------
@@ -50,7 +52,7 @@ def to_display(image, *, lo_pct=0.5, hi_pct=99.5):
     finite = f[np.isfinite(f)]
     if finite.size == 0:
         return np.zeros(img.shape, np.uint8)
-    if img.dtype.kind in "uif":
+    if annotations and img.dtype.kind in "uif":
         # burned-in text at the container's full scale would set the stretch
         # and leave the joints near black: the stretch is read without it
         from .annotations import annotation_mask
@@ -114,7 +116,8 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
     """
     import cv2
 
-    grey = to_display(image)
+    # the scorer says whether it filled annotations in (older sidecars: look)
+    grey = to_display(image, annotations=bool(_get(result, "annotation_px", 1)))
     out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     h, w = grey.shape
     # sizes follow the frame but stay bounded: a 3 x 100000 frame must not ask

@@ -453,8 +453,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         # misaligned or extra ball, so a pass would be a guess (text, a logo
         # or a part that is not a ball array)
         return unscored(f"no pad grid: {len(joints)} ball-like blob(s) found but no lattice of sites "
-                        f"fits them, so missing, misaligned and extra balls cannot be judged (give rows, "
-                        f"cols and pitch in a recipe)", pkg_type)
+                        f"fits them, so missing, misaligned and extra balls cannot be judged (a lattice needs "
+                        f"about 3 x 3 whole balls in view; a recipe does not replace them)", pkg_type)
     r.joints = joints
     r.annotation_px = annotation_px
     r.pitch_px = float(info.get("pitch_px", math.nan))

@@ -261,7 +261,7 @@ def joint_crop(image, joint, *, size=128, margin=1.6):
     y0, y1 = max(0, int(y) - half), min(h, int(y) + half + 1)
     if x1 <= x0 or y1 <= y0:
         return None
-    crop = to_display(image[y0:y1, x0:x1])
+    crop = to_display(image[y0:y1, x0:x1], annotations=False)
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST if crop.shape[0] < size else cv2.INTER_AREA)
 
 
