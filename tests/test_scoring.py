@@ -623,6 +623,23 @@ def test_small_bga_beside_dense_parts_is_not_a_pinless_qfn():
     assert r.verdict == f.truth["frame_verdict"] == "fail"
 
 
+@pytest.mark.parametrize("index, n_balls", [(20, 20), (31, 124)])
+def test_a_part_cut_by_the_frame_edge_does_not_make_a_bga_a_qfn(index, n_balls):
+    """Zoomed 2048 px views (balls 70-100 px) beside a dense part cut by the frame's edge, which
+    the coarse package check takes for a QFN pad. Frame 20: the QFN reading finds one "pin" and
+    the 5 x 4 lattice (20 sites) stood under the 30 needed beside a reading with pins (before: 0
+    of 20 balls found, a failing board passed). Frame 31: the QFN scorer settles on a "pad" in
+    the middle of the balls, far from the cut part, and takes 18 balls round it for pins (before:
+    18 of 127 balls judged)."""
+    f = generate_frame((6990000, index), package="bga", shape=(2048, 2048), tilt_deg=0.0, export="png8")
+    r = score_frame(f.image)
+    assert r.package == "bga" and r.status == "ok"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det[0] >= n_balls and tal.summary()["detection_f1"] > 0.95
+    assert r.verdict == f.truth["frame_verdict"] == "fail"
+
+
 def test_small_via_rings_between_balls_are_not_stray_solder():
     """An 8-bit frame whose dog-bone vias (dark rings with a 1-2 px hole) are as large as its balls:
     the smoothed map fills their holes, so they passed for round, solid stray balls (13 false

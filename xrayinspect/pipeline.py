@@ -186,10 +186,42 @@ MIN_QFN_PINS = 4
 #: ... and taken as one when the lattice fit holds at least this many sites (a spurious
 #: lattice from pin gaps in a misread QFN held 17-20; a real package beside a dense part 682).
 MIN_BGA_SITES = 30
-#: ... or this many when the QFN reading found no pin at all: a lone "pad" is a
-#: dense part, not a QFN (a 7 x 4 BGA of 28 large balls beside two big
-#: components was scored as a pin-less QFN); the smallest arrays are 2 x 3.
+#: ... or this many when the QFN reading found under :data:`MIN_QFN_PINS` pins, or its
+#: pad lies away from the coarse one (:data:`PAD_BOX_MARGIN`): a
+#: lone "pad" is a dense part, not a QFN (a 7 x 4 BGA of 28 large balls beside
+#: two big components was scored as a pin-less QFN, a 5 x 4 BGA beside a part
+#: cut by the frame's edge as a QFN of one "pin"); the smallest arrays are 2 x 3,
+#: the smallest bottom-terminated packages have 6 terminals.
 MIN_BGA_SITES_PINLESS = 6
+#: The pad the QFN scoring settles on lies within this share of the coarse
+#: pad's size of the coarse pad's box (:func:`xrayinspect.qfn.coarse_pad`);
+#: one found elsewhere (the balls of a BGA round a gap, the coarse "pad" a dense
+#: part cut by the frame's edge) puts the frame to the BGA test too.
+PAD_BOX_MARGIN = 0.25
+
+
+def pad_within(joints, box, margin=PAD_BOX_MARGIN):
+    """Whether the pad among ``joints`` has its centre within ``box`` grown by ``margin`` of its size.
+
+    Parameters
+    ----------
+    joints : list of JointResult
+    box : tuple of float
+        ``(x0, y0, x1, y1)``, px.
+    margin : float
+        Share of the box's width (height) added on each side.
+
+    Returns
+    -------
+    bool
+        False when there is no pad or its centre lies outside.
+    """
+    pad = next((j for j in joints if j.kind == "pad"), None)
+    if pad is None or not (np.isfinite(pad.x_px) and np.isfinite(pad.y_px)):
+        return False
+    x0, y0, x1, y1 = box
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    return bool(x0 - mx <= pad.x_px <= x1 + mx and y0 - my <= pad.y_px <= y1 + my)
 
 
 #: A QFN's pins flank its pad evenly: the fewer of two opposite sides holds at
@@ -390,18 +422,18 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         return _more_arrays(js, inf, p, limits, px_um), inf, p
 
     auto = pkg_type is None
-    pad_side = None
+    pad_side = pad_box = None
     if auto:
-        from .qfn import coarse_pad_side
+        from .qfn import coarse_pad
 
         # the package check (as detect_package) keeps the pad's size: it sets the QFN's scoring scale
-        pad_side = coarse_pad_side(f32, polarity, valid=valid)
+        pad_side, pad_box = coarse_pad(f32, polarity, valid=valid)
         pkg_type = "qfn" if pad_side > 0 else "bga"
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=polarity,
                     profile=profile_name)
     if pkg_type == "qfn":
         from .preprocess import _full_scale, bin_frame
-        from .qfn import _n_pins, coarse_pad_side, pad_binning, score_qfn
+        from .qfn import _n_pins, coarse_pad, pad_binning, score_qfn
 
         # a stitching band through the pad would cut it into pieces: score the
         # frame with the bands taken out, then map positions back
@@ -411,7 +443,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         banded = bool(band_x.any() or band_y.any()) and keep_x.size > 16 and keep_y.size > 16
         sub = image[np.ix_(keep_y, keep_x)] if banded else image
         if pad_side is None:
-            pad_side = coarse_pad_side(sub, polarity)
+            pad_side = coarse_pad(sub, polarity)[0]
         # a pad far larger than the QFN rules need is scored on a binned copy
         # (a quarter of the pixels per factor of 2); what it finds is mapped back
         binning = pad_binning(pad_side, sub.shape)
@@ -432,14 +464,19 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             _unband(joints, keep_x, keep_y)
             info = dict(info, labels=None, void_labels=None)
         n_pins = _n_pins(joints)
-        if auto and (n_pins < MIN_QFN_PINS
+        # the QFN scorer may settle on a "pad" away from what the package check
+        # saw (the balls round a gap of a BGA): such a reading has no pad to stand on
+        pad_elsewhere = pad_box is not None and not pad_within(joints, pad_box)
+        if auto and (n_pins < MIN_QFN_PINS or pad_elsewhere
                      or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
             # or with "pins" on one side only (the balls of a BGA beside it),
-            # beside a lattice of balls is a BGA frame
+            # or a "pad" somewhere else than that part, beside a lattice of
+            # balls is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
-            if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES if n_pins else MIN_BGA_SITES_PINLESS):
+            weak = n_pins < MIN_QFN_PINS or pad_elsewhere
+            if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
     else:

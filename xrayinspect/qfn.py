@@ -67,11 +67,20 @@ def looks_like_qfn(image, polarity, valid=None):
 def coarse_pad_side(image, polarity, valid=None):
     """Side of the QFN pad that dominates the frame, px at full resolution (0: none).
 
+    The side of :func:`coarse_pad`'s pad; see there.
+    """
+    return coarse_pad(image, polarity, valid=valid)[0]
+
+
+def coarse_pad(image, polarity, valid=None):
+    """The QFN pad that dominates the frame, found coarsely: its side and its box.
+
     The pad is found on a copy about 256 px a side: one compact, flat solder
     area (or a square tiled by alike windows, a printed pad) far larger than
     the other blobs. The side is the square root of its filled area (of its
     windows' box), good to a coarse pixel: enough to choose the scale the pad
-    is scored at (:func:`pad_binning`).
+    is scored at (:func:`pad_binning`); the box says where it is, so that a
+    pad found later somewhere else can be told from it.
 
     Parameters
     ----------
@@ -85,7 +94,11 @@ def coarse_pad_side(image, polarity, valid=None):
 
     Returns
     -------
-    float
+    side : float
+        Pad side, px at full resolution (0: no pad).
+    box : tuple of float or None
+        ``(x0, y0, x1, y1)`` of the pad (its windows) at full resolution,
+        px; None when there is no pad.
     """
     small, scale = _coarse(image, target=256)
     if valid is not None and not valid.all():
@@ -98,11 +111,11 @@ def coarse_pad_side(image, polarity, valid=None):
     th = s - open_ellipse(s.astype(np.float32), size)
     v = th[th > 0]
     if v.size < 50:
-        return 0.0
+        return 0.0, None
     mask = (th > _otsu(v)).astype(np.uint8)
     n, lab, stats, _ = components_with_stats(mask)
     if n < 3:
-        return 0.0
+        return 0.0, None
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     med = float(np.median(area))
     # the largest compact, roughly square blob (a pad; windows filled in)
@@ -122,9 +135,12 @@ def coarse_pad_side(image, polarity, valid=None):
             # BGA balls are many and alike; a QFN is one big flat pad and its pins
             size = min(area[big], filled)
             if size > 0.12 * area.sum() and size > 10 * med:
-                return float(scale * math.sqrt(filled))
+                x, y = stats[1 + big, 0], stats[1 + big, 1]
+                box = (scale * x, scale * y, scale * (x + stats[1 + big, 2]), scale * (y + stats[1 + big, 3]))
+                return float(scale * math.sqrt(filled)), tuple(float(b) for b in box)
             break
-    return float(scale * _windowed_pad(stats[1:], area, med))
+    side, box = _windowed_pad(stats[1:], area, med)
+    return float(scale * side), (tuple(float(scale * b) for b in box) if side > 0 else None)
 
 
 #: A pad is scored at no more than this many px across per bin: the QFN rules
@@ -185,7 +201,7 @@ SEGMENTS_OVER_MEDIAN = 6.0
 
 
 def _windowed_pad(stats, area, med):
-    """Side of the square box several large, alike blobs tile (a pad printed as windows), px (0: none).
+    """Side of the square box several large, alike blobs tile (a pad printed as windows), px (0: none), and that box.
 
     Parameters
     ----------
@@ -195,19 +211,29 @@ def _windowed_pad(stats, area, med):
         Their areas, px.
     med : float
         Median blob area, px.
+
+    Returns
+    -------
+    side : float
+    box : tuple of int or None
+        ``(x0, y0, x1, y1)`` of the windows, px of ``stats``.
     """
     segs = np.flatnonzero(area > SEGMENT_OVER_MEDIAN * med)
     if len(segs) < 2:
-        return 0.0
+        return 0.0, None
     # alike the typical segment, not the largest: windows joined by a trace
     # make one segment of several windows (it counts with them)
     segs = segs[area[segs] >= WINDOW_ALIKE * np.median(area[segs])]
     if not 2 <= len(segs) <= 16:
-        return 0.0
+        return 0.0, None
+
+    def corners(ids):
+        return (int(stats[ids, 0].min()), int(stats[ids, 1].min()),
+                int((stats[ids, 0] + stats[ids, 2]).max()), int((stats[ids, 1] + stats[ids, 3]).max()))
 
     def box(ids):
-        x0, y0 = stats[ids, 0].min(), stats[ids, 1].min()
-        return ((stats[ids, 0] + stats[ids, 2]).max() - x0, (stats[ids, 1] + stats[ids, 3]).max() - y0)
+        x0, y0, x1, y1 = corners(ids)
+        return x1 - x0, y1 - y0
 
     def tiling(ids):
         w, h = box(ids)
@@ -225,7 +251,7 @@ def _windowed_pad(stats, area, med):
     total = float(area[segs].sum())
     ok = (0.5 < w / max(h, 1) < 2.0 and total >= SEGMENT_TILING * w * h
           and total > 0.12 * area.sum() and total > SEGMENTS_OVER_MEDIAN * med)
-    return float(math.sqrt(w * h)) if ok else 0.0
+    return (float(math.sqrt(w * h)), corners(segs)) if ok else (0.0, None)
 
 
 def _member(lab, ids, n):
