@@ -100,6 +100,27 @@ def test_the_overlay_stretch_is_read_without_the_text(bright_12bit):
     assert (shown[alpha >= 0.5] == 255).all()
 
 
+@pytest.mark.parametrize("export", ["tiff16", "png8"])
+def test_the_overlay_header_leaves_the_burned_in_text_readable(export):
+    """The overlay's header plate (frame, verdict, counts) sat at the top left, over the export's
+    own acquisition line (board serial, kV, date) that a reviewer reads: it now goes to the
+    corner that covers the fewest annotation pixels; with none, it stays at the top left."""
+    from xrayinspect.overlay import draw_overlay
+
+    f = generate_frame((6700001, 0), package="bga", shape=(1024, 1024), export=export)
+    burned, alpha = _burn_in(f.image, white=True)
+    res = score_frame(burned, frame="annotated")
+    assert res.annotation_px > 0
+    text = alpha[:60] >= 0.5                  # the acquisition line's letters (rows 0-59)
+    shown = draw_overlay(burned, res)
+    # white letters stay light (the plate is black, its header red or white on black)
+    assert (shown[:60][text].min(axis=-1) > 200).mean() > 0.97
+    plate = (shown.max(axis=-1) == 0)
+    assert plate[:60, -400:].sum() > 500     # the plate went to the top right
+    plain = draw_overlay(f.image, score_frame(f.image, frame="annotated"))
+    assert (plain.max(axis=-1) == 0)[:60, :400].sum() > 500
+
+
 @pytest.mark.parametrize("export,white,anti_alias", [("png8", False, False), ("png8", True, False),
                                                      ("tiff16", False, False), ("tiff16", True, True)])
 def test_burned_in_text_leaves_the_calls_as_they_were(export, white, anti_alias):

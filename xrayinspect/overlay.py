@@ -41,33 +41,38 @@ def to_display(image, *, lo_pct=0.5, hi_pct=99.5, annotations=True):
     -------
     ndarray, uint8, (H, W)
     """
+    return _display(image, lo_pct, hi_pct, annotations, want_marks=False)[0]
+
+
+def _display(image, lo_pct=0.5, hi_pct=99.5, annotations=True, want_marks=True):
+    """:func:`to_display`'s frame and the burned-in annotations' pixels (bool; None when not looked
+    for: ``annotations`` False, or an 8-bit frame, which is not stretched, without ``want_marks``)."""
     img = np.asarray(image)
     if img.ndim == 3:
         img = img[..., :3].mean(axis=2)
     if img.ndim != 2:
         raise ValueError(f"image must be 2-D (H, W), got shape {img.shape}")
+    from .annotations import annotation_mask
+
     if img.dtype == np.uint8:
-        return img
+        return img, (annotation_mask(img) if annotations and want_marks else None)
     f = img.astype(np.float32)
     finite = f[np.isfinite(f)]
     if finite.size == 0:
-        return np.zeros(img.shape, np.uint8)
-    if annotations and img.dtype.kind in "uif":
+        return np.zeros(img.shape, np.uint8), None
+    marks = annotation_mask(img) if annotations and img.dtype.kind in "uif" else None
+    if marks is not None and marks.any():
         # burned-in text at the container's full scale would set the stretch
         # and leave the joints near black: the stretch is read without it
-        from .annotations import annotation_mask
-
-        marks = annotation_mask(img)
-        if marks.any():
-            finite = f[~marks & np.isfinite(f)]
-            if finite.size == 0:
-                finite = f[np.isfinite(f)]
+        finite = f[~marks & np.isfinite(f)]
+        if finite.size == 0:
+            finite = f[np.isfinite(f)]
     sample = finite[:: max(1, finite.size // 200_000)]
     lo, hi = np.percentile(sample, [lo_pct, hi_pct])
     if hi <= lo:
         hi = lo + 1.0
     out = np.clip((np.nan_to_num(f, nan=lo) - lo) * (255.0 / (hi - lo)), 0, 255)
-    return out.astype(np.uint8)
+    return out.astype(np.uint8), marks
 
 
 def _get(obj, key, default=None):
@@ -117,7 +122,7 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
     import cv2
 
     # the scorer says whether it filled annotations in (older sidecars: look)
-    grey = to_display(image, annotations=bool(_get(result, "annotation_px", 1)))
+    grey, marks = _display(image, annotations=bool(_get(result, "annotation_px", 1)))
     out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     h, w = grey.shape
     # sizes follow the frame but stay bounded: a 3 x 100000 frame must not ask
@@ -180,16 +185,35 @@ def draw_overlay(image, result, *, thickness=None, labels=True):
             verdict = ""
         n_fail = sum(jget(j, "verdict") == "fail" for j in joints)
         head = _ascii(f"{_get(result, 'frame', '')}  {verdict}  {len(joints)} joints, {n_fail} fail")[:120]
-        org = (int(8 * t), int(28 * font_scale / 0.5))
         (tw, th), base = cv2.getTextSize(head, cv2.FONT_HERSHEY_SIMPLEX, font_scale, t)
+        pad = max(2, t)
+        org = _header_origin(marks, (h, w), tw, th, base, pad, int(8 * t), int(28 * font_scale / 0.5))
         # a dark plate, not an outline: an outlined title read as two overlapping
         # strings once the overlay was shrunk for the report
-        pad = max(2, t)
         cv2.rectangle(out, (org[0] - pad, org[1] - th - pad), (org[0] + tw + pad, org[1] + base + pad),
                       (0, 0, 0), -1)
         cv2.putText(out, head, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                     COLOURS["fail"] if verdict == "fail" else COLOURS["text"], t, cv2.LINE_AA)
     return out
+
+
+def _header_origin(marks, shape, tw, th, base, pad, margin, top):
+    """Where the header line goes: the top-left corner, or the first other corner
+    (top right, bottom left, bottom right) whose plate covers fewer of the
+    burned-in annotation's pixels ``marks`` (the export's own text, which the
+    reviewer reads: board serial, kV, date)."""
+    h, w = shape
+    left, right = margin, max(margin, w - margin - tw)
+    upper, lower = top, max(top, h - margin - base)
+    corners = [(left, upper), (right, upper), (left, lower), (right, lower)]
+    if marks is None or not marks.any():
+        return corners[0]
+
+    def covered(org):
+        x0, y0 = max(org[0] - pad, 0), max(org[1] - th - pad, 0)
+        return int(np.count_nonzero(marks[y0:org[1] + base + pad + 1, x0:org[0] + tw + pad + 1]))
+
+    return min(corners, key=covered)         # (the first of equals: top left first)
 
 
 def _ascii(text):
