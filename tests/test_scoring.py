@@ -5,6 +5,8 @@ not meet them yet (the evaluation script reports the real figures), but
 every one fails on a stub that finds nothing or calls everything.
 """
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -733,6 +735,17 @@ def test_qfn_channels_between_windows_are_not_voids():
     f, r, truth, pad = _qfn_pad((5400003, 6))
     assert truth.get("windowed")
     assert abs(pad.void_pct - truth["void_pct"]) < 4.0
+
+
+def test_a_windowed_pad_is_outlined_whole():
+    """The sidecar's pad outline (drawn by the overlay and the napari review) was the longest
+    contour of the pad's solder: one window of a 2 x 2 print, a quarter of the pad. With several
+    windows it is the hull round them all, which holds every window's solder."""
+    r = score_file(Path(__file__).resolve().parents[1] / "sample_data" / "qfn_dark_16bit.tif")
+    pad = next(j for j in r.joints if j.kind == "pad")
+    outline = np.asarray(pad.contour, np.float32)
+    assert len(outline) >= 4
+    assert cv2.contourArea(outline) >= pad.area_px > 0
 
 
 def test_qfn_windowed_pad_keeps_every_window():

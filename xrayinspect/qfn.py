@@ -851,6 +851,11 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
     vsizes = vsizes[void_ids]
     pad_void = 100 * voids.sum() / max(wet_area, 1)
     pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
+    if len(pad_contours) > 1 and cv2.connectedComponents(pad_filled.view(np.uint8))[0] > 2:
+        # a print of several windows: the outline of one window would show a
+        # reviewer a quarter of the pad; the hull round them all is the pad's land
+        hull = cv2.convexHull(cv2.findNonZero(pad_filled.view(np.uint8)))
+        pad_contours[1] = hull[:, 0, :].astype(float).tolist()
     vlab = np.where(voids, vl, 0).astype(np.int32)
     vcc, nvcc = ndi.label(vlab > 0)
     vcont, _ = contours_by_label(vcc.astype(np.int32), int(nvcc))
