@@ -466,16 +466,14 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         n_pins = _n_pins(joints)
         # the QFN scorer may settle on a "pad" away from what the package check
         # saw (the balls round a gap of a BGA): such a reading has no pad to stand on
-        pad_elsewhere = pad_box is not None and not pad_within(joints, pad_box)
-        if auto and (n_pins < MIN_QFN_PINS or pad_elsewhere
-                     or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
+        weak = n_pins < MIN_QFN_PINS or (pad_box is not None and not pad_within(joints, pad_box))
+        if auto and (weak or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
             # or with "pins" on one side only (the balls of a BGA beside it),
             # or a "pad" somewhere else than that part, beside a lattice of
             # balls is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
-            weak = n_pins < MIN_QFN_PINS or pad_elsewhere
             if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"

@@ -850,12 +850,14 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
     void_ids = [k for k in void_ids if vsizes[k] > 0]
     vsizes = vsizes[void_ids]
     pad_void = 100 * voids.sum() / max(wet_area, 1)
-    pad_contours, _ = contours_by_label(pad_filled.astype(np.int32), 1)
-    if len(pad_contours) > 1 and cv2.connectedComponents(pad_filled.view(np.uint8))[0] > 2:
+    # one pass for the outline (as contours_by_label draws a joint's) and the count of pieces
+    outlines, _ = cv2.findContours(pad_filled.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if len(outlines) > 1:
         # a print of several windows: the outline of one window would show a
         # reviewer a quarter of the pad; the hull round them all is the pad's land
-        hull = cv2.convexHull(cv2.findNonZero(pad_filled.view(np.uint8)))
-        pad_contours[1] = hull[:, 0, :].astype(float).tolist()
+        pad_contour = cv2.convexHull(np.vstack(outlines))[:, 0, :].astype(float).tolist()
+    else:
+        pad_contour = cv2.approxPolyDP(outlines[0], 0.7, True)[:, 0, :].tolist() if outlines else []
     vlab = np.where(voids, vl, 0).astype(np.int32)
     vcc, nvcc = ndi.label(vlab > 0)
     vcont, _ = contours_by_label(vcc.astype(np.int32), int(nvcc))
@@ -864,7 +866,7 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
                       area_px=wet_area, circularity=0.0, void_pct=float(pad_void),
                       largest_void_pct=float(100 * vsizes.max() / max(wet_area, 1)) if vsizes.size else 0.0,
                       void_count=int(len(void_ids)), via_count=len(via_ids), peak_att=level,
-                      contour=pad_contours[1] if len(pad_contours) > 1 else [], void_contours=vcont[1:])
+                      contour=pad_contour, void_contours=vcont[1:])
     return pad, pad_filled, pad_solder, vlab
 
 
