@@ -1521,6 +1521,22 @@ def test_missing_ball_beside_a_stitching_band_is_found_by_its_bare_pad():
     assert all(any(np.hypot(j.x_px - x, j.y_px - y) < 0.35 * pitch for x, y in truth) for j in called)
 
 
+@pytest.mark.parametrize("seed,extras", [((6950000, 176), 3), ((6700000, 28), 1), ((6700000, 185), 2),
+                                         ((6950000, 204), 0)])
+def test_stray_ball_in_the_hole_of_a_dense_via_ring_is_extra(seed, extras):
+    """A stray ball a third of a ball across lying in the hole of a via ring three times denser
+    than a ball: the ring is the joint, and every stray-ball test reads the ring (before: 0 of 2
+    found in (6950000, 176), 0 of 1 in (6700000, 28), 1 of 2 in (6700000, 185)). The ball lifts
+    the board inside the hole. Not taken for one: the via's own pad seen through the hole as a
+    crescent (four rings of (6700000, 185)), and a ring lying on a ball, whose edge shows through
+    it ((6950000, 204))."""
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert (t.tp["extra"], t.fp["extra"]) == (extras, 0), (t.tp["extra"], t.fp["extra"], t.fn["extra"])
+
+
 def test_stray_solder_carries_no_void_outlines():
     """Stray solder is judged by being there, its voids are not measured (void % 0): the sidecar
     and overlay carry no void outline for it either (before: the gap between a stray ball and the

@@ -635,13 +635,19 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
     cand[0] = False
     on = rc[:, 0] >= 0
     on[0] = False
+    typ_peak = float(np.median(masks.peak[on])) if on.any() else np.inf
+    # off-site joints in the footprint that may be a via ring holding a stray
+    # ball: denser than a ball (which the peak test below drops) or not
+    ringed = cand.copy()
     if on.any():
-        cand &= masks.peak <= STRAY_MAX_PEAK * float(np.median(masks.peak[on]))
+        cand &= masks.peak <= STRAY_MAX_PEAK * typ_peak
     if fit is not None:
         basis = np.stack([fit.u, fit.v], 1)
         c, r = np.linalg.solve(basis, (fit_pts - fit.origin).T)
         m = STRAY_MARGIN
-        cand &= (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
+        inside = (r >= -m) & (r <= fit.rows - 1 + m) & (c >= -m) & (c <= fit.cols - 1 + m)
+        cand &= inside
+        ringed &= inside
     for k in np.flatnonzero(cand).tolist():
         top, x0, y0 = _dense_top(masks, att, k, STRAY_TOP_FRACTION)
         ys, xs = np.nonzero(top)
@@ -664,6 +670,23 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
                 out[k] = True
                 centre[k] = hole[0], hole[1]
                 radius[k] = hole[2]
+    for k in np.flatnonzero(ringed & ~out).tolist():
+        found = _ball_in_ring(masks, att, k, typ_peak, on)
+        if found is None:
+            continue
+        # the joint becomes the ball: the ring is copper, not solder
+        bx, by, br, (py, px) = found
+        x0, y0, x1, y1 = masks.bbox[k]
+        sub = masks.labels[y0:y1, x0:x1]
+        sub[sub == k] = 0
+        masks.labels[py, px] = k
+        masks.bbox[k] = [min(x0, px.min()), min(y0, py.min()), max(x1, px.max() + 1), max(y1, py.max() + 1)]
+        masks.area_px[k] = float(py.size)
+        masks.cx[k], masks.cy[k] = bx, by
+        masks.peak[k] = float(att[py, px].max())
+        out[k] = True
+        centre[k] = bx, by
+        radius[k] = br
     return out, centre, radius
 
 
@@ -771,6 +794,110 @@ def _top_in_hole(masks, att, k, att_raw=None):
     if not _raw_centre_stands(att_raw, top, x0, y0, int(round(x)) + x0, int(round(y)) + y0):
         return None
     return x + x0, y + y0, r_top / np.sqrt(1 - STRAY_TOP_FRACTION ** 2)
+
+
+
+#: A stray ball lying in the hole of a via ring denser than itself (None: not
+#: looked for). The ring is the joint; the ball lifts the board level inside
+#: its hole. The hole is read this many px in from the ring's dense part,
+#: past the blurred flank of the ring ...
+RING_FLANK_PX = 3
+#: ... the dense part being what stands above this fraction of the ring's peak.
+RING_LEVEL = 0.3
+#: ... and must hold at least this many px after that ...
+RING_HOLE_MIN_PX = 12
+#: ... of which at least this share (and 6 px) stands this fraction of the
+#: typical ball's peak above the board round the ring (a stray ball 0.2-0.4
+#: of a ball across stands 0.25-0.5 of its peak; an empty hole reads the board)
+RING_BALL_SHARE = 0.2
+RING_BALL_LEVEL = 0.15
+#: ... and is not level: its 90th percentile above the board is at least this
+#: multiple of its 10th. A sphere seen whole falls from its centre to its rim;
+#: a via's pad seen through its hole (a cone beam shifts the top pad against
+#: the barrel) or a plugged via is level, blur its only relief: 1.19-1.46 on
+#: development frames, against 1.58-1.76 for stray balls in holes.
+RING_BALL_RELIEF = 1.5
+#: The joint must be the ring alone: a ring merged with more solder beyond it
+#: than this share of its own pixels lies on a ball, which shows through its hole.
+RING_BEYOND = 0.25
+#: ... and is convex (pixels over its hull's): the visible part of a sphere is
+#: a disc, or a disc cut by the ring (a lens); a pad's annulus seen through
+#: the hole is a crescent (0.66-0.70 on development frames, strays 0.95-1.0).
+RING_BALL_SOLIDITY = 0.85
+#: ... and at most this much longer than wide (square root of its second
+#: moments' ratio): a lens cut from a disc by the ring stays short (strays
+#: 1.0-1.7); a trace crossing the hole is a band (2.4-2.7 on development frames).
+RING_BALL_ELONGATION = 2.0
+
+
+def _ball_in_ring(masks, att, k, typ_peak, seated):
+    """A stray ball in the hole of the via ring that is joint ``k``: ``(x, y, radius, pixels)`` or None.
+
+    ``pixels`` are ``(ys, xs)`` frame px of the ball's part seen in the hole;
+    ``x, y`` their centroid and ``radius`` their equivalent radius, px.
+    ``typ_peak`` is the typical ball's peak attenuation; ``seated`` (bool per
+    joint label) marks the balls on sites: a ring touching one, or merged
+    with solder beyond it (:data:`RING_BEYOND`), can show that ball's edge
+    through its hole, and is not read.
+    """
+    import cv2
+
+    if RING_FLANK_PX is None or not np.isfinite(typ_peak) or masks.peak[k] <= 0:
+        return None
+    h, w = att.shape
+    pad = 2 * RING_FLANK_PX + 3
+    x0, y0, x1, y1 = masks.bbox[k]
+    x0, y0, x1, y1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+    lab = masks.labels[y0:y1, x0:x1]
+    a = att[y0:y1, x0:x1]
+    own = lab == k
+    # the ring: its dense part, closed over the 1 px gaps noise leaves in it
+    # (and with any of it the segmentation left unlabelled: a thin arc)
+    ring = cv2.morphologyEx((((lab == 0) | own) & (a >= RING_LEVEL * masks.peak[k])).view(np.uint8),
+                            cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    # the hole: what the dense ring encloses (not reached from the box's border)
+    outside = np.zeros((ring.shape[0] + 2, ring.shape[1] + 2), np.uint8)
+    flood = (1 - ring).copy()
+    cv2.floodFill(flood, outside, (0, 0), 2)
+    hole = flood == 1
+    if np.count_nonzero(hole) < RING_HOLE_MIN_PX:
+        return None
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_FLANK_PX + 1,) * 2)
+    core = (cv2.erode(hole.view(np.uint8), ker) > 0) & ((lab == 0) | own)
+    n_core = np.count_nonzero(core)
+    if n_core < RING_HOLE_MIN_PX:
+        return None
+    filled = (ring > 0) | hole
+    near = cv2.dilate(filled.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if seated[lab[near]].any() or np.count_nonzero(own & ~near) > RING_BEYOND * np.count_nonzero(ring):
+        return None
+    band = (cv2.dilate(filled.view(np.uint8), ker) == 0) & (lab == 0)
+    if np.count_nonzero(band) < 8:
+        return None
+    board = float(np.median(a[band]))
+    lift = a - board
+    up = core & (lift >= RING_BALL_LEVEL * typ_peak) & (lift <= STRAY_MAX_PEAK * typ_peak)
+    n_up, cc, stats, _ = cv2.connectedComponentsWithStats(up.view(np.uint8), connectivity=8)
+    if n_up < 2:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    part = cc == best
+    size = int(stats[best, cv2.CC_STAT_AREA])
+    if size < max(6, RING_BALL_SHARE * n_core):
+        return None
+    lo, hi = np.percentile(lift[part], [10, 90])
+    if hi < RING_BALL_RELIEF * max(lo, 1e-9):
+        return None
+    ys, xs = np.nonzero(part)
+    hull = np.zeros_like(ring)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.column_stack([xs, ys]).astype(np.int32)), 1)
+    if size < RING_BALL_SOLIDITY * np.count_nonzero(hull):
+        return None
+    ev = np.linalg.eigvalsh(np.cov(np.vstack([xs, ys]).astype(float)))
+    if ev[1] > RING_BALL_ELONGATION ** 2 * max(ev[0], 1e-9):
+        return None
+    return xs.mean() + x0, ys.mean() + y0, float(np.sqrt(size / np.pi)), (ys + y0, xs + x0)
+
 
 
 #: Off-site blobs that repeat are a via fan-out, not stray solder: at least
