@@ -2000,7 +2000,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         r_in = max(1, int(round(0.35 * d_site if on_site.size else 2)))
         if pkg is None or not (pkg.rows and pkg.cols):
             # without a recipe a lone empty site is the only sign of a missing
-            # ball; the bare pad it leaves is another (designed depopulation
+            # ball, looked for again now that the balls are assigned: when the
+            # lattice was fitted, a bridged pair in one mask (split since) or
+            # a ball displaced off its site left their sites empty, and the
+            # lone hole beside them had too many empty neighbours
+            fit.expected |= fit.holes_among(site_of)
+            # ... and the bare pad it leaves is another (designed depopulation
             # has no pad)
             for site in _ghost_pad_sites(prep.att_smooth, prep.valid, masks.labels, fit, to_frame,
                                          set(site_of) | set(fit.expected), 0.5 * d_site, typ_peak):

@@ -43,6 +43,24 @@ class GridFit:
     pitch_px: float
     angle_deg: float
     expected: set = field(default_factory=set)
+    #: With no recipe: the sites found occupied when the lattice was fitted,
+    #: and which sites can be judged empty and which neighbours are known
+    #: (:func:`_isolated_holes`), so that lone holes can be looked for again
+    #: once joints have been split and assigned (:meth:`holes_among`).
+    occupied: set = field(default_factory=set)
+    hole_seen: np.ndarray = None
+    hole_known: np.ndarray = None
+
+    def holes_among(self, occupied):
+        """Lone empty sites (missing balls) among ``occupied`` sites and those occupied at the fit.
+
+        Empty with no recipe only (an empty set otherwise): the recipe says
+        which sites carry a ball.
+        """
+        if self.hole_seen is None:
+            return set()
+        return _isolated_holes(set(occupied) | self.occupied, self.rows, self.cols, self.hole_seen,
+                               known=self.hole_known)
 
     def site_xy(self, row, col):
         """Pixel position of a site (arrays allowed)."""
@@ -349,12 +367,13 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
             # (a tiling band is not an edge: sites across it are known, the
             # lattice runs on in the next tile; one within a ball's radius of
             # a band is not judged, a ball there may be cut away)
-            holes = _isolated_holes(occ | _edge_sites(edge_points, fit), fit.rows, fit.cols,
-                                    inside_frame(xy, edge_shape, EDGE_HOLE_MARGIN * radius_px, valid,
-                                                 valid_margin=radius_px),
-                                    known=inside_frame(xy, edge_shape, 0.0))
+            fit.occupied = occ | _edge_sites(edge_points, fit)
+            fit.hole_seen = inside_frame(xy, edge_shape, EDGE_HOLE_MARGIN * radius_px, valid,
+                                         valid_margin=radius_px)
+            fit.hole_known = inside_frame(xy, edge_shape, 0.0)
         else:
-            holes = _isolated_holes(occ, fit.rows, fit.cols, seen)
+            fit.occupied, fit.hole_seen = set(occ), seen
+        holes = fit.holes_among(set())
         fit.expected = {rc for rc in occ} | holes
     return fit, idx
 
