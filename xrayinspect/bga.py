@@ -618,6 +618,10 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
     radius : ndarray, shape (n + 1,)
         Radius, px, of the sphere whose top that is (0 for the others): a
         sphere's projection falls to half its peak at sqrt(3)/2 of its radius.
+
+    A via ring holding a stray ball in its hole (:func:`_ball_in_ring`)
+    becomes that ball: its label is moved from the ring's pixels to the
+    ball's (``masks`` is updated in place).
     """
     h, w = att.shape
     n = masks.n
@@ -796,33 +800,33 @@ def _top_in_hole(masks, att, k, att_raw=None):
     return x + x0, y + y0, r_top / np.sqrt(1 - STRAY_TOP_FRACTION ** 2)
 
 
-
 #: A stray ball lying in the hole of a via ring denser than itself (None: not
-#: looked for). The ring is the joint; the ball lifts the board level inside
-#: its hole. The hole is read this many px in from the ring's dense part,
-#: past the blurred flank of the ring ...
+#: looked for). The ring is the joint, and every test above reads the ring;
+#: the ball lifts the board level inside its hole. The hole is read this many
+#: px in from the ring's dense part, past the ring's blurred flank ...
 RING_FLANK_PX = 3
-#: ... the dense part being what stands above this fraction of the ring's peak.
+#: ... the dense part being what stands above this fraction of the ring's peak ...
 RING_LEVEL = 0.3
-#: ... and must hold at least this many px after that ...
+#: ... and must hold at least this many px after that.
 RING_HOLE_MIN_PX = 12
-#: ... of which at least this share (and 6 px) stands this fraction of the
-#: typical ball's peak above the board round the ring (a stray ball 0.2-0.4
-#: of a ball across stands 0.25-0.5 of its peak; an empty hole reads the board)
-RING_BALL_SHARE = 0.2
-RING_BALL_LEVEL = 0.15
-#: ... and is not level: its 90th percentile above the board is at least this
-#: multiple of its 10th. A sphere seen whole falls from its centre to its rim;
-#: a via's pad seen through its hole (a cone beam shifts the top pad against
-#: the barrel) or a plugged via is level, blur its only relief: 1.19-1.46 on
-#: development frames, against 1.58-1.76 for stray balls in holes.
-RING_BALL_RELIEF = 1.5
 #: The joint must be the ring alone: a ring merged with more solder beyond it
 #: than this share of its own pixels lies on a ball, which shows through its hole.
 RING_BEYOND = 0.25
-#: ... and is convex (pixels over its hull's): the visible part of a sphere is
-#: a disc, or a disc cut by the ring (a lens); a pad's annulus seen through
-#: the hole is a crescent (0.66-0.70 on development frames, strays 0.95-1.0).
+#: The ball: at least this share of the hole (and 6 px) standing this fraction
+#: of the typical ball's peak above the board round the ring (a stray ball
+#: 0.2-0.4 of a ball across stands 0.25-0.5 of its peak; an empty hole reads
+#: the board) ...
+RING_BALL_SHARE = 0.2
+RING_BALL_LEVEL = 0.15
+#: ... not level: its 90th percentile above the board at least this multiple
+#: of its 10th. A sphere seen whole falls from its centre to its rim; a via's
+#: pad seen through its hole (a cone beam shifts the top pad against the
+#: barrel) or a plugged via is level, blur its only relief: 1.19-1.46 on
+#: development frames, against 1.58-1.76 for stray balls in holes ...
+RING_BALL_RELIEF = 1.5
+#: ... convex (pixels over its hull's): the visible part of a sphere is a
+#: disc, or a disc cut by the ring (a lens); a pad's annulus seen through the
+#: hole is a crescent (0.66-0.70 on development frames, strays 0.95-1.0) ...
 RING_BALL_SOLIDITY = 0.85
 #: ... and at most this much longer than wide (square root of its second
 #: moments' ratio): a lens cut from a disc by the ring stays short (strays
@@ -897,7 +901,6 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     if ev[1] > RING_BALL_ELONGATION ** 2 * max(ev[0], 1e-9):
         return None
     return xs.mean() + x0, ys.mean() + y0, float(np.sqrt(size / np.pi)), (ys + y0, xs + x0)
-
 
 
 #: Off-site blobs that repeat are a via fan-out, not stray solder: at least
