@@ -1537,6 +1537,43 @@ def test_missing_ball_beside_a_stitching_band_is_found_by_its_bare_pad():
     assert all(any(np.hypot(j.x_px - x, j.y_px - y) < 0.35 * pitch for x, y in truth) for j in called)
 
 
+
+def _ring_with_ball(cx, ball=True, shape=(80, 80)):
+    """A dense via ring (3 x a ball's peak) centred at (cx, 40) px, a stray ball's dome in its hole."""
+    from xrayinspect.joints import JointMasks
+
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    r = np.hypot(xx - cx, yy - 40)
+    att = np.where((r >= 8) & (r <= 12), 3.0, 0.0)
+    if ball:
+        d = np.hypot(xx - cx - 1, yy - 39)
+        att += 0.4 * np.sqrt(np.clip(1 - (d / 6.5) ** 2, 0, None))
+    att = cv2.GaussianBlur(att.astype(np.float32), (0, 0), 0.8)
+    labels = (att >= 0.3 * att.max()).astype(np.int32)
+    ys, xs = np.nonzero(labels)
+    one = lambda v: np.array([0.0, v])
+    masks = JointMasks(labels=labels, n=1, area_px=one(ys.size), cx=one(xs.mean()), cy=one(ys.mean()),
+                       peak=one(float(att.max())), bbox=np.array([[0, 0, 0, 0],
+                                                                  [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]),
+                       touches_edge=np.zeros(2, bool), bridged_with=[set(), set()])
+    return masks, att
+
+
+@pytest.mark.parametrize("cx,ball,found", [(40, True, True), (40, False, False), (6, True, False)])
+def test_a_ball_is_read_in_a_whole_via_ring_only(cx, ball, found):
+    """The ball in a dense ring's hole (bga._ball_in_ring) on drawn arrays: found in a whole ring, not
+    in an empty one, and not in a ring cut by the frame's edge, whose hole opens onto the edge (the
+    hole was the part of the box not flooded from its corner: a ring touching the box's border
+    closed the border off, and the cut ring's inside read as a hole)."""
+    from xrayinspect.bga import _ball_in_ring
+
+    masks, att = _ring_with_ball(cx, ball)
+    out = _ball_in_ring(masks, att, 1, 1.0, np.zeros(2, bool))
+    assert (out is not None) == found
+    if found:
+        assert np.hypot(out[0] - cx - 1, out[1] - 39) < 1.5
+
+
 @pytest.mark.parametrize("seed,extras", [((6950000, 176), 3), ((6700000, 28), 1), ((6700000, 185), 2),
                                          ((6950000, 204), 0)])
 def test_stray_ball_in_the_hole_of_a_dense_via_ring_is_extra(seed, extras):

@@ -859,11 +859,12 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     # (and with any of it the segmentation left unlabelled: a thin arc)
     ring = cv2.morphologyEx((((lab == 0) | own) & (a >= RING_LEVEL * masks.peak[k])).view(np.uint8),
                             cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    # the hole: what the dense ring encloses (not reached from the box's border)
-    outside = np.zeros((ring.shape[0] + 2, ring.shape[1] + 2), np.uint8)
-    flood = (1 - ring).copy()
-    cv2.floodFill(flood, outside, (0, 0), 2)
-    hole = flood == 1
+    # the hole: what the dense ring encloses, not reached from the box's
+    # border (flooded from a 1 px frame round the box, so that a ring at the
+    # box's corner, or cut by the frame's edge, does not close the border off)
+    flood = np.pad(1 - ring, 1, constant_values=1)
+    cv2.floodFill(flood, np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8), (0, 0), 2)
+    hole = flood[1:-1, 1:-1] == 1
     if np.count_nonzero(hole) < RING_HOLE_MIN_PX:
         return None
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_FLANK_PX + 1,) * 2)
