@@ -7,8 +7,8 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import (circularity, components_with_stats, contours_by_label, equivalent_diameter, label_moments, median,
-                      nonzero_yx)
+from .measure import (circularity, components_with_stats, contours_by_label, equivalent_diameter, fill_holes,
+                      label_moments, median, nonzero_yx)
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -859,12 +859,10 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     # (and with any of it the segmentation left unlabelled: a thin arc)
     ring = cv2.morphologyEx((((lab == 0) | own) & (a >= RING_LEVEL * masks.peak[k])).view(np.uint8),
                             cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    # the hole: what the dense ring encloses, not reached from the box's
-    # border (flooded from a 1 px frame round the box, so that a ring at the
-    # box's corner, or cut by the frame's edge, does not close the border off)
-    flood = np.pad(1 - ring, 1, constant_values=1)
-    cv2.floodFill(flood, np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8), (0, 0), 2)
-    hole = flood[1:-1, 1:-1] == 1
+    # the hole: what the dense ring encloses (background not reached from
+    # outside the box: a ring cut by the frame's edge encloses nothing)
+    filled = fill_holes(ring)
+    hole = filled & (ring == 0)
     if np.count_nonzero(hole) < RING_HOLE_MIN_PX:
         return None
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_FLANK_PX + 1,) * 2)
@@ -872,7 +870,6 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     n_core = np.count_nonzero(core)
     if n_core < RING_HOLE_MIN_PX:
         return None
-    filled = (ring > 0) | hole
     near = cv2.dilate(filled.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if seated[lab[near]].any() or np.count_nonzero(own & ~near) > RING_BEYOND * np.count_nonzero(ring):
         return None
