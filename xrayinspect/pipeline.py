@@ -319,7 +319,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         The frame is not 2-D, holds NaN or inf, or is flat.
     """
     from .annotations import remove_annotations
-    from .preprocess import frame_polarity, invalid_bands, prepare
+    from .preprocess import _full_scale, frame_polarity, grey_levels, invalid_bands, prepare
 
     t0 = time.perf_counter()
     image = np.asarray(image)
@@ -331,6 +331,12 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         raise XrayInspectError(f"{where}: frame contains NaN or inf")
     if image.size == 0 or float(image.max()) == float(image.min()):
         raise XrayInspectError(f"{where}: frame is flat (every pixel {image.flat[0] if image.size else ''}): nothing to score")
+    # floors and noise rules count grey levels: a float frame gets them first
+    was_float = image.dtype.kind == "f"
+    image, zero_lost = grey_levels(image)
+    # 8-bit exports are windowed for display (grey levels not linear in dose);
+    # a float frame shifted to start at 0 has lost its zero the same way
+    windowed = image.dtype == np.uint8 or zero_lost
     # burned-in text, scale bars and cross-hairs sit at the container's extremes
     # and would set the full scale, the bands and the typical ball: filled in first
     image, annotation_px = remove_annotations(image)
@@ -353,7 +359,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     solder = recipe.image.solder if recipe is not None else "auto"
     px_um = (recipe.image.pixel_size_um if recipe is not None and recipe.image.pixel_size_um else None) \
         or (meta.pixel_size_um if meta is not None else None)
-    bits = meta.bits_used if meta is not None else None
+    # a float frame's levels are its own (grey_levels), not the file's bit depth
+    bits = meta.bits_used if meta is not None and not was_float else None
     pkg_type = recipe.package.type if recipe is not None else None
     feature_d = None
     if recipe is not None and px_um and recipe.package.ball_diameter_mm:
@@ -385,11 +392,11 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                 img32 = img.astype(np.float32)
                 p = prepare(img, solder=polarity, bits_used=bits, feature_diameter_px=d)
                 first = None
-        if image.dtype == np.uint8 and LINEARISE_WINDOWED:
+        if windowed and LINEARISE_WINDOWED:
             # a windowed export's black level is lost; the balls' shape gives it back
             from .linearise import estimate_display_offset
 
-            f = img32 if p.polarity == "dark" else np.float32(255.0) - img32
+            f = img32 if p.polarity == "dark" else np.float32(_full_scale(image, bits)) - img32
             u, first = estimate_display_offset(np.maximum(f, np.float32(0.5)), p, masks=first)
             if u > 0:
                 p = prepare(img, solder=polarity, bits_used=bits, feature_diameter_px=d, display_offset=u)
@@ -400,8 +407,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         if INSPECT_BALLS:
             p.inspection = look
         p.clipped = clipped_pixels(image, p.polarity)
-        # 8-bit exports are windowed for display: their grey levels are not linear in dose
-        p.windowed = image.dtype == np.uint8
+        p.windowed = windowed
         return p
 
     def bga_scored(p):
@@ -432,7 +438,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     r = FrameResult(frame=frame, package=pkg_type, shape=tuple(image.shape), polarity=polarity,
                     profile=profile_name)
     if pkg_type == "qfn":
-        from .preprocess import _full_scale, bin_frame
+        from .preprocess import bin_frame
         from .qfn import _n_pins, coarse_pad, pad_binning, score_qfn
 
         # a stitching band through the pad would cut it into pieces: score the

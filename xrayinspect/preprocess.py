@@ -52,6 +52,86 @@ DEAD_AREA_HALF_WIDTH = 8
 DEAD_AREA_HOLES = 0.01
 
 
+#: Full scales tried when a float frame may be an integer frame divided by
+#: its full scale (``2**b - 1`` or ``2**b``), or not divided at all.
+_FLOAT_DENOMINATORS = (1.0,) + tuple(float(2 ** b - 1) for b in range(8, 17)) \
+    + tuple(float(2 ** b) for b in range(8, 17))
+#: Largest distance of ``v x denominator`` from an integer for the frame to
+#: count as integers (float32 rounding of ``k / 65535`` stays below 0.005).
+_INTEGER_TOLERANCE = 0.02
+
+
+def grey_levels(image):
+    """A floating-point frame as the integer grey levels scoring is written for.
+
+    Every floor and noise rule counts in grey levels of an 8- or 16-bit
+    detector (below half a level is "no light"), so a float frame holding
+    ``0 .. 1`` would lie wholly under the floor. A float frame that is an
+    integer frame divided by a full scale (``2**b - 1`` or ``2**b``, b = 8..16,
+    or 1: an export read as ``img / 255``) gets its integers back and scores as
+    that export does; one of at most 256 evenly spaced values is an 8-bit
+    export (windowed for display) under some ``a k + b`` and becomes 8-bit
+    again (its darkest value 0 unless ``b`` is 0). Any other float frame is
+    shifted to start at 0 when it holds negative values, then scaled so its
+    largest value is 65535 (a pure scale keeps every ratio of intensity, so
+    the attenuation map is unchanged; a shift loses the frame's zero, as a
+    windowed export does).
+
+    Parameters
+    ----------
+    image : ndarray, 2-D
+        Frame as read: uint8, uint16 or float (finite).
+
+    Returns
+    -------
+    levels : ndarray of uint8 or uint16
+        ``image`` itself when it already is uint8 or uint16.
+    zero_lost : bool
+        True when the frame was shifted: like a windowed export's, its black
+        level must be found again (:mod:`xrayinspect.linearise`).
+    """
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        return image, False
+    f = np.asarray(image, dtype=np.float64)
+    lo, hi = float(f.min()), float(f.max())
+    if lo >= 0:
+        probe = f.ravel()[::7]
+        for d in _FLOAT_DENOMINATORS:
+            if hi * d > 65535.5:
+                continue
+            if np.abs(probe * d - np.rint(probe * d)).max() <= _INTEGER_TOLERANCE \
+                    and np.abs(f * d - np.rint(f * d)).max() <= _INTEGER_TOLERANCE:
+                k = np.rint(f * d)
+                return k.astype(np.uint8 if d <= 255 and hi * d <= 255.5 else np.uint16), False
+    eight = _eight_bit_levels(f, lo, hi)
+    if eight is not None:
+        return eight, False
+    shifted = lo < 0
+    if shifted:
+        f = f - lo
+        hi -= lo
+    return (np.rint(f * (65535.0 / hi)).astype(np.uint16) if hi > 0 else np.zeros(f.shape, np.uint16)), shifted
+
+
+def _eight_bit_levels(f, lo, hi):
+    """Stored 8-bit levels of a float frame holding at most 256 evenly spaced
+    values (an 8-bit export under any ``a k + b``), or None; so that the
+    windowed-export rules still see it as 8-bit."""
+    levels = np.unique(f.ravel()[::7])
+    if levels.size > 256 or levels.size < 2:
+        return None
+    step = float(np.diff(levels).min())
+    if step <= 0 or (hi - lo) / step > 255.5:
+        return None
+    k = (f - lo) / step
+    if np.abs(k - np.rint(k)).max() > _INTEGER_TOLERANCE:
+        return None
+    # a pure scale (b = 0) keeps its black level; otherwise the darkest level is 0
+    base = lo / step
+    k0 = round(base) if abs(base - round(base)) <= _INTEGER_TOLERANCE and round(base) + (hi - lo) / step <= 255.5 else 0
+    return (np.rint(k) + k0).astype(np.uint8)
+
+
 def invalid_bands(image):
     """Where a frame holds no image: stitching bands and no-signal areas.
 
