@@ -125,3 +125,20 @@ def test_plain_evaluate_run_leaves_the_docs_alone(tmp_path, load_script, monkeyp
     assert written[-1] == (str(tmp_path / "r.csv"), str(tmp_path / "r.png"))
     ev.main(["--write-docs", str(tmp_path / "acc.md")])
     assert written[-1][0].endswith("docs/hip_roc.csv") and (tmp_path / "acc.md").is_file()
+
+
+def test_robustness_treatments_keep_the_truth_in_step(load_script):
+    rb = load_script("robustness")
+    # the treatments that keep the physics must read as the untreated frame;
+    # their truth must move with the frame (a wrong move reads as lost balls)
+    res = rb.run(n=1, size=768, workers=1, names=("none", "float", "rot90", "crop", "scale1.5"))
+    none = res["none"][0]
+    assert none["detection_f1"] > 0.99
+    for name in ("float", "rot90", "crop", "scale1.5"):
+        s, errors = res[name]
+        assert errors == 0, name
+        assert s["detection_f1"] > 0.99, (name, s["detection_f1"])
+    for key in ("detection_f1", "void_abs_err_mean_pp", "f1_bridge", "f1_missing"):
+        assert res["float"][0][key] == none[key], key
+    table = rb.table(res)
+    assert table.count("\n| ") == 5 and "| float | 0 |" in table

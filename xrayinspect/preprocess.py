@@ -92,32 +92,34 @@ def grey_levels(image):
     """
     if image.dtype == np.uint8 or image.dtype == np.uint16:
         return image, False
-    f = np.asarray(image, dtype=np.float64)
+    # float32 holds k / 65535 to 0.004 of a level: enough, at half float64's memory
+    f = np.asarray(image, dtype=np.float32)
     lo, hi = float(f.min()), float(f.max())
     if lo >= 0:
-        probe = f.ravel()[::7]
+        probe = f.ravel()[::7].astype(np.float64)
         for d in _FLOAT_DENOMINATORS:
             if hi * d > 65535.5:
                 continue
-            if np.abs(probe * d - np.rint(probe * d)).max() <= _INTEGER_TOLERANCE \
-                    and np.abs(f * d - np.rint(f * d)).max() <= _INTEGER_TOLERANCE:
-                k = np.rint(f * d)
-                return k.astype(np.uint8 if d <= 255 and hi * d <= 255.5 else np.uint16), False
+            if np.abs(probe * d - np.rint(probe * d)).max() > _INTEGER_TOLERANCE:
+                continue
+            k = f * np.float32(d)
+            if np.abs(k - np.rint(k)).max() <= _INTEGER_TOLERANCE:
+                return np.rint(k).astype(np.uint8 if d <= 255 and hi * d <= 255.5 else np.uint16), False
     eight = _eight_bit_levels(f, lo, hi)
     if eight is not None:
         return eight, False
     shifted = lo < 0
     if shifted:
-        f = f - lo
+        f = f - np.float32(lo)
         hi -= lo
-    return (np.rint(f * (65535.0 / hi)).astype(np.uint16) if hi > 0 else np.zeros(f.shape, np.uint16)), shifted
+    return (np.rint(f * np.float32(65535.0 / hi)).astype(np.uint16) if hi > 0 else np.zeros(f.shape, np.uint16)), shifted
 
 
 def _eight_bit_levels(f, lo, hi):
     """Stored 8-bit levels of a float frame holding at most 256 evenly spaced
     values (an 8-bit export under any ``a k + b``), or None; so that the
     windowed-export rules still see it as 8-bit."""
-    levels = np.unique(f.ravel()[::7])
+    levels = np.unique(f.ravel()[::7]).astype(np.float64)
     if levels.size > 256 or levels.size < 2:
         return None
     step = float(np.diff(levels).min())

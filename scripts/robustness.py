@@ -1,0 +1,249 @@
+#!/usr/bin/env python
+"""How BGA scoring holds up when an export is processed on its way out of the machine.
+
+Real exports are not the simulator's: a viewer may sharpen, equalise, gamma
+encode or rescale a frame, a script may hand over floats, a frame may be
+rotated or cropped. Each *treatment* below is applied to the same simulated
+BGA frames (development seeds, :data:`SEED` and up; not the evaluation-only
+seeds of ``evaluate.py``), the treated frame is scored with no recipe, and
+the defect F1s against the simulator's truth (moved with the frame where the
+treatment moves it) are printed beside the untreated frames' figures.
+
+Treatments (grey levels are the stored frame's; ``full`` its container's full scale):
+
+========== ==============================================================
+none       the frame as exported
+float      ``g / full`` as float32 (a script's normalised array)
+float_off  ``g / full - 0.5``: float with the zero lost
+rot90      rotated by 90 degrees (truth rotated)
+crop       cropped from (7, 3) to 27 / 14 px short of the far edges: 994 x 1003 px at 1024 (truth shifted)
+ramp       times a left-to-right ramp 1.0 -> 0.55 (uncorrected heel effect)
+gamma      windowed to 8 bits with gamma 0.5
+minmax8    min-max scaled to 8 bits, no gamma
+blur       Gaussian blur of 1.2 px more (a larger focal spot)
+noise      Gaussian noise of 3 % of the 1-99 % grey range added
+scale0.7   resampled to 0.7 x (area averaging; truth scaled)
+scale1.5   resampled to 1.5 x (cubic; truth scaled)
+sharpen    unsharp mask ``g + 1.0 (g - G_1.5 g)``, clipped to the container
+sharpen3   unsharp mask ``g + 1.0 (g - G_3 g)``, clipped
+clahe      OpenCV CLAHE, clip limit 3, 8 x 8 tiles (a viewer's "local contrast")
+invert     ``full - g`` (the other display polarity)
+========== ==============================================================
+
+Usage::
+
+    python scripts/robustness.py                       # 30 frames at 1024 px, every treatment
+    python scripts/robustness.py --n 10 --only none,float,clahe
+    python scripts/robustness.py --write-docs          # docs/robustness.md
+"""
+
+import argparse
+import copy
+import datetime as _dt
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+#: Development seeds (the frames the rules were built on); the held-out seeds stay unseen.
+SEED = 6_700_000
+TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
+              "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert")
+CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
+
+
+def treat(image, name):
+    """The treated frame and how truth positions move.
+
+    Returns
+    -------
+    out : ndarray
+    move : callable
+        ``move(x, y) -> (x, y)``, px.
+    size_scale : float
+        Factor on lengths (diameters, offsets), px per px.
+    """
+    import cv2
+
+    f = image.astype(np.float32)
+    full = 255.0 if image.dtype == np.uint8 else 65535.0
+    h, w = image.shape
+
+    def same(x, y):
+        return x, y
+
+    def clip(a):
+        return np.clip(np.rint(a), 0, full).astype(image.dtype)
+
+    if name == "none":
+        return image, same, 1.0
+    if name == "float":
+        return f / np.float32(full), same, 1.0
+    if name == "float_off":
+        return f / np.float32(full) - np.float32(0.5), same, 1.0
+    if name == "rot90":
+        # np.rot90: new[i, j] = old[j, w - 1 - i]
+        return np.ascontiguousarray(np.rot90(image)), lambda x, y: (y, (w - 1) - x), 1.0
+    if name == "crop":
+        return np.ascontiguousarray(image[3:h - 27, 7:w - 14]), lambda x, y: (x - 7, y - 3), 1.0
+    if name == "ramp":
+        return clip(f * np.linspace(1.0, 0.55, w, dtype=np.float32)[None, :]), same, 1.0
+    if name in ("gamma", "minmax8"):
+        lo, hi = (np.percentile(f, [0.1, 99.9]) if name == "gamma" else (f.min(), f.max()))
+        g = np.clip((f - lo) / max(hi - lo, 1e-6), 0, 1)
+        if name == "gamma":
+            g = g ** 0.5
+        return np.rint(g * 255).astype(np.uint8), same, 1.0
+    if name == "blur":
+        return clip(cv2.GaussianBlur(f, (0, 0), 1.2)), same, 1.0
+    if name == "noise":
+        sd = 0.03 * float(np.percentile(f, 99) - np.percentile(f, 1))
+        return clip(f + np.random.default_rng(0).normal(0, sd, f.shape).astype(np.float32)), same, 1.0
+    if name.startswith("scale"):
+        s = float(name[5:])
+        out = cv2.resize(f, (int(round(w * s)), int(round(h * s))),
+                         interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+        return clip(out), lambda x, y: ((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5), s
+    if name in ("sharpen", "sharpen3"):
+        sigma = 1.5 if name == "sharpen" else 3.0
+        return clip(f + 1.0 * (f - cv2.GaussianBlur(f, (0, 0), sigma))), same, 1.0
+    if name == "clahe":
+        return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(image), same, 1.0
+    if name == "invert":
+        return (np.asarray(full, image.dtype) - image).astype(image.dtype), same, 1.0
+    raise ValueError(f"unknown treatment {name!r}")
+
+
+def moved_truth(truth, move, size_scale, shape=None):
+    """The truth with every joint's position (and size) moved as the frame was.
+
+    With ``shape`` (the treated frame's, px), joints whose centre left the
+    frame are dropped and those within their radius of its edge marked
+    ``partial`` (left out of every figure, as the simulator does).
+    """
+    t = copy.deepcopy(truth)
+    for j in t["joints"]:
+        for kx, ky in (("x_px", "y_px"), ("site_x_px", "site_y_px")):
+            if j.get(kx) is not None:
+                j[kx], j[ky] = move(j[kx], j[ky])
+        for k in ("diameter_px", "offset_px"):
+            if j.get(k) is not None:
+                j[k] *= size_scale
+        if j.get("area_px") is not None:
+            j["area_px"] *= size_scale ** 2
+    if shape is not None:
+        h, w = shape
+        keep = []
+        for j in t["joints"]:
+            x, y, r = j["x_px"], j["y_px"], 0.5 * (j.get("diameter_px") or 0.0)
+            if not (0 <= x < w and 0 <= y < h):
+                continue
+            if min(x, y, w - 1 - x, h - 1 - y) < r:
+                j["partial"] = True
+            keep.append(j)
+        t["joints"] = keep
+    return t
+
+
+def _frame(i, size):
+    from xrayinspect.synth import generate_frame
+
+    f = generate_frame((SEED, i), package="bga", shape=(size, size))
+    return f.image, f.truth
+
+
+def _score(job):
+    i, size, names = job
+    import cv2
+
+    cv2.setNumThreads(1)
+    from xrayinspect.errors import XrayInspectError
+    from xrayinspect.pipeline import score_frame
+
+    image, truth = _frame(i, size)
+    out = []
+    for name in names:
+        img, move, s = treat(image, name)
+        try:
+            res = score_frame(img, frame=f"{i}")
+        except XrayInspectError as e:
+            res = None
+            err = str(e)
+        else:
+            err = res.error
+        out.append((name, moved_truth(truth, move, s, img.shape), res, err))
+    return out
+
+
+def run(n=30, size=1024, workers=2, names=TREATMENTS):
+    """Tallies of every treatment over ``n`` development frames.
+
+    Returns
+    -------
+    dict
+        ``{treatment: (summary dict, error rows)}``.
+    """
+    from xrayinspect.evaluation import Tally
+
+    tallies = {nm: Tally() for nm in names}
+    errors = {nm: 0 for nm in names}
+    jobs = [(i, size, tuple(names)) for i in range(n)]
+    def tally(all_rows):
+        for rows in all_rows:
+            for name, truth, res, err in rows:
+                if res is None or res.status != "ok":
+                    errors[name] += 1
+                    continue
+                tallies[name].add(truth, res)
+
+    if workers <= 1:
+        tally(map(_score, jobs))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            tally(ex.map(_score, jobs))
+    return {nm: (tallies[nm].summary(), errors[nm]) for nm in names}
+
+
+def table(results):
+    """Markdown table: detection, void error and defect F1s per treatment."""
+    head = ["treatment", "error rows", "detection F1", "void MAE pp"] + [f"F1 {c}" for c in CODES] + ["verdict"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, (s, err) in results.items():
+        def g(k, fmt="{:.3f}"):
+            v = s.get(k)
+            return fmt.format(v) if isinstance(v, float) and np.isfinite(v) else "n/a"
+        cells = [name, str(err), g("detection_f1", "{:.4f}"), g("void_abs_err_mean_pp", "{:.2f}")]
+        cells += [g(f"f1_{c}") for c in CODES] + [g("frame_verdict_acc")]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=30, help="development frames (seeds (6_700_000, i))")
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--only", default=",".join(TREATMENTS), help="comma-separated treatments")
+    ap.add_argument("--write-docs", action="store_true", help="write docs/robustness.md")
+    a = ap.parse_args(argv)
+    names = [s for s in a.only.split(",") if s]
+    t0 = time.time()
+    res = run(a.n, a.size, a.workers, names)
+    cmd = "python scripts/robustness.py" + "".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:]))
+    text = (f"{table(res)}\n\n{a.n} development frames (seeds ({SEED:_}, 0..{a.n - 1})) at {a.size} px, "
+            f"no recipe, {time.time() - t0:.0f} s; command: `{cmd}`; date {_dt.date.today().isoformat()}\n")
+    print(text)
+    if a.write_docs:
+        doc = REPO / "docs" / "robustness.md"
+        body = doc.read_text().split("<!-- table -->")[0] if doc.exists() else ""
+        doc.write_text(body + "<!-- table -->\n\n" + text)
+        print(f"wrote {doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
