@@ -27,7 +27,7 @@ scale1.5   resampled to 1.5 x (cubic; truth scaled)
 sharpen    unsharp mask ``g + 1.0 (g - G_1.5 g)``, clipped to the container
 sharpen3   unsharp mask ``g + 1.0 (g - G_3 g)``, clipped
 clahe      OpenCV CLAHE, clip limit 3, 8 x 8 tiles (a viewer's "local contrast")
-invert     ``full - g`` (the other display polarity)
+invert     ``2**bits - 1 - g`` (the other display polarity of the same detector)
 ========== ==============================================================
 
 Usage::
@@ -56,8 +56,11 @@ TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "m
 CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
 
 
-def treat(image, name):
+def treat(image, name, bits=None):
     """The treated frame and how truth positions move.
+
+    ``bits``: the detector's ADC bits (the truth's); the inversion uses its
+    full scale, ``2**bits - 1``, as the machine's own would.
 
     Returns
     -------
@@ -71,6 +74,7 @@ def treat(image, name):
 
     f = image.astype(np.float32)
     full = 255.0 if image.dtype == np.uint8 else 65535.0
+    adc_full = full if image.dtype == np.uint8 or not bits else float(2 ** int(bits) - 1)
     h, w = image.shape
 
     def same(x, y):
@@ -114,7 +118,7 @@ def treat(image, name):
     if name == "clahe":
         return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(image), same, 1.0
     if name == "invert":
-        return (np.asarray(full, image.dtype) - image).astype(image.dtype), same, 1.0
+        return (np.asarray(adc_full, image.dtype) - image).astype(image.dtype), same, 1.0
     raise ValueError(f"unknown treatment {name!r}")
 
 
@@ -167,7 +171,7 @@ def _score(job):
     image, truth = _frame(i, size)
     out = []
     for name in names:
-        img, move, s = treat(image, name)
+        img, move, s = treat(image, name, truth["detector"].get("bits_used"))
         try:
             res = score_frame(img, frame=f"{i}")
         except XrayInspectError as e:
