@@ -51,6 +51,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 #: Development seeds (the frames the rules were built on); the held-out seeds stay unseen.
 SEED = 6_700_000
+SEED_QFN = 5_950_000
 TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
               "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert")
 CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
@@ -153,22 +154,22 @@ def moved_truth(truth, move, size_scale, shape=None):
     return t
 
 
-def _frame(i, size):
+def _frame(i, size, package="bga"):
     from xrayinspect.synth import generate_frame
 
-    f = generate_frame((SEED, i), package="bga", shape=(size, size))
+    f = generate_frame((SEED if package == "bga" else SEED_QFN, i), package=package, shape=(size, size))
     return f.image, f.truth
 
 
 def _score(job):
-    i, size, names = job
+    i, size, names, package = job
     import cv2
 
     cv2.setNumThreads(1)
     from xrayinspect.errors import XrayInspectError
     from xrayinspect.pipeline import score_frame
 
-    image, truth = _frame(i, size)
+    image, truth = _frame(i, size, package)
     out = []
     for name in names:
         img, move, s = treat(image, name, truth["detector"].get("bits_used"))
@@ -183,8 +184,8 @@ def _score(job):
     return out
 
 
-def run(n=30, size=1024, workers=2, names=TREATMENTS):
-    """Tallies of every treatment over ``n`` development frames.
+def run(n=30, size=1024, workers=2, names=TREATMENTS, package="bga"):
+    """Tallies of every treatment over ``n`` development frames of ``package`` ("bga" or "qfn").
 
     Returns
     -------
@@ -195,7 +196,7 @@ def run(n=30, size=1024, workers=2, names=TREATMENTS):
 
     tallies = {nm: Tally() for nm in names}
     errors = {nm: 0 for nm in names}
-    jobs = [(i, size, tuple(names)) for i in range(n)]
+    jobs = [(i, size, tuple(names), package) for i in range(n)]
     def tally(all_rows):
         for rows in all_rows:
             for name, truth, res, err in rows:
@@ -214,13 +215,16 @@ def run(n=30, size=1024, workers=2, names=TREATMENTS):
 
 def table(results):
     """Markdown table: detection, void error and defect F1s per treatment."""
-    head = ["treatment", "error rows", "detection F1", "void MAE pp"] + [f"F1 {c}" for c in CODES] + ["verdict"]
+    qfn = any("pad_void_abs_err_mean_pp" in s for s, _ in results.values())
+    head = ["treatment", "error rows", "detection F1", "void MAE pp"] + (["pad void MAE pp"] if qfn else []) \
+        + [f"F1 {c}" for c in CODES] + ["verdict"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, (s, err) in results.items():
         def g(k, fmt="{:.3f}"):
             v = s.get(k)
             return fmt.format(v) if isinstance(v, float) and np.isfinite(v) else "n/a"
-        cells = [name, str(err), g("detection_f1", "{:.4f}"), g("void_abs_err_mean_pp", "{:.2f}")]
+        cells = [name, str(err), g("detection_f1", "{:.4f}"), g("void_abs_err_mean_pp", "{:.2f}")] \
+            + ([g("pad_void_abs_err_mean_pp", "{:.2f}")] if qfn else [])
         cells += [g(f"f1_{c}") for c in CODES] + [g("frame_verdict_acc")]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -228,7 +232,8 @@ def table(results):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=30, help="development frames (seeds (6_700_000, i))")
+    ap.add_argument("--n", type=int, default=30, help="development frames (seeds (6_700_000, i); QFN (5_950_000, i))")
+    ap.add_argument("--package", choices=("bga", "qfn"), default="bga")
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--only", default=",".join(TREATMENTS), help="comma-separated treatments")
@@ -236,13 +241,14 @@ def main(argv=None):
     a = ap.parse_args(argv)
     names = [s for s in a.only.split(",") if s]
     t0 = time.time()
-    res = run(a.n, a.size, a.workers, names)
+    res = run(a.n, a.size, a.workers, names, a.package)
     cmd = "python scripts/robustness.py" + "".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:]))
-    text = (f"{table(res)}\n\n{a.n} development frames (seeds ({SEED:_}, 0..{a.n - 1})) at {a.size} px, "
+    seed = SEED if a.package == "bga" else SEED_QFN
+    text = (f"{table(res)}\n\n{a.n} development {a.package.upper()} frames (seeds ({seed:_}, 0..{a.n - 1})) at {a.size} px, "
             f"no recipe, {time.time() - t0:.0f} s; command: `{cmd}`; date {_dt.date.today().isoformat()}\n")
     print(text)
     if a.write_docs:
-        doc = REPO / "docs" / "robustness.md"
+        doc = REPO / "docs" / ("robustness.md" if a.package == "bga" else "robustness_qfn.md")
         body = doc.read_text().split("<!-- table -->")[0] if doc.exists() else ""
         doc.write_text(body + "<!-- table -->\n\n" + text)
         print(f"wrote {doc}")

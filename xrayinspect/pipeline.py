@@ -16,6 +16,10 @@ from .errors import XrayInspectError
 from .results import FrameResult, error_result
 
 DEFAULT_PROFILE = "ipc-a-610e"
+#: Divide the illumination field out of a QFN frame before its pad-wide envelope
+#: (``prepare(flatten=True)``): a 10 % ramp across a frame otherwise reads as
+#: solder on the dark side (development QFN frames: false pin bridges 2 -> 12).
+FLATTEN_QFN_FIELD = True
 #: Give a windowed 8-bit export its black level back before BGA scoring (xrayinspect.linearise).
 LINEARISE_WINDOWED = True
 #: BGA balls found this many times larger than the size guess the attenuation
@@ -458,7 +462,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             work, top = bin_frame(sub, binning), _full_scale(sub, bits)
         # the pad is far wider than a ball: its background must come from beyond it
         prep = prepare(work, solder=polarity, bits_used=bits, feature_diameter_px=0.6 * min(work.shape),
-                       full_scale=top)
+                       full_scale=top, flatten=FLATTEN_QFN_FIELD)
         joints, info = score_qfn(prep, recipe=recipe, limits=limits,
                                  pixel_size_um=px_um * binning if px_um else px_um)
         if binning > 1:

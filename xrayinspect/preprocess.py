@@ -637,8 +637,127 @@ def bin_frame(image, factor):
     return cv2.resize(f, (w // b, h // b), interpolation=cv2.INTER_AREA)
 
 
+#: Blocks per side of the coarse copy in which the open board's level is read
+#: for :func:`field_trend`.
+TREND_BLOCKS = 16
+#: A block is board when its level lies within this many robust spreads
+#: (MAD x 1.4826) below the fitted field; blocks under the package, farther
+#: below, are left out and the field fitted again.
+TREND_BELOW_SIGMAS = 2.5
+#: At least this share of the blocks must be board for a field to be fitted.
+TREND_MIN_BOARD = 0.2
+#: No block's level may stand more than this above the fitted field (log units, 16 %).
+TREND_ABOVE_MAX = 0.15
+#: A field falling by more than this (log units: a factor 2.7) across the frame
+#: is not an illumination field; none is divided out.
+TREND_MAX_FALL = 1.0
+
+
+def field_trend(small, valid=None):
+    """Smooth illumination field of a frame: the log of its unattenuated level, up to a constant.
+
+    An uncorrected heel effect or flat field darkens one side or the rim of a
+    frame: ``I = F(x, y) T`` with ``F`` smooth. The open board's level is read
+    as the 90th percentile of ``log I`` in each of :data:`TREND_BLOCKS` x
+    :data:`TREND_BLOCKS` blocks and fitted with ``a + b x + c y + d r^2``
+    (a tilt and a radial fall-off about the frame's centre), keeping the
+    blocks near or above the fit: those under a package stand far below it.
+    A fit whose rim is brighter than its centre is redone as a tilt alone;
+    none is returned when the board kept lies in fewer than three quadrants
+    of the frame, when a block stands more than :data:`TREND_ABOVE_MAX`
+    above the fit (a step, not a field), or when the field falls by more than
+    :data:`TREND_MAX_FALL` (a factor 2.7) across it.
+
+    Parameters
+    ----------
+    small : ndarray of float32, 2-D
+        A coarse copy of the frame, solder dark (grey levels > 0).
+    valid : ndarray of bool, optional
+        False where the coarse copy holds no image.
+
+    Returns
+    -------
+    ndarray of float32 or None
+        ``log F - max(log F)`` on ``small``'s grid (<= 0), or None when too
+        few blocks read as board to fit it.
+    """
+    h, w = small.shape
+    nb = TREND_BLOCKS
+    if h < 2 * nb or w < 2 * nb:
+        return None
+    logi = np.log(np.maximum(small, np.float32(0.5)))
+    ys = np.linspace(0, h, nb + 1).astype(int)
+    xs = np.linspace(0, w, nb + 1).astype(int)
+    lv, bx, by = [], [], []
+    for i in range(nb):
+        for j in range(nb):
+            blk = logi[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            if valid is not None:
+                ok = valid[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+                if ok.mean() < 0.9:
+                    continue
+            lv.append(float(np.percentile(blk, 90)))
+            bx.append((xs[j] + xs[j + 1]) / w - 1.0)
+            by.append((ys[i] + ys[i + 1]) / h - 1.0)
+    lv, bx, by = np.array(lv), np.array(bx), np.array(by)
+    if lv.size < TREND_MIN_BOARD * nb * nb:
+        return None
+    one = np.ones_like(bx)
+    design = np.stack([one, bx, by, bx * bx + by * by], 1)
+    fit = _upper_fit(design, lv, nb)
+    if fit is not None and fit[0][3] > 0:
+        # a rim brighter than the centre is no source's fall-off: a tilt alone
+        design = design[:, :3]
+        fit = _upper_fit(design, lv, nb)
+    if fit is None:
+        return None
+    coef, keep = fit
+    # the field is the board's level: board standing well above it means the
+    # fit went through something darker (a step from a sliver of board to a
+    # package filling the frame is no smooth field)
+    if np.max(lv - design @ coef) > TREND_ABOVE_MAX:
+        return None
+    # the board must be seen round the frame, not on one side only (a zoomed
+    # package with a sliver of board beside it would fit any tilt)
+    quads = [np.count_nonzero(keep & (bx * sx > 0) & (by * sy > 0)) for sx in (-1, 1) for sy in (-1, 1)]
+    if sum(q >= 2 for q in quads) < 3:
+        return None
+    coef = np.append(coef, 0.0) if coef.size == 3 else coef
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx = (2 * xx + 1) / w - 1
+    yy = (2 * yy + 1) / h - 1
+    field = coef[0] + coef[1] * xx + coef[2] * yy + coef[3] * (xx * xx + yy * yy)
+    field -= field.max()
+    if field.min() < -TREND_MAX_FALL:
+        return None
+    return field.astype(np.float32)
+
+
+def _upper_fit(design, levels, nb):
+    """Least squares of ``levels`` on ``design`` over the blocks near or above the fit.
+
+    Returns ``(coefficients, kept)``, or None when fewer than
+    :data:`TREND_MIN_BOARD` of the ``nb`` x ``nb`` blocks stay.
+    """
+    keep = levels >= np.median(levels)
+    coef = None
+    for _ in range(8):
+        if keep.sum() < TREND_MIN_BOARD * nb * nb:
+            return None
+        coef = np.linalg.lstsq(design[keep], levels[keep], rcond=None)[0]
+        res = levels - design @ coef
+        spread = 1.4826 * float(np.median(np.abs(res[keep] - np.median(res[keep])))) + 1e-6
+        new = res >= -TREND_BELOW_SIGMAS * spread
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    if keep.sum() < TREND_MIN_BOARD * nb * nb:
+        return None
+    return coef, keep
+
+
 def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, full_scale=None,
-            display_offset=0.0):
+            display_offset=0.0, flatten=False):
     """Attenuation map of a frame, with polarity and valid area.
 
     Parameters
@@ -658,6 +777,11 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, f
     display_offset : float
         Black level of a windowed export, in stored grey units, added to
         every level before the log (see :mod:`xrayinspect.linearise`).
+    flatten : bool
+        Divide out the frame's illumination field (:func:`field_trend`)
+        before the envelope: for envelopes wider than the field is flat (a
+        QFN's, built beyond its pad), which would otherwise take the bright
+        side's level for the whole frame.
 
     Returns
     -------
@@ -680,6 +804,15 @@ def prepare(image, *, solder="auto", bits_used=None, feature_diameter_px=None, f
     # local unattenuated level: an upper envelope wider than a joint, built
     # on a coarse copy (a max filter at full size would cost more than scoring)
     small, k = _coarse(f, target=256)
+    if flatten:
+        vs = None if all_valid else cv2.resize(valid.view(np.uint8), small.shape[::-1],
+                                               interpolation=cv2.INTER_NEAREST).view(bool)
+        trend = field_trend(small, vs)
+        if trend is not None:
+            # I = F T: dividing F out leaves T, whose envelope is flat
+            gain = np.exp(-trend)
+            small = small * gain
+            f = f * cv2.resize(gain, f.shape[::-1], interpolation=cv2.INTER_LINEAR)
     size = int(np.clip(1.6 * max(diam, 8.0) / k, 3, 255)) | 1
     if size >= _DECOMPOSE_FROM:
         # the pad-scale envelope of a QFN (size ~245 px): the decomposed
