@@ -44,6 +44,9 @@ def test_other_float_frames_are_scaled_to_sixteen_bits_keeping_ratios():
     assert ratio.std() / ratio.mean() < 1e-4
     out, lost = grey_levels(f - np.float32(1.0))
     assert lost and int(out.min()) == 0 and int(out.max()) == 65535
+    # values far below one level are not integers rounded to one flat level
+    out, lost = grey_levels(f * np.float32(1e-30))
+    assert out.dtype == np.uint16 and int(out.max()) == 65535 and int(out.min()) > 0
 
 
 @pytest.mark.parametrize("export,full", [("tiff16", 65535.0), ("png8", 255.0)])

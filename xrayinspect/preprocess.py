@@ -98,7 +98,8 @@ def grey_levels(image):
     if lo >= 0:
         probe = f.ravel()[::7].astype(np.float64)
         for d in _FLOAT_DENOMINATORS:
-            if hi * d > 65535.5:
+            if hi * d > 65535.5 or np.rint(hi * d) <= np.rint(lo * d):
+                # past 16 bits, or every value rounds to one level (a frame of 1e-30s)
                 continue
             if np.abs(probe * d - np.rint(probe * d)).max() > _INTEGER_TOLERANCE:
                 continue
