@@ -947,6 +947,43 @@ def test_pins_flank_pad_needs_two_opposite_sides():
     assert pins_flank_pad([pad] + pins(lopsided), balance=0.0)
 
 
+def test_a_qfn_reading_needs_its_pins_and_room_for_them():
+    from xrayinspect.pipeline import box_edges_touched, pad_cut_by_frame, pins_mostly_missing
+    from xrayinspect.results import JointResult
+
+    pad = JointResult(joint_id=0, kind="pad", x_px=100.0, y_px=100.0)
+    pins = [JointResult(joint_id=i + 1, kind="pin", x_px=40.0 + 10 * i, y_px=40.0,
+                        defects=["missing"] if i < 3 else []) for i in range(8)]
+    assert not pins_mostly_missing([pad] + pins)            # 3 of 8 missing: a QFN with lifted pins
+    for j in pins[3:5]:
+        j.defects = ["missing"]
+    assert pins_mostly_missing([pad] + pins)                # 5 of 8: the pin model does not fit
+    assert not pins_mostly_missing([pad])
+    assert box_edges_touched((0.0, 0.0, 1024.0, 1024.0), (1024, 1024)) == 4
+    assert box_edges_touched((0.0, 300.0, 400.0, 1024.0), (1024, 1024)) == 2
+    assert box_edges_touched((300.0, 300.0, 600.0, 600.0), (1024, 1024)) == 0
+    pad.contour = [[0.0, 350.0], [88.0, 350.0], [88.0, 1023.0], [0.0, 1023.0]]
+    assert pad_cut_by_frame([pad], (1024, 1024))
+    pad.contour = [[300.0, 300.0], [600.0, 300.0], [600.0, 600.0], [300.0, 600.0]]
+    assert not pad_cut_by_frame([pad], (1024, 1024))
+
+
+def test_local_contrast_exports_of_bgas_are_not_read_as_qfns():
+    """A viewer's local contrast (CLAHE, 8 x 8 tiles) darkens a BGA's empty centre into a
+    "pad" ringed by balls (the balls read as 405 pins and 16,846 missing ones), and turns a
+    board strewn with dense rings into one frame-sized blob: both were scored as QFNs."""
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    f = generate_frame((6700000, 25), package="bga", shape=(1024, 1024))
+    r = score_frame(clahe.apply(f.image))
+    assert r.package == "bga"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.99, tal.det
+    f = generate_frame((6700000, 1), package="bga", shape=(1024, 1024))
+    r = score_frame(clahe.apply(f.image))
+    assert r.package == "bga" and r.n_sites >= 16
+
+
 def test_balls_beside_dense_via_rings_are_found():
     """A JPEG frame where copper via barrels, 3.5x denser than a ball, sit against balls: blur joined
     each ring to its ball in one core whose peak (and so edge) was the ring's, and 28 balls were lost.

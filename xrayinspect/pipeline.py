@@ -202,6 +202,19 @@ MIN_BGA_SITES_PINLESS = 6
 #: one found elsewhere (the balls of a BGA round a gap, the coarse "pad" a dense
 #: part cut by the frame's edge) puts the frame to the BGA test too.
 PAD_BOX_MARGIN = 0.25
+#: A QFN reading with more missing pins than this share of its pins is put
+#: to the BGA test (:data:`MIN_BGA_SITES`) as one whose pins do not flank its
+#: pad: a BGA with a depopulated centre whose die shadow a local-contrast
+#: export (CLAHE) darkened into a "pad" was read with its balls as 405 "pins"
+#: and 16,846 missing (development frame (6700000, 25) under CLAHE); a noisy
+#: QFN's pin model can miss as badly (27 pins found, 244 "missing"), but its
+#: pins make no lattice of 30 sites.
+MAX_MISSING_PIN_SHARE = 0.5
+#: A coarse pad touching this many of the frame's edges, where the pad the
+#: QFN scoring settles on is cut by the frame too, is the board, not a pad
+#: (the same export turned a ring-strewn board into one frame-sized blob and
+#: its "pad" into a strip along the frame's edge): the reading is weak.
+PAD_EDGES_TOUCHED = 3
 
 
 def pad_within(joints, box, margin=PAD_BOX_MARGIN):
@@ -234,6 +247,72 @@ def pad_within(joints, box, margin=PAD_BOX_MARGIN):
 #: 268 "pins" on one side, none on the other, and 11 and 2 on the other pair
 #: (development frame (6950000, 172), tiff8: 394 of 671 balls lost).
 PIN_SIDE_BALANCE = 0.4
+
+
+def pins_mostly_missing(joints, share=None):
+    """Whether missing pins outnumber ``share`` of all the pins a QFN reading expects.
+
+    Parameters
+    ----------
+    joints : list of JointResult
+    share : float, optional
+        Default :data:`MAX_MISSING_PIN_SHARE`.
+
+    Returns
+    -------
+    bool
+    """
+    share = MAX_MISSING_PIN_SHARE if share is None else share
+    pins = [j for j in joints if j.kind == "pin"]
+    missing = sum("missing" in j.defects for j in pins)
+    return bool(pins) and missing > share * len(pins)
+
+
+def box_edges_touched(box, shape, tol_px=1.0):
+    """How many of the frame's four edges a box reaches.
+
+    Parameters
+    ----------
+    box : tuple of float
+        ``(x0, y0, x1, y1)``, px (``x1``, ``y1`` exclusive).
+    shape : tuple of int
+        The frame's ``(rows, cols)``, px.
+    tol_px : float
+        A box within this of an edge reaches it, px.
+
+    Returns
+    -------
+    int
+        0 to 4.
+    """
+    x0, y0, x1, y1 = box
+    h, w = shape[:2]
+    return int(x0 <= tol_px) + int(y0 <= tol_px) + int(x1 >= w - tol_px) + int(y1 >= h - tol_px)
+
+
+def pad_cut_by_frame(joints, shape, tol_px=2.0):
+    """Whether the pad's outline among ``joints`` reaches the frame's edge.
+
+    Parameters
+    ----------
+    joints : list of JointResult
+    shape : tuple of int
+        The frame's ``(rows, cols)``, px.
+    tol_px : float
+        An outline within this of an edge reaches it, px.
+
+    Returns
+    -------
+    bool
+        False when there is no pad or it has no outline.
+    """
+    pad = next((j for j in joints if j.kind == "pad"), None)
+    if pad is None or not pad.contour:
+        return False
+    c = np.asarray(pad.contour, float)
+    x0, y0 = c.min(axis=0)
+    x1, y1 = c.max(axis=0)
+    return box_edges_touched((x0, y0, x1 + 1, y1 + 1), shape, tol_px) > 0
 
 
 def pins_flank_pad(joints, angle_deg=0.0, min_per_side=2, balance=None):
@@ -475,14 +554,19 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             info = dict(info, labels=None, void_labels=None)
         n_pins = _n_pins(joints)
         # the QFN scorer may settle on a "pad" away from what the package check
-        # saw (the balls round a gap of a BGA): such a reading has no pad to stand on
-        weak = n_pins < MIN_QFN_PINS or (pad_box is not None and not pad_within(joints, pad_box))
-        if auto and (weak or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
+        # saw (the balls round a gap of a BGA), or on a strip at the frame's edge
+        # where the check saw a frame-sized blob: such a reading has no pad to stand on
+        weak = n_pins < MIN_QFN_PINS or (pad_box is not None and (
+            not pad_within(joints, pad_box)
+            or (box_edges_touched(pad_box, image.shape) >= PAD_EDGES_TOUCHED
+                and pad_cut_by_frame(joints, image.shape, tol_px=1.0 + binning))))
+        if auto and (weak or pins_mostly_missing(joints) or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
-            # or with "pins" on one side only (the balls of a BGA beside it),
-            # or a "pad" somewhere else than that part, beside a lattice of
-            # balls is a BGA frame
+            # or with "pins" on one side only (the balls of a BGA beside it)
+            # or mostly missing (the balls round a BGA's empty centre), or a
+            # "pad" somewhere else than that part, beside a lattice of balls
+            # is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
             if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
