@@ -28,6 +28,9 @@ sharpen    unsharp mask ``g + 1.0 (g - G_1.5 g)``, clipped to the container
 sharpen3   unsharp mask ``g + 1.0 (g - G_3 g)``, clipped
 clahe      OpenCV CLAHE, clip limit 3, 8 x 8 tiles (a viewer's "local contrast")
 invert     ``2**bits - 1 - g`` (the other display polarity of the same detector)
+jet        ``minmax8``, shown through OpenCV's rainbow palette (COLORMAP_JET), saved as
+           a PNG and read back with ``read_frame``: a false-colour export
+jet_jpeg   the same saved as a JPEG (quality 90, chroma subsampled)
 ========== ==============================================================
 
 Usage::
@@ -53,7 +56,9 @@ REPO = Path(__file__).resolve().parents[1]
 SEED = 6_700_000
 SEED_QFN = 5_950_000
 TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
-              "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert")
+              "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert", "jet", "jet_jpeg")
+#: Treatments that are colour frames, scored as read back from a file of this kind.
+SAVED_AS = {"jet": ".png", "jet_jpeg": ".jpg"}
 CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
 
 
@@ -120,6 +125,9 @@ def treat(image, name, bits=None):
         return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(image), same, 1.0
     if name == "invert":
         return (np.asarray(adc_full, image.dtype) - image).astype(image.dtype), same, 1.0
+    if name in SAVED_AS:
+        grey8, _, _ = treat(image, "minmax8")
+        return cv2.applyColorMap(grey8, cv2.COLORMAP_JET), same, 1.0   # B, G, R as cv2.imwrite takes it
     raise ValueError(f"unknown treatment {name!r}")
 
 
@@ -161,6 +169,19 @@ def _frame(i, size, package="bga"):
     return f.image, f.truth
 
 
+def _read_back(colour_bgr, suffix):
+    """A colour frame as ``read_frame`` reads it once saved as ``suffix`` (JPEG at quality 90)."""
+    import tempfile
+
+    import cv2
+    from xrayinspect.io import read_frame
+
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "frame" + suffix)
+        cv2.imwrite(p, colour_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90] if suffix == ".jpg" else [])
+        return read_frame(p)[0]
+
+
 def _score(job):
     i, size, names, package = job
     import cv2
@@ -174,6 +195,8 @@ def _score(job):
     for name in names:
         img, move, s = treat(image, name, truth["detector"].get("bits_used"))
         try:
+            if name in SAVED_AS:
+                img = _read_back(img, SAVED_AS[name])
             res = score_frame(img, frame=f"{i}")
         except XrayInspectError as e:
             res = None

@@ -205,8 +205,36 @@ def _bits_used(img: np.ndarray, declared: int | None) -> int:
     return _depth_from_max(vmax, container)
 
 
-def _to_grey(img: np.ndarray, order: str) -> np.ndarray:
+def false_colour(img: np.ndarray) -> bool:
+    """Whether a colour frame is in colour all over (a palette export), not grey with coloured marks.
+
+    Parameters
+    ----------
+    img : ndarray, shape (rows, cols, samples >= 3)
+        Integer colour samples.
+
+    Returns
+    -------
+    bool
+        True when more than :data:`xrayinspect.annotations.OVERLAY_MAX_SHARE`
+        of the pixels carry colour (:data:`~xrayinspect.annotations.OVERLAY_CHROMA`).
+    """
+    from .annotations import OVERLAY_CHROMA, OVERLAY_MAX_SHARE
+
+    c = img[..., :3]
+    full = float(np.iinfo(c.dtype).max)
+    step = max(1, int(np.sqrt(c.shape[0] * c.shape[1] / 250_000)))     # a sample is enough for a share
+    c = c[::step, ::step]
+    spread = c.max(axis=-1).astype(np.float32) - c.min(axis=-1).astype(np.float32)
+    return bool(np.count_nonzero(spread >= OVERLAY_CHROMA * full) > OVERLAY_MAX_SHARE * spread.size)
+
+
+def _to_grey(img: np.ndarray, order: str, lossy: bool = False) -> np.ndarray:
     """Colour ``(rows, cols, samples)`` to grey with BT.601 luma; alpha dropped.
+
+    A false-colour frame (colour all over, :func:`false_colour`) gets its grey
+    back along its palette (:func:`xrayinspect.palette.palette_levels`); stored
+    ``lossy`` (JPEG) through a palette whose brightness folds it is refused.
 
     A coloured overlay on a grey frame (:func:`xrayinspect.annotations.colour_overlay`)
     is filled in from the grey around it.
@@ -220,6 +248,18 @@ def _to_grey(img: np.ndarray, order: str) -> np.ndarray:
         b, g, r = (img[:, :, i].astype(np.float32) for i in range(3))
     else:
         r, g, b = (img[:, :, i].astype(np.float32) for i in range(3))
+    if img.dtype.kind in "ui" and false_colour(img):
+        # a palette's luma is not the grey it shows (a rainbow's rises and falls twice)
+        from .palette import palette_folds, palette_levels
+
+        rgb = np.ascontiguousarray(img[:, :, 2::-1] if order == "bgr" else img[:, :, :3])
+        levels = palette_levels(rgb)
+        if levels is not None:
+            return levels
+        if lossy and palette_folds(rgb):
+            raise _Fail("a false-colour frame through a rainbow-like palette, stored lossy (JPEG): its "
+                        "colours no longer lie on the palette, and its brightness is not its grey; "
+                        "export it grey, or through the palette as PNG/TIFF")
     grey = _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
     if img.dtype.kind in "ui":
         info = np.iinfo(img.dtype)
@@ -548,7 +588,7 @@ def _read_raster(path: str, data: bytes, fmt: str, page: int, max_pixels: int | 
     was_rgb = False
     if img.ndim == 3:
         was_rgb = img.shape[2] >= 3
-        img = _to_grey(img, order)
+        img = _to_grey(img, order, lossy=fmt == "jpeg")
     img = _normalise_dtype(img)
     _check_shape(img)
     bits = _bits_used(img, declared)
