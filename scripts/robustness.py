@@ -203,7 +203,7 @@ def _score(job):
             err = str(e)
         else:
             err = res.error
-        out.append((name, moved_truth(truth, move, s, img.shape), res, err))
+        out.append((name, moved_truth(truth, move, s, img.shape[:2]), res, err))
     return out
 
 
@@ -246,8 +246,9 @@ def table(results):
         def g(k, fmt="{:.3f}"):
             v = s.get(k)
             return fmt.format(v) if isinstance(v, float) and np.isfinite(v) else "n/a"
-        cells = [name, str(err), g("detection_f1", "{:.4f}"), g("void_abs_err_mean_pp", "{:.2f}")] \
-            + ([g("pad_void_abs_err_mean_pp", "{:.2f}")] if qfn else [])
+        scored = g("detection_f1") != "n/a"          # every frame an error row: no void was measured
+        cells = [name, str(err), g("detection_f1", "{:.4f}"), g("void_abs_err_mean_pp", "{:.2f}") if scored else "n/a"] \
+            + ([g("pad_void_abs_err_mean_pp", "{:.2f}") if scored else "n/a"] if qfn else [])
         cells += [g(f"f1_{c}") for c in CODES] + [g("frame_verdict_acc")]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
