@@ -984,6 +984,22 @@ def test_local_contrast_exports_of_bgas_are_not_read_as_qfns():
     assert r.package == "bga" and r.n_sites >= 16
 
 
+def test_pin_bridges_are_read_above_the_floor_round_the_pins():
+    """Under a viewer's local contrast (CLAHE) the package body round a QFN's pins stood above
+    0.3 of the pad's level and joined every pin of a side: 16 false pin bridges in one frame.
+    A sheet between pins must also stand 0.22 of the pad's level above that floor; the faint true
+    bridge of an untreated frame (floor 0.10 of the level) is still found."""
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    f = generate_frame((5950000, 16), package="qfn", shape=(1024, 1024))
+    tal = Tally()
+    tal.add(f.truth, score_frame(clahe.apply(f.image)))
+    assert tal.fp["bridge"] == 0 and tal.summary()["detection_f1"] > 0.98, (tal.fp, tal.det)
+    f = generate_frame((5950000, 20), package="qfn", shape=(1024, 1024))
+    tal = Tally()
+    tal.add(f.truth, score_frame(f.image))
+    assert (tal.tp["bridge"], tal.fp["bridge"], tal.fn["bridge"]) == (2, 0, 0)
+
+
 def test_balls_beside_dense_via_rings_are_found():
     """A JPEG frame where copper via barrels, 3.5x denser than a ball, sit against balls: blur joined
     each ring to its ball in one core whose peak (and so edge) was the ring's, and 28 balls were lost.
