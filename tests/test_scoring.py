@@ -984,6 +984,24 @@ def test_local_contrast_exports_of_bgas_are_not_read_as_qfns():
     assert r.package == "bga" and r.n_sites >= 16
 
 
+def test_a_qfn_reading_missing_most_of_its_pins_with_no_lattice_is_an_error_row():
+    """3 % noise on a QFN frame: the pin model expected 271 pins and found 27 (the real ones
+    among them 0), so its "pins" were called bridged; no ball lattice fits either. Neither
+    reading is judged: the frame is an error row saying why. Untreated, it scores."""
+    f = generate_frame((5950000, 18), package="qfn", shape=(1024, 1024))
+    g = f.image.astype(np.float32)
+    sd = 0.03 * float(np.percentile(g, 99) - np.percentile(g, 1))
+    full = 255 if f.image.dtype == np.uint8 else 65535
+    noisy = np.clip(np.rint(g + np.random.default_rng(0).normal(0, sd, g.shape)), 0, full).astype(f.image.dtype)
+    r = score_frame(noisy)
+    assert r.status == "error" and "no package model fits" in r.error and "pins" in r.error, r.error
+    r = score_frame(f.image)
+    assert r.status == "ok" and r.package == "qfn"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.summary()["detection_f1"] > 0.98
+
+
 def test_pin_bridges_are_read_above_the_floor_round_the_pins():
     """Under a viewer's local contrast (CLAHE) the package body round a QFN's pins stood above
     0.3 of the pad's level and joined every pin of a side: 16 false pin bridges in one frame.

@@ -571,6 +571,15 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
+            elif pins_mostly_missing(joints):
+                # neither reading fits: judging a pin model that misses most of its
+                # own pins would call its false "pins" (noise, a contrast-equalised
+                # package body) bridged, and pass or fail the frame on them
+                pins = [j for j in joints if j.kind == "pin"]
+                n_miss = sum("missing" in j.defects for j in pins)
+                return unscored(f"no package model fits: read as a QFN, {n_miss} of the {len(pins)} pins its "
+                                f"pin rows imply are missing, and no ball lattice of {MIN_BGA_SITES} sites fits "
+                                f"(a frame too noisy, or processed - local contrast - past reading)", "qfn")
     else:
         joints, info, prep = bga_scored(ball_prep())
     if not joints:
