@@ -207,8 +207,9 @@ PAD_BOX_MARGIN = 0.25
 #: pad: a BGA with a depopulated centre whose die shadow a local-contrast
 #: export (CLAHE) darkened into a "pad" was read with its balls as 405 "pins"
 #: and 16,846 missing (development frame (6700000, 25) under CLAHE); a noisy
-#: QFN's pin model can miss as badly (27 pins found, 244 "missing"), but its
-#: pins make no lattice of 30 sites.
+#: QFN's pin model can miss as badly (27 pins found, 244 "missing", none of
+#: them a real pin), and its pins make no lattice of 30 sites: with neither
+#: reading fitting, the frame is an error row.
 MAX_MISSING_PIN_SHARE = 0.5
 #: A coarse pad touching this many of the frame's edges, where the pad the
 #: QFN scoring settles on is cut by the frame too, is the board, not a pad
