@@ -253,7 +253,9 @@ def _to_grey(img: np.ndarray, order: str, lossy: bool = False) -> np.ndarray:
         from .palette import palette_folds, palette_levels
 
         rgb = np.ascontiguousarray(img[:, :, 2::-1] if order == "bgr" else img[:, :, :3])
-        levels = palette_levels(rgb)
+        # a JPEG scatters a palette frame's colours too far to read the palette
+        # back (xrayinspect.palette); the fit is not tried (1.2 s on 2048 px)
+        levels = None if lossy else palette_levels(rgb)
         if levels is not None:
             return levels
         if lossy and palette_folds(rgb):
