@@ -52,11 +52,14 @@ FOLD_LUMA_BIN = 8
 #: a percentile of fewer is noise) ...
 FOLD_MIN_SHARE = 0.002
 FOLD_MIN_PIXELS = 50
-#: ... as a spread of chroma (Cr or Cb, 10th to 90th percentile, 8-bit units)
-#: of more than this. Development frames through 11 OpenCV palettes, lossless
-#: and JPEG at quality 95 and 75: rainbows (jet, turbo, rainbow) 121-187,
-#: palettes whose brightness rises along the scale 2-48.
-FOLD_CHROMA_SPREAD = 80.0
+#: ... as a spread of chroma (Cr or Cb, between the FOLD_PERCENTILES, 8-bit
+#: units) of more than this. Development frames (4 BGA, 3 QFN) through 11
+#: OpenCV palettes as JPEGs at quality 95 and 75: rainbows (jet, turbo,
+#: rainbow) 136-186, palettes whose brightness rises along the scale 14-74.
+#: The wide percentiles see a fold whose second branch holds a few % of a
+#: bin (a frame using only the upper half of a rainbow: 10-90 % spread 75).
+FOLD_CHROMA_SPREAD = 105.0
+FOLD_PERCENTILES = (2, 98)
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -214,7 +217,7 @@ def palette_folds(rgb, max_samples=250_000):
     for b in np.nonzero(counts >= max(FOLD_MIN_SHARE * y.size, FOLD_MIN_PIXELS))[0]:
         m = bins == b
         for ch in chroma:
-            lo, hi = np.percentile(ch[m], [10, 90])
+            lo, hi = np.percentile(ch[m], FOLD_PERCENTILES)
             if hi - lo > FOLD_CHROMA_SPREAD:
                 return True
     return False
