@@ -244,10 +244,6 @@ def _to_grey(img: np.ndarray, order: str, lossy: bool = False) -> np.ndarray:
         return img[:, :, 0]
     if n == 2:  # grey + alpha
         return img[:, :, 0]
-    if order == "bgr":
-        b, g, r = (img[:, :, i].astype(np.float32) for i in range(3))
-    else:
-        r, g, b = (img[:, :, i].astype(np.float32) for i in range(3))
     if img.dtype.kind in "ui" and false_colour(img):
         # a palette's luma is not the grey it shows (a rainbow's rises and falls twice)
         from .palette import palette_folds, palette_levels
@@ -262,6 +258,10 @@ def _to_grey(img: np.ndarray, order: str, lossy: bool = False) -> np.ndarray:
             raise _Fail("a false-colour frame through a rainbow-like palette, stored lossy (JPEG): its "
                         "colours no longer lie on the palette, and its brightness is not its grey; "
                         "export it grey, or through the palette as PNG/TIFF")
+    if order == "bgr":
+        b, g, r = (img[:, :, i].astype(np.float32) for i in range(3))
+    else:
+        r, g, b = (img[:, :, i].astype(np.float32) for i in range(3))
     grey = _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
     if img.dtype.kind in "ui":
         info = np.iinfo(img.dtype)

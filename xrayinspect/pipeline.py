@@ -561,7 +561,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             not pad_within(joints, pad_box)
             or (box_edges_touched(pad_box, image.shape) >= PAD_EDGES_TOUCHED
                 and pad_cut_by_frame(joints, image.shape, tol_px=1.0 + binning))))
-        if auto and (weak or pins_mostly_missing(joints) or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
+        mostly_missing = pins_mostly_missing(joints)
+        if auto and (weak or mostly_missing or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
             # or with "pins" on one side only (the balls of a BGA beside it)
@@ -572,13 +573,12 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
-            elif pins_mostly_missing(joints):
+            elif mostly_missing:
                 # neither reading fits: judging a pin model that misses most of its
                 # own pins would call its false "pins" (noise, a contrast-equalised
                 # package body) bridged, and pass or fail the frame on them
-                pins = [j for j in joints if j.kind == "pin"]
-                n_miss = sum("missing" in j.defects for j in pins)
-                return unscored(f"no package model fits: read as a QFN, {n_miss} of the {len(pins)} pins its "
+                n_all = sum(j.kind == "pin" for j in joints)
+                return unscored(f"no package model fits: read as a QFN, {n_all - n_pins} of the {n_all} pins its "
                                 f"pin rows imply are missing, and no ball lattice of {MIN_BGA_SITES} sites fits "
                                 f"(a frame too noisy, or processed - local contrast - past reading)", "qfn")
     else:

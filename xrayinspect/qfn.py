@@ -1133,9 +1133,9 @@ def _pin_bridges(pins, lab, pin_ids, att, level, valid, pad_mask):
         return
     # the pad (and wire bonds over it) must not connect pins through the middle
     keep_out = cv2.dilate(pad_mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    pin_mask = _member(lab, pin_ids, int(lab.max()) + 1)
     threshold = PIN_BRIDGE_FRACTION * level
     if PIN_BRIDGE_ABOVE_FLOOR is not None:
-        pin_mask = _member(lab, pin_ids, int(lab.max()) + 1)
         k = 2 * PIN_FLOOR_PX + 1
         ring = cv2.dilate(pin_mask.view(np.uint8), np.ones((k, k), np.uint8)).view(bool) \
             & ~pin_mask & ~keep_out & valid
@@ -1147,7 +1147,7 @@ def _pin_bridges(pins, lab, pin_ids, att, level, valid, pad_mask):
     # each pin's region: the one holding most of its pixels (ties: the lowest
     # id, as ``bincount(...).argmax()``), from one pass over the pin pixels
     lf = lab.ravel()
-    idx = np.flatnonzero(_member(lab, pin_ids, int(lab.max()) + 1))
+    idx = np.flatnonzero(pin_mask)
     key = lf[idx].astype(np.int64) * n + cc.ravel()[idx]
     uk, cnt = np.unique(key, return_counts=True)
     region_of = {k: 0 for k in pin_ids}
