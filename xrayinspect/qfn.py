@@ -153,6 +153,16 @@ def coarse_pad(image, polarity, valid=None):
     return float(scale * side), (tuple(float(scale * b) for b in box) if side > 0 else None)
 
 
+#: A window of a printed pad has its neighbours' centres within this many of
+#: its own widths (webs up to half a window wide between them), when it is
+#: at least :data:`WINDOW_TWIN` of the largest window's area and no more
+#: elongated than :data:`WINDOW_TWIN_ASPECT` (pins beside a print reach as
+#: near: 0.5 of a window's area, 1.6 times as long as wide, on development frames).
+WINDOW_REACH = 1.5
+WINDOW_TWIN = 0.7
+WINDOW_TWIN_ASPECT = 1.3
+
+
 #: A pad is scored at no more than this many px across per bin: the QFN rules
 #: (via rims, channel runs, land openings, all in px) were developed on pads
 #: 300-420 px across, and a pad's void % is an area fraction that a pad 300 px
@@ -674,7 +684,18 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
         # look again
         drop = cv2.dilate(info["pad_mask"].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
         again = dataclasses.replace(prep, valid=prep.valid & ~drop)
-        j2, i2 = _score_qfn_once(again, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um)
+        # what is left of the dense end (copper rings, the cores of parts an
+        # unsharp mask clipped to the container's end) must not set the
+        # level alone: it stood at 3 x the pad's on a sharpened export, and
+        # where rings are many, even held at a quantile, until they are
+        # opened away
+        j2, i2 = _score_qfn_once(again, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um,
+                                 hold_tail=True)
+        if _n_pins(j2) < MIN_PINS:
+            j3, i3 = _score_qfn_once(again, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um,
+                                     open_level=True, hold_tail=True)
+            if _n_pins(j3) > _n_pins(j2):
+                j2, i2 = j3, i3
         if _n_pins(j2) <= _n_pins(joints):
             break
         joints, info, prep = j2, i2, again
@@ -707,6 +728,12 @@ PIN_CUT_FRACTION = 0.2
 PIN_CUT_MIN_PIECES = 2
 #: A component filling this share of its minimum-area rectangle has no pins joined to it.
 PIN_CUT_FILL = 0.85
+
+
+#: Share of a frame's pixels at its densest end that cannot set the solder
+#: level alone once a part denser than solder was left out (a pad and its
+#: pins cover more than 2 % of a frame).
+LEVEL_TAIL_SHARE = 0.005
 
 
 #: Opening (px) that takes thin dense features (via barrels, traces) out before
@@ -893,11 +920,13 @@ def _n_pins(joints):
     return sum(j.kind == "pin" and "missing" not in j.defects for j in joints)
 
 
-def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=False):
+def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=False, hold_tail=False):
     """One pass of :func:`score_qfn` with the densest large area as the pad.
 
     ``open_level``: choose the solder level on the frame opened by
-    :data:`LEVEL_OPENING_PX` (thin dense features taken out).
+    :data:`LEVEL_OPENING_PX` (thin dense features taken out). ``hold_tail``:
+    choose it with the densest :data:`LEVEL_TAIL_SHARE` of the pixels held at
+    that quantile.
     """
     att = prep.att_smooth
     h, w = att.shape
@@ -907,7 +936,8 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         return [], {"pad_void_pct": math.nan}
     # solder lands (pad and pins: solder plus leadframe copper) are the most
     # attenuating large areas; the package body and board are a few percent
-    t0 = max(_otsu(v), 0.45 * float(np.percentile(v, 95)))
+    p95, top = np.percentile(v, (95, 100 * (1 - LEVEL_TAIL_SHARE) if hold_tail else 100))
+    t0 = max(_otsu(np.minimum(v, top)), 0.45 * float(p95))
     mask = ((att > t0) & prep.valid).astype(np.uint8)
     n, lab, stats, cents = components_with_stats(mask)
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
@@ -944,8 +974,18 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
                and (k == big or not pin_like(k))]
     alike = [k for k in range(1, n) if area[k] > WINDOW_ALIKE * area[big]
              and max(stats[k, 2], stats[k, 3]) < WINDOW_MAX_ASPECT * min(stats[k, 2], stats[k, 3])]
+    def next_window(k, m):
+        # a window's neighbour lies a window and a web away: webs that a
+        # sharpened export leaves below the level part the windows. Only a
+        # segment as large and square as a window is looked for that far:
+        # pins can stand as near
+        if area[k] < WINDOW_TWIN * area[big] or elong[k] > WINDOW_TWIN_ASPECT:
+            return False
+        reach = WINDOW_REACH * max(stats[m, 2], stats[m, 3])
+        return abs(cents[k, 0] - cents[m, 0]) < reach and abs(cents[k, 1] - cents[m, 1]) < reach
+
     while True:
-        more = [k for k in alike if k not in pad_ids and any(near(k, m) for m in pad_ids)]
+        more = [k for k in alike if k not in pad_ids and any(near(k, m) or next_window(k, m) for m in pad_ids)]
         if not more:
             break
         pad_ids += more
