@@ -1040,6 +1040,23 @@ def test_a_sharpened_qfn_export_is_read_at_its_pad(seed, sigma):
     assert abs(r.pad_void_pct - f.truth["pad_void_pct"]) < 3.0
 
 
+def test_a_qfn_reading_on_a_speck_of_the_checked_pad_gives_way_to_the_lattice():
+    """A 3 px unsharp mask on a tiled BGA export: the package check saw a pad, and the QFN scoring,
+    once past the dense parts, settled on a bridge between two balls amid the array (0.004 of the
+    checked square) with eleven balls round it for pins: 12 joints of 917. Such a pad is no reading."""
+    from xrayinspect.pipeline import MIN_PAD_SHARE, pad_share_of_check
+    from xrayinspect.results import JointResult
+
+    assert pad_share_of_check([JointResult(0, kind="pad", area_px=40_000.0)], 250.0) == pytest.approx(0.64)
+    assert pad_share_of_check([JointResult(0, kind="pin", area_px=900.0)], 250.0) == 0.0
+    assert pad_share_of_check([JointResult(0, kind="pad", area_px=283.0)], 255.0) < MIN_PAD_SHARE
+    f = generate_frame((6700000, 27), package="bga", shape=(1024, 1024))
+    r = score_frame(_unsharp(f.image, 3.0))
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert r.package == "bga" and tal.det[0] > 700, (r.package, tal.det)   # 719 of 828 (a tile of 109 is lost)
+
+
 def test_balls_beside_dense_via_rings_are_found():
     """A JPEG frame where copper via barrels, 3.5x denser than a ball, sit against balls: blur joined
     each ring to its ball in one core whose peak (and so edge) was the ring's, and 28 balls were lost.

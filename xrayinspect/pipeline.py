@@ -242,6 +242,38 @@ def pad_within(joints, box, margin=PAD_BOX_MARGIN):
     return bool(x0 - mx <= pad.x_px <= x1 + mx and y0 - my <= pad.y_px <= y1 + my)
 
 
+#: The pad a QFN reading settles on covers at least this share of the square
+#: the package check saw (its coarse side squared). On development frames,
+#: treated as exports are (30 BGA and 40 QFN frames, 7 to 9 treatments), real
+#: pads cover 0.48 of it or more (up to 4 where the check saw one window of a
+#: print); "pads" that a sharpened or equalised BGA left (a bridge between two
+#: balls amid the array, with the balls round it for pins) 0.03 or less.
+MIN_PAD_SHARE = 0.2
+
+
+def pad_share_of_check(joints, side_px):
+    """Area of the pad among ``joints`` over ``side_px`` squared (0 without a pad).
+
+    Parameters
+    ----------
+    joints : list of JointResult
+    side_px : float
+        The pad's side as the package check saw it, px
+        (:func:`xrayinspect.qfn.coarse_pad`).
+
+    Returns
+    -------
+    float
+        Share, 0 to about 1 (inf when ``side_px`` is not positive).
+    """
+    pad = next((j for j in joints if j.kind == "pad"), None)
+    if pad is None:
+        return 0.0
+    if not side_px or side_px <= 0:
+        return math.inf
+    return float(pad.area_px) / float(side_px) ** 2
+
+
 #: A QFN's pins flank its pad evenly: the fewer of two opposite sides holds at
 #: least this share of the other's (None: any two). A 29 x 30 BGA whose upper
 #: rows, merged at the package check's coarse scale, were taken for a pad had
@@ -557,30 +589,36 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         # the QFN scorer may settle on a "pad" away from what the package check
         # saw (the balls round a gap of a BGA), or on a strip at the frame's edge
         # where the check saw a frame-sized blob: such a reading has no pad to stand on
+        pad_share = pad_share_of_check(joints, pad_side)
         weak = n_pins < MIN_QFN_PINS or (pad_box is not None and (
             not pad_within(joints, pad_box)
             or (box_edges_touched(pad_box, image.shape) >= PAD_EDGES_TOUCHED
                 and pad_cut_by_frame(joints, image.shape, tol_px=1.0 + binning))))
         mostly_missing = pins_mostly_missing(joints)
-        if auto and (weak or mostly_missing or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
+        speck = pad_share < MIN_PAD_SHARE
+        if auto and (weak or mostly_missing or speck or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
             # or with "pins" on one side only (the balls of a BGA beside it)
             # or mostly missing (the balls round a BGA's empty centre), or a
-            # "pad" somewhere else than that part, beside a lattice of balls
-            # is a BGA frame
+            # "pad" somewhere else than that part or a speck of it (a bridge
+            # amid a ball array), beside a lattice of balls is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
             if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
-            elif mostly_missing:
+            elif mostly_missing or speck:
                 # neither reading fits: judging a pin model that misses most of its
-                # own pins would call its false "pins" (noise, a contrast-equalised
+                # own pins, or stands on a speck of what the package check saw as
+                # the pad, would call its false "pins" (noise, a contrast-equalised
                 # package body) bridged, and pass or fail the frame on them
                 n_all = sum(j.kind == "pin" for j in joints)
-                return unscored(f"no package model fits: read as a QFN, {n_all - n_pins} of the {n_all} pins its "
-                                f"pin rows imply are missing, and no ball lattice of {MIN_BGA_SITES} sites fits "
-                                f"(a frame too noisy, or processed - local contrast - past reading)", "qfn")
+                why = (f"{n_all - n_pins} of the {n_all} pins its pin rows imply are missing" if mostly_missing
+                       else f"its pad covers {pad_share:.2f} of the pad the package check saw")
+                sites = MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES
+                return unscored(f"no package model fits: read as a QFN, {why}, and no ball lattice of {sites} "
+                                f"sites fits (a frame too noisy, or processed - local contrast - past reading)",
+                                "qfn")
     else:
         joints, info, prep = bga_scored(ball_prep())
     if not joints:
