@@ -1057,6 +1057,28 @@ def test_a_qfn_reading_on_a_speck_of_the_checked_pad_gives_way_to_the_lattice():
     assert r.package == "bga" and tal.det[0] > 700, (r.package, tal.det)   # 719 of 828 (a tile of 109 is lost)
 
 
+def test_a_gamma_export_of_a_qfn_is_not_read_by_its_via_rings():
+    """Windowed to 8 bits with gamma 0.5, the thermal vias' copper rings are the densest pixels, 1 %
+    of the frame: the solder level split them from the rest, one ring was the "pad" and four specks
+    its pins, and the pins read as a 25-site ball array. A level with under 1.5 % of the frame
+    above it is chosen again below it, and that reading kept when its pins are pin-sized."""
+    from xrayinspect.qfn import _pins_of_pin_size
+    from xrayinspect.results import JointResult
+
+    pad = JointResult(0, kind="pad", area_px=130_000.0)
+    assert not _pins_of_pin_size([pad] + [JointResult(i, kind="pin", area_px=12.0) for i in range(1, 9)])
+    assert _pins_of_pin_size([pad] + [JointResult(i, kind="pin", area_px=900.0) for i in range(1, 9)])
+    f = generate_frame((5950000, 19), package="qfn", shape=(1024, 1024))
+    g = f.image.astype(np.float32)
+    lo, hi = np.percentile(g, [0.1, 99.9])
+    img = np.rint(np.clip((g - lo) / (hi - lo), 0, 1) ** 0.5 * 255).astype(np.uint8)
+    r = score_frame(img)
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert r.package == "qfn" and tal.det[1] == 0 and tal.det[2] <= 1, (r.package, tal.det)
+    assert abs(r.pad_void_pct - f.truth["pad_void_pct"]) < 2.0
+
+
 def test_balls_beside_dense_via_rings_are_found():
     """A JPEG frame where copper via barrels, 3.5x denser than a ball, sit against balls: blur joined
     each ring to its ball in one core whose peak (and so edge) was the ring's, and 28 balls were lost.

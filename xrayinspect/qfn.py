@@ -667,6 +667,15 @@ def score_qfn(prep, *, recipe, limits, pixel_size_um=None, image=None):
         ``pad_void_pct``, ``pitch_px``, ``angle_deg``, masks.
     """
     joints, info = _score_qfn_once(prep, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um)
+    if info.get("share_above", 1.0) < LEVEL_MIN_SHARE:
+        # a level with less of the frame above it than a pad and its pins
+        # cover may have set only denser parts (via rings) apart: choose it
+        # again below, and keep that reading if it finds more pins, and pins
+        # of a pin's size
+        j2, i2 = _score_qfn_once(prep, recipe=recipe, limits=limits, pixel_size_um=pixel_size_um,
+                                 below_dense=True)
+        if _n_pins(j2) > _n_pins(joints) and _pins_of_pin_size(j2):
+            joints, info = j2, i2
     if _n_pins(joints) < MIN_PINS:
         # copper via barrels on the board can be the darkest pixels of the
         # frame: a level split between them and everything else leaves the pad
@@ -734,6 +743,15 @@ PIN_CUT_FILL = 0.85
 #: level alone once a part denser than solder was left out (a pad and its
 #: pins cover more than 2 % of a frame).
 LEVEL_TAIL_SHARE = 0.005
+
+
+#: ... and a level that leaves under this share of them above it is also
+#: chosen again below it (a pad and its pins cover more; dense via rings less:
+#: 1.1 % in a gamma-encoded export where they were the "pad" and its pins).
+LEVEL_MIN_SHARE = 0.015
+#: A pin covers at least this share of its pad's area (QFN-64, 9 x 9 mm:
+#: 0.002); specks of a pad's edge under a sharpened export are far smaller.
+PIN_MIN_PAD_SHARE = 0.0005
 
 
 #: Opening (px) that takes thin dense features (via barrels, traces) out before
@@ -920,13 +938,22 @@ def _n_pins(joints):
     return sum(j.kind == "pin" and "missing" not in j.defects for j in joints)
 
 
-def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=False, hold_tail=False):
+def _pins_of_pin_size(joints):
+    """Whether the median pin found covers :data:`PIN_MIN_PAD_SHARE` of the pad's area or more."""
+    pad = next((j for j in joints if j.kind == "pad"), None)
+    areas = [j.area_px for j in joints if j.kind == "pin" and "missing" not in j.defects]
+    return bool(pad is not None and areas and float(np.median(areas)) >= PIN_MIN_PAD_SHARE * pad.area_px)
+
+
+def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=False, hold_tail=False,
+                    below_dense=False):
     """One pass of :func:`score_qfn` with the densest large area as the pad.
 
     ``open_level``: choose the solder level on the frame opened by
     :data:`LEVEL_OPENING_PX` (thin dense features taken out). ``hold_tail``:
     choose it with the densest :data:`LEVEL_TAIL_SHARE` of the pixels held at
-    that quantile.
+    that quantile. ``below_dense``: choose it again among the pixels under
+    the first choice.
     """
     att = prep.att_smooth
     h, w = att.shape
@@ -938,6 +965,13 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     # attenuating large areas; the package body and board are a few percent
     p95, top = np.percentile(v, (95, 100 * (1 - LEVEL_TAIL_SHARE) if hold_tail else 100))
     t0 = max(_otsu(np.minimum(v, top)), 0.45 * float(p95))
+    above = float(np.count_nonzero(v > t0)) / v.size
+    if below_dense:
+        # the level among what lies under a split that set only parts denser
+        # than solder (via rings, clipped cores) apart
+        rest = v[v <= t0]
+        if rest.size >= 100:
+            t0 = max(_otsu(rest), 0.45 * float(p95))
     mask = ((att > t0) & prep.valid).astype(np.uint8)
     n, lab, stats, cents = components_with_stats(mask)
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
@@ -1060,7 +1094,7 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         j.joint_id = i
     pitch = [p.get("pitch") for p in []]
     info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": angle,
-            "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled}
+            "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled, "share_above": above}
     return joints, info
 
 
