@@ -1018,6 +1018,14 @@ def test_pin_bridges_are_read_above_the_floor_round_the_pins():
     assert (tal.tp["bridge"], tal.fp["bridge"], tal.fn["bridge"]) == (2, 0, 0)
 
 
+def _scored(truth, image):
+    """``score_frame(image)`` and its tally against ``truth``."""
+    r = score_frame(image)
+    tal = Tally()
+    tal.add(truth, r)
+    return r, tal
+
+
 def _unsharp(image, sigma):
     """A viewer's unsharp mask (amount 1) clipped to the frame's container."""
     f = image.astype(np.float32)
@@ -1032,9 +1040,7 @@ def test_a_sharpened_qfn_export_is_read_at_its_pad(seed, sigma):
     part's box was the "pad" (1 joint of 45); (1, 3 px) the rings of many vias took it (read as a
     BGA); (28) the webs of a 3 x 3 print fell below the level and one window was the pad."""
     f = generate_frame((5950000, seed), package="qfn", shape=(1024, 1024))
-    r = score_frame(_unsharp(f.image, sigma))
-    tal = Tally()
-    tal.add(f.truth, r)
+    r, tal = _scored(f.truth, _unsharp(f.image, sigma))
     n_truth = sum(1 for j in f.truth["joints"] if j["kind"] in ("pad", "pin"))
     assert r.package == "qfn" and tal.det[0] >= n_truth - 1 and tal.det[1] == 0, (r.package, tal.det)
     assert abs(r.pad_void_pct - f.truth["pad_void_pct"]) < 3.0
@@ -1051,9 +1057,7 @@ def test_a_qfn_reading_on_a_speck_of_the_checked_pad_gives_way_to_the_lattice():
     assert pad_share_of_check([JointResult(0, kind="pin", area_px=900.0)], 250.0) == 0.0
     assert pad_share_of_check([JointResult(0, kind="pad", area_px=283.0)], 255.0) < MIN_PAD_SHARE
     f = generate_frame((6700000, 27), package="bga", shape=(1024, 1024))
-    r = score_frame(_unsharp(f.image, 3.0))
-    tal = Tally()
-    tal.add(f.truth, r)
+    r, tal = _scored(f.truth, _unsharp(f.image, 3.0))
     assert r.package == "bga" and tal.det[0] > 700, (r.package, tal.det)   # 719 of 828 (a tile of 109 is lost)
 
 
@@ -1072,9 +1076,7 @@ def test_a_gamma_export_of_a_qfn_is_not_read_by_its_via_rings():
     g = f.image.astype(np.float32)
     lo, hi = np.percentile(g, [0.1, 99.9])
     img = np.rint(np.clip((g - lo) / (hi - lo), 0, 1) ** 0.5 * 255).astype(np.uint8)
-    r = score_frame(img)
-    tal = Tally()
-    tal.add(f.truth, r)
+    r, tal = _scored(f.truth, img)
     assert r.package == "qfn" and tal.det[1] == 0 and tal.det[2] <= 1, (r.package, tal.det)
     assert abs(r.pad_void_pct - f.truth["pad_void_pct"]) < 2.0
 

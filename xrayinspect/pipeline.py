@@ -604,7 +604,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             # "pad" somewhere else than that part or a speck of it (a bridge
             # amid a ball array), beside a lattice of balls is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
-            if int(binfo.get("n_sites", 0)) >= (MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES):
+            sites = MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES
+            if int(binfo.get("n_sites", 0)) >= sites:
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
             elif mostly_missing or speck:
@@ -615,7 +616,6 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                 n_all = sum(j.kind == "pin" for j in joints)
                 why = (f"{n_all - n_pins} of the {n_all} pins its pin rows imply are missing" if mostly_missing
                        else f"its pad covers {pad_share:.2f} of the pad the package check saw")
-                sites = MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES
                 return unscored(f"no package model fits: read as a QFN, {why}, and no ball lattice of {sites} "
                                 f"sites fits (a frame too noisy, or processed - local contrast - past reading)",
                                 "qfn")

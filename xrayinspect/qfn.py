@@ -963,15 +963,16 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         return [], {"pad_void_pct": math.nan}
     # solder lands (pad and pins: solder plus leadframe copper) are the most
     # attenuating large areas; the package body and board are a few percent
-    p95, top = np.percentile(v, (95, 100 * (1 - LEVEL_TAIL_SHARE) if hold_tail else 100))
-    t0 = max(_otsu(np.minimum(v, top)), 0.45 * float(p95))
+    p95 = float(np.percentile(v, 95))
+    held = np.minimum(v, np.percentile(v, 100 * (1 - LEVEL_TAIL_SHARE))) if hold_tail else v
+    t0 = max(_otsu(held), 0.45 * p95)
     above = float(np.count_nonzero(v > t0)) / v.size
     if below_dense:
         # the level among what lies under a split that set only parts denser
         # than solder (via rings, clipped cores) apart
         rest = v[v <= t0]
         if rest.size >= 100:
-            t0 = max(_otsu(rest), 0.45 * float(p95))
+            t0 = max(_otsu(rest), 0.45 * p95)
     mask = ((att > t0) & prep.valid).astype(np.uint8)
     n, lab, stats, cents = components_with_stats(mask)
     area = stats[:, cv2.CC_STAT_AREA].astype(float)
