@@ -1576,7 +1576,16 @@ def _fill_to_hull(masks):
     _recount(masks)
 
 
-def _hip_scores(diam, peak, points, usable):
+#: When the export hid the balls' heights, a ball is judged by its narrowing
+#: alone only if it is no less round than the median of its neighbours by more
+#: than this (circularity, 0-1): a round head projects round, a ball narrowed by
+#: something else (a neighbour's shadow across it in an oblique view, a ball off
+#: its pad) does not. Independent-renderer windowed frames: 19 head-in-pillow
+#: balls 0.019 below their neighbours' or rounder, 2 false calls 0.037 and 0.048.
+HIP_ROUND_TOLERANCE = 0.03
+
+
+def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None):
     """Neighbour-relative head-in-pillow score per ball.
 
     A ball that did not collapse onto its pad is smaller than its neighbours
@@ -1584,6 +1593,29 @@ def _hip_scores(diam, peak, points, usable):
     same). The score is the mean of the two robust z-scores, each against the
     median of the ball's eight nearest neighbours and scaled by the package's
     robust spread; the diameter's z-score is capped at the peak's.
+
+    Parameters
+    ----------
+    diam : ndarray
+        Equivalent diameter per label, px.
+    peak : ndarray
+        Peak attenuation per label (the dome fit's), log units.
+    points : ndarray, shape (n, 2)
+        Centres (x, y), px.
+    usable : ndarray of bool
+        Labels that are judged and serve as neighbours.
+    peaks_known : bool
+        False when the export clipped the tops of ordinary balls
+        (:attr:`~xrayinspect.voids.VoidStats.heights_hidden`): the peaks say
+        where the window cut, not how tall a ball stands, and the score is at
+        least the diameter's z-score for balls as round as their neighbours.
+    circ : ndarray, optional
+        Circularity per label (0-1), needed when ``peaks_known`` is False.
+
+    Returns
+    -------
+    ndarray
+        Score per label (robust z units; 0 where not usable).
     """
     n = len(diam)
     score = np.zeros(n)
@@ -1604,7 +1636,16 @@ def _hip_scores(diam, peak, points, usable):
     # its solder but stood up is as much taller as it is narrower, while a ball
     # short of solder is smaller and no taller (158 development frames: false
     # hip calls 29 -> 13 at the same 341 found)
-    return 0.5 * (np.minimum(zd, zp) + zp)
+    score = 0.5 * (np.minimum(zd, zp) + zp)
+    if not peaks_known and circ is not None:
+        # a window that clipped every ball's top leaves each peak to be fitted
+        # from the flanks below the cut: a dome's flanks still tell its height,
+        # but a round head beside flat-topped (pad-bound) balls shows less
+        # flank and reads lower. A lower peak then no longer speaks against
+        # the narrowing of a round ball; a higher one still speaks for it
+        round_ = circ >= np.median(circ[nb], axis=1) - HIP_ROUND_TOLERANCE
+        score = np.where(round_, np.maximum(score, zd), score)
+    return score
 
 
 def _solid_centres(att, masks, cxi, cyi):
@@ -1882,7 +1923,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
-                      & ~obstructed)
+                      & ~obstructed, peaks_known=not vs.heights_hidden, circ=circ)
     hip_judged = not sliced
     if not hip_judged:
         # a CT or laminography slice cuts every ball to a flat disc: height and

@@ -254,6 +254,10 @@ class VoidStats:
     #: own height, so their peak is not known (bool per label; ball_voids
     #: always sets it, all False for flat lands).
     clip_aside: np.ndarray = None
+    #: The export clipped the tops of ordinary balls (over :data:`CLIP_SHARE` of
+    #: them): no ball's height can be told from its neighbours' (a clipped
+    #: core's width says where the window cut), so peaks are not compared.
+    heights_hidden: bool = False
 
 
 def _ellipse_rho(xs, ys, lab, n):
@@ -585,6 +589,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     foreign = np.zeros(n + 1)
     sat = clipped[ys, xs] if clipped is not None else np.zeros(a.shape, bool)
     clip_aside = np.zeros(n + 1, bool)
+    heights_hidden = False
     area = np.bincount(lab, minlength=n + 1).astype(float)
     if model == "dome":
         prof, rho, mx, my = shared_profile(a, xs, ys, lab, n)
@@ -631,6 +636,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
                 # by their pads, clip over their whole top): the width of a
                 # core says where the window cut, not how tall the ball is
                 big[:] = False
+                heights_hidden = True
             if big.any():
                 use = sat
                 if CLIP_CORE_OFFSET is not None:
@@ -784,4 +790,5 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         lpct = np.where(area > 0, 100 * largest / area, 0.0)
     return VoidStats(void_pct=pct, largest_void_pct=lpct, void_count=count, dome_peak=a0,
                      void_labels=vl, void_owner=owner, foreign_frac=foreign,
-                     profile=prof if model == "dome" else None, clip_aside=clip_aside)
+                     profile=prof if model == "dome" else None, clip_aside=clip_aside,
+                     heights_hidden=heights_hidden)
