@@ -984,6 +984,31 @@ def test_local_contrast_exports_of_bgas_are_not_read_as_qfns():
     assert r.package == "bga" and r.n_sites >= 16
 
 
+def test_a_lattice_that_leaves_half_its_balls_off_their_sites_is_an_error_row():
+    """CLAHE on a QFN frame whose package check saw no pad: the equalised board's noise fitted a
+    lattice of 7.4 px pitch under 454 "balls", 97 of the 194 whole ones on its sites misaligned,
+    and 135 false bridges were judged. Such a lattice is not the package's: an error row. A real
+    array's misaligned balls are the odd few (the untreated BGA frame beside it scores)."""
+    from xrayinspect.pipeline import lattice_misfits
+    from xrayinspect.results import JointResult
+
+    seated = [JointResult(0, kind="ball", grid_row=0, grid_col=c) for c in range(30)]
+    for j in seated[:9]:
+        j.defects = ["misaligned"]
+    assert not lattice_misfits(seated)                    # 9 of 30: under 10 misaligned
+    seated[9].defects = ["misaligned"]
+    assert not lattice_misfits(seated)                    # 10 of 30: a third, not over it
+    seated[10].defects = ["misaligned"]
+    assert lattice_misfits(seated)
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    f = generate_frame((5950000, 28), package="qfn", shape=(1024, 1024))
+    r = score_frame(clahe.apply(f.image))
+    assert r.status == "error" and "pad grid does not fit" in r.error, (r.status, r.package, len(r.joints))
+    f = generate_frame((6700000, 2), package="bga", shape=(1024, 1024))
+    r, tal = _scored(f.truth, clahe.apply(f.image))
+    assert r.status == "ok" and tal.summary()["detection_f1"] > 0.99
+
+
 def test_a_qfn_reading_missing_most_of_its_pins_with_no_lattice_is_an_error_row():
     """3 % noise on a QFN frame: the pin model expected 271 pins and found 27 (the real ones
     among them 0), so its "pins" were called bridged; no ball lattice fits either. Neither

@@ -1585,7 +1585,7 @@ def _fill_to_hull(masks):
 HIP_ROUND_TOLERANCE = 0.03
 
 
-def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None):
+def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None):
     """Neighbour-relative head-in-pillow score per ball.
 
     A ball that did not collapse onto its pad is smaller than its neighbours
@@ -1611,6 +1611,10 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None):
         least the diameter's z-score for balls as round as their neighbours.
     circ : ndarray, optional
         Circularity per label (0-1), needed when ``peaks_known`` is False.
+    beside_band : ndarray of bool, optional
+        Labels within 2 px of a band with no image (a stitched export's black
+        band): a ball cut by one can read whole, a pixel short of the band,
+        and so narrow; the narrowing alone does not judge them.
 
     Returns
     -------
@@ -1644,8 +1648,23 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None):
         # flank and reads lower. A lower peak then no longer speaks against
         # the narrowing of a round ball; a higher one still speaks for it
         round_ = circ >= np.median(circ[nb], axis=1) - HIP_ROUND_TOLERANCE
+        if beside_band is not None:
+            round_ &= ~beside_band
         score = np.where(round_, np.maximum(score, zd), score)
     return score
+
+
+def _beside_band(masks, valid, reach_px=2):
+    """Labels with a pixel within ``reach_px`` of an invalid pixel (bool per label; None when all are valid)."""
+    import cv2
+
+    if valid is None or valid.all():
+        return None
+    k = 2 * reach_px + 1
+    near = cv2.dilate((~valid).view(np.uint8), np.ones((k, k), np.uint8)) > 0
+    out = np.bincount(masks.labels[near], minlength=masks.n + 1)[:masks.n + 1] > 0
+    out[0] = False
+    return out
 
 
 def _solid_centres(att, masks, cxi, cyi):
@@ -1923,7 +1942,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     joints = []
     hip = _hip_scores(dia, vs.dome_peak, pts, is_site
                       & ~masks.touches_edge & (vs.void_pct < 10) & np.array([not b for b in masks.bridged_with])
-                      & ~obstructed, peaks_known=not vs.heights_hidden, circ=circ)
+                      & ~obstructed, peaks_known=not vs.heights_hidden, circ=circ,
+                      beside_band=_beside_band(masks, prep.valid) if vs.heights_hidden else None)
     hip_judged = not sliced
     if not hip_judged:
         # a CT or laminography slice cuts every ball to a flat disc: height and

@@ -282,6 +282,39 @@ def pad_share_of_check(joints, side_px):
 PIN_SIDE_BALANCE = 0.4
 
 
+#: A ball lattice that leaves more than this share of the whole balls on its
+#: sites misaligned (and at least :data:`MISFIT_MIN_BALLS` of them) does not
+#: describe the frame: the pitch is fitted to the balls themselves, so a real
+#: array's misaligned balls are the odd few (development frames: at most
+#: 0.13 of a frame's balls, 2 of 15), while a lattice fitted to a
+#: contrast-equalised board's noise left 97 of its 194 "balls" off their
+#: sites.
+MAX_MISALIGNED_SHARE = 1 / 3
+MISFIT_MIN_BALLS = 10
+
+
+def lattice_misfits(joints, share=MAX_MISALIGNED_SHARE, min_balls=MISFIT_MIN_BALLS):
+    """Whether a BGA reading's lattice leaves too many of its whole balls misaligned.
+
+    Parameters
+    ----------
+    joints : list of JointResult
+        The BGA reading's rows.
+    share : float
+        Largest share (0-1) of whole balls on sites that may be misaligned.
+    min_balls : int
+        Fewest misaligned balls that can make a lattice misfit.
+
+    Returns
+    -------
+    bool
+    """
+    seated = [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
+              and "missing" not in j.defects]
+    off = sum("misaligned" in j.defects for j in seated)
+    return off >= min_balls and off > share * len(seated)
+
+
 def pins_mostly_missing(joints, share=None):
     """Whether missing pins outnumber ``share`` of all the pins a QFN reading expects.
 
@@ -632,6 +665,14 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         return unscored(f"no pad grid: {len(joints)} ball-like blob(s) found but no lattice of sites "
                         f"fits them, so missing, misaligned and extra balls cannot be judged (a lattice needs "
                         f"about 3 x 3 whole balls in view; a recipe does not replace them)", pkg_type)
+    if pkg_type == "bga" and lattice_misfits(joints):
+        seated = [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
+                  and "missing" not in j.defects]
+        n_off = sum("misaligned" in j.defects for j in seated)
+        return unscored(f"pad grid does not fit: {n_off} of the {len(seated)} whole balls on the sites of the "
+                        f"lattice fitted to them (pitch {float(info.get('pitch_px', math.nan)):.1f} px) lie off "
+                        f"their sites, so it is not the package's (a frame processed - local contrast - past "
+                        f"reading, or distorted)", pkg_type)
     r.joints = joints
     r.annotation_px = annotation_px
     r.pitch_px = float(info.get("pitch_px", math.nan))
