@@ -1583,6 +1583,11 @@ def _fill_to_hull(masks):
 #: its pad) does not. Independent-renderer windowed frames: 19 head-in-pillow
 #: balls 0.019 below their neighbours' or rounder, 2 false calls 0.037 and 0.048.
 HIP_ROUND_TOLERANCE = 0.03
+#: ... and its narrowing's z-score counts at this weight: one cue alone needs a
+#: wider margin than two that agree (unsharp-masked development frames, whose
+#: mask clips ball tops: ordinary balls at 4.5-4.8 by their narrowing alone; the
+#: independent renderer's round heads 4.7-11).
+HIP_NARROWING_ALONE = 0.8
 
 
 def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None):
@@ -1608,7 +1613,8 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
         False when the export clipped the tops of ordinary balls
         (:attr:`~xrayinspect.voids.VoidStats.heights_hidden`): the peaks say
         where the window cut, not how tall a ball stands, and the score is at
-        least the diameter's z-score for balls as round as their neighbours.
+        least :data:`HIP_NARROWING_ALONE` x the diameter's z-score for balls
+        as round as their neighbours.
     circ : ndarray, optional
         Circularity per label (0-1), needed when ``peaks_known`` is False.
     beside_band : ndarray of bool, optional
@@ -1650,7 +1656,7 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
         round_ = circ >= np.median(circ[nb], axis=1) - HIP_ROUND_TOLERANCE
         if beside_band is not None:
             round_ &= ~beside_band
-        score = np.where(round_, np.maximum(score, zd), score)
+        score = np.where(round_, np.maximum(score, HIP_NARROWING_ALONE * zd), score)
     return score
 
 
