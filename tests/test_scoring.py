@@ -1761,3 +1761,34 @@ def test_stray_solder_carries_no_void_outlines():
     assert len(extra) >= 3
     assert all(j.void_contours == [] and j.void_pct == 0 for j in extra)
     assert any(j.void_contours for j in r.joints if "extra" not in j.defects)
+
+
+def test_a_narrow_round_ball_is_head_in_pillow_when_the_export_hid_the_heights():
+    """Where the window clipped every ball's top, a round head's peak (fitted from the flanks
+    below the cut) reads low and cancelled its narrowing; the narrowing now counts alone, at
+    0.8 weight, for balls as round as their neighbours and clear of bands with no image."""
+    from xrayinspect.bga import _hip_scores
+    from xrayinspect.rules import HIP_THRESHOLD
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:7, 0:7]
+    pts = np.stack([xx.ravel(), yy.ravel()], 1) * 30.0
+    n = len(pts)
+    diam = 20.0 * (1 + 0.01 * rng.standard_normal(n))
+    peak = 2.0 * (1 + 0.01 * rng.standard_normal(n))
+    circ = np.full(n, 0.97)
+    usable = np.ones(n, bool)
+    k = 24                                           # the centre ball: 8 % narrower, peak 3 % low
+    diam[k] *= 0.92
+    peak[k] *= 0.97
+    assert _hip_scores(diam, peak, pts, usable)[k] < 0
+    hidden = _hip_scores(diam, peak, pts, usable, peaks_known=False, circ=circ)
+    assert hidden[k] >= HIP_THRESHOLD
+    assert np.sum(hidden >= HIP_THRESHOLD) == 1
+    less_round = circ.copy()
+    less_round[k] = 0.92                             # narrowed by something else: not round
+    assert _hip_scores(diam, peak, pts, usable, peaks_known=False, circ=less_round)[k] < HIP_THRESHOLD
+    band = np.zeros(n, bool)
+    band[k] = True
+    assert _hip_scores(diam, peak, pts, usable, peaks_known=False, circ=circ,
+                       beside_band=band)[k] < HIP_THRESHOLD
