@@ -1792,3 +1792,33 @@ def test_a_narrow_round_ball_is_head_in_pillow_when_the_export_hid_the_heights()
     band[k] = True
     assert _hip_scores(diam, peak, pts, usable, peaks_known=False, circ=circ,
                        beside_band=band)[k] < HIP_THRESHOLD
+
+
+def test_a_small_clean_lattice_stands_in_for_a_qfn_reading_missing_its_pins(tmp_path):
+    """A 6 x 4 BGA of 90 px balls in a 2048 px JPEG beside a dense part cut by the frame's edge:
+    the package check took the part for a pad, the QFN reading missed 67 of its 72 "pins", and
+    the ball lattice (24 sites) was under the 30 sites asked of a lattice standing in for a QFN
+    reading: an error row. A lattice whose sites nearly all hold a seated, aligned ball stands."""
+    from xrayinspect.io import write_frame
+    from xrayinspect.pipeline import lattice_is_clean
+    from xrayinspect.results import JointResult
+
+    seated = [JointResult(0, kind="ball", grid_row=0, grid_col=c, circularity=0.92) for c in range(20)]
+    assert lattice_is_clean(seated, {"n_sites": 24})          # 20 of 24 sites
+    pins = [JointResult(0, kind="ball", grid_row=0, grid_col=c, circularity=0.67) for c in range(20)]
+    assert not lattice_is_clean(pins, {"n_sites": 24})        # a noisy QFN's pins on a ring of sites
+    assert not lattice_is_clean(seated[:19], {"n_sites": 24}) # 19 of 24: under 0.8
+    for j in seated[:2]:
+        j.defects = ["misaligned"]
+    assert lattice_is_clean(seated, {"n_sites": 24})          # 2 of 20 misaligned
+    seated[2].defects = ["misaligned"]
+    assert not lattice_is_clean(seated, {"n_sites": 24})
+    f = generate_frame((6720000, 5), package="bga", shape=(2048, 2048))
+    path = tmp_path / "f.jpg"
+    write_frame(path, f.image, pixel_size_um=f.truth["pixel_size_um"], bits_used=f.truth["detector"]["bits_used"])
+    r = score_file(path)
+    assert r.status == "ok" and r.package == "bga" and r.n_sites == 24, (r.status, r.error)
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det[1] == 0 and tal.det[2] == 0, tal.det
+    assert (tal.tp["missing"], tal.fp["missing"], tal.fn["missing"]) == (1, 0, 0)

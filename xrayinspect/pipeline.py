@@ -315,6 +315,48 @@ def lattice_misfits(joints, share=MAX_MISALIGNED_SHARE, min_balls=MISFIT_MIN_BAL
     return off >= min_balls and off > share * len(seated)
 
 
+#: A small ball lattice (under :data:`MIN_BGA_SITES` sites) stands in for a
+#: QFN reading that misses most of its pins when it is clean: this share of
+#: its sites or more hold a whole, seated ball ...
+CLEAN_SITE_SHARE = 0.8
+#: ... no more than this share of those balls is misaligned (a 6 x 4
+#: array of 90 px balls at a 2048 px frame's edge beside a part cut by it:
+#: 23 of 24 sites, 1 misaligned) ...
+CLEAN_MISALIGNED_SHARE = 0.1
+#: ... and their median circularity (0-1) is at least this: balls are round
+#: (0.92 in that frame), a noisy QFN's perimeter pins fitted as a ring of
+#: sites are not (0.67-0.68).
+CLEAN_MIN_CIRCULARITY = 0.8
+
+
+def lattice_is_clean(joints, info):
+    """Whether a BGA reading's lattice is nearly all seated, aligned whole balls.
+
+    Parameters
+    ----------
+    joints : list of JointResult
+        The BGA reading's rows.
+    info : dict
+        Its scoring info; ``n_sites`` is the lattice's site count.
+
+    Returns
+    -------
+    bool
+        At least :data:`CLEAN_SITE_SHARE` of the sites hold a whole ball on
+        its site, at most :data:`CLEAN_MISALIGNED_SHARE` of those balls are
+        misaligned, and they are round (median circularity at least
+        :data:`CLEAN_MIN_CIRCULARITY`).
+    """
+    n_sites = int(info.get("n_sites", 0))
+    seated = [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
+              and "missing" not in j.defects and "extra" not in j.defects]
+    if n_sites <= 0 or not seated:
+        return False
+    off = sum("misaligned" in j.defects for j in seated)
+    return (len(seated) >= CLEAN_SITE_SHARE * n_sites and off <= CLEAN_MISALIGNED_SHARE * len(seated)
+            and float(np.median([j.circularity for j in seated])) >= CLEAN_MIN_CIRCULARITY)
+
+
 def pins_mostly_missing(joints, share=None):
     """Whether missing pins outnumber ``share`` of all the pins a QFN reading expects.
 
@@ -637,7 +679,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             # "pad" somewhere else than that part or a speck of it (a bridge
             # amid a ball array), beside a lattice of balls is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
-            sites = MIN_BGA_SITES_PINLESS if weak else MIN_BGA_SITES
+            sites = MIN_BGA_SITES_PINLESS if weak or (mostly_missing and lattice_is_clean(bj, binfo)) \
+                else MIN_BGA_SITES
             if int(binfo.get("n_sites", 0)) >= sites:
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
