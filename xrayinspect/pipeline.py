@@ -282,6 +282,21 @@ def pad_share_of_check(joints, side_px):
 PIN_SIDE_BALANCE = 0.4
 
 
+def seated_balls(joints):
+    """The whole balls a BGA reading found on its lattice's sites (not missing, not extra, not partial).
+
+    Parameters
+    ----------
+    joints : list of JointResult
+
+    Returns
+    -------
+    list of JointResult
+    """
+    return [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
+            and "missing" not in j.defects and "extra" not in j.defects]
+
+
 #: A ball lattice that leaves more than this share of the whole balls on its
 #: sites misaligned (and at least :data:`MISFIT_MIN_BALLS` of them) does not
 #: describe the frame: the pitch is fitted to the balls themselves, so a real
@@ -309,8 +324,7 @@ def lattice_misfits(joints, share=MAX_MISALIGNED_SHARE, min_balls=MISFIT_MIN_BAL
     -------
     bool
     """
-    seated = [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
-              and "missing" not in j.defects]
+    seated = seated_balls(joints)
     off = sum("misaligned" in j.defects for j in seated)
     return off >= min_balls and off > share * len(seated)
 
@@ -348,8 +362,7 @@ def lattice_is_clean(joints, info):
         :data:`CLEAN_MIN_CIRCULARITY`).
     """
     n_sites = int(info.get("n_sites", 0))
-    seated = [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
-              and "missing" not in j.defects and "extra" not in j.defects]
+    seated = seated_balls(joints)
     if n_sites <= 0 or not seated:
         return False
     off = sum("misaligned" in j.defects for j in seated)
@@ -709,8 +722,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                         f"fits them, so missing, misaligned and extra balls cannot be judged (a lattice needs "
                         f"about 3 x 3 whole balls in view; a recipe does not replace them)", pkg_type)
     if pkg_type == "bga" and lattice_misfits(joints):
-        seated = [j for j in joints if j.kind == "ball" and j.grid_row >= 0 and not j.partial
-                  and "missing" not in j.defects]
+        seated = seated_balls(joints)
         n_off = sum("misaligned" in j.defects for j in seated)
         return unscored(f"pad grid does not fit: {n_off} of the {len(seated)} whole balls on the sites of the "
                         f"lattice fitted to them (pitch {float(info.get('pitch_px', math.nan)):.1f} px) lie off "
