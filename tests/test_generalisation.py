@@ -185,6 +185,7 @@ def test_an_oblique_view_across_a_rotated_array_is_scored(altsim, monkeypatch):
     assert t.summary()["detection_f1"] >= 0.99
     assert t.fp["misaligned"] == 0 and t.fp["extra"] == 0
     monkeypatch.setattr(grid, "AFFINE_START", False)
-    t = Tally()
-    t.add(truth, score_frame(image))
-    assert t.fp["misaligned"] >= 10
+    # the square start's lattice leaves a third of the balls off their sites:
+    # since 2026-12-05 such a lattice is no reading at all (pipeline.lattice_misfits)
+    res = score_frame(image)
+    assert res.status == "error" and "pad grid does not fit" in res.error, res.status
