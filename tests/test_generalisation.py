@@ -91,12 +91,13 @@ def test_clipped_flat_topped_balls_are_not_taken_for_tall_ones(altsim):
     assert t.summary()["detection_f1"] >= 0.99
 
 
-@pytest.mark.parametrize("seed, export", [(9_500_028, "png8"), (9_500_007, "jpeg8")])
+@pytest.mark.parametrize("seed, export", [(9_500_028, "png8"), (9_500_007, "jpeg8"), (9_500_021, "jpeg8")])
 def test_a_round_head_among_clipped_flat_tops_is_head_in_pillow(altsim, seed, export):
     # the window clipped every pad-bound ball's flat top; the un-collapsed
     # ball's round head shows less flank below the cut and its fitted peak
     # read lower than its neighbours', which cancelled its narrowing
-    # (hip_score -1.0 and -2.9 before 2026-12-05)
+    # (hip_score -1.0 and -2.9 before 2026-12-05); on 9_500_021 the window only
+    # touched the tops (98 % of the balls clipped, 41 % with a core of 40 px): 2.1
     image, truth = altsim.render(seed, export=export)
     n_hip = sum("hip" in j["defects"] for j in truth["joints"])
     assert n_hip >= 1

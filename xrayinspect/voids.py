@@ -255,8 +255,9 @@ class VoidStats:
     #: always sets it, all False for flat lands).
     clip_aside: np.ndarray = None
     #: The export clipped the tops of ordinary balls (over :data:`CLIP_SHARE` of
-    #: them): no ball's height can be told from its neighbours' (a clipped
-    #: core's width says where the window cut), so peaks are not compared.
+    #: them have a clipped core, or any clipped pixel): no ball's height can be
+    #: told from its neighbours' (a clipped core's width says where the window
+    #: cut, a clipped peak is a lower bound), so peaks are not compared alone.
     heights_hidden: bool = False
 
 
@@ -636,6 +637,10 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
                 # by their pads, clip over their whole top): the width of a
                 # core says where the window cut, not how tall the ball is
                 big[:] = False
+                heights_hidden = True
+            elif CLIP_SHARE is not None and (cnt[1:] > 0).sum() > CLIP_SHARE * max(int((area[1:] > 0).sum()), 1):
+                # the window touched the tops of most balls without clipping
+                # cores wide enough to read: their peaks are lower bounds too
                 heights_hidden = True
             if big.any():
                 use = sat
