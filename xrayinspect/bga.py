@@ -1625,7 +1625,7 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
     Returns
     -------
     ndarray
-        Score per label (robust z units; 0 where not usable).
+        Score per label (robust z units; all 0 when fewer than 6 are usable).
     """
     n = len(diam)
     score = np.zeros(n)
@@ -1662,13 +1662,11 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
 
 def _beside_band(masks, valid, reach_px=2):
     """Labels with a pixel within ``reach_px`` of an invalid pixel (bool per label; None when all are valid)."""
-    import cv2
+    from .joints import near_invalid
 
     if valid is None or valid.all():
         return None
-    k = 2 * reach_px + 1
-    near = cv2.dilate((~valid).view(np.uint8), np.ones((k, k), np.uint8)) > 0
-    out = np.bincount(masks.labels[near], minlength=masks.n + 1)[:masks.n + 1] > 0
+    out = np.bincount(masks.labels[near_invalid(valid, reach_px)], minlength=masks.n + 1)[:masks.n + 1] > 0
     out[0] = False
     return out
 

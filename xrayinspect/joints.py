@@ -496,8 +496,7 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     bbox[0] = 0
     touches = (bbox[:, 0] == 0) | (bbox[:, 1] == 0) | (bbox[:, 2] == w) | (bbox[:, 3] == h)
     if not all_valid:
-        near_invalid = cv2.dilate((~valid).view(np.uint8), np.ones((3, 3), np.uint8))
-        touches |= np.bincount(lv[near_invalid.ravel()[li] > 0], minlength=m + 1) > 0
+        touches |= np.bincount(lv[near_invalid(valid).ravel()[li]], minlength=m + 1) > 0
     touches[0] = False
     level = bridge_fraction * p_typ
     if level == core_fraction * p_typ:
@@ -518,6 +517,23 @@ def _empty(h, w, n_oversize=0, oversize_px=0):
     return JointMasks(labels=np.zeros((h, w), np.int32), n=0, area_px=z, cx=z, cy=z, peak=z,
                       bbox=np.zeros((1, 4), int), touches_edge=np.zeros(1, bool), bridged_with=[set()],
                       n_oversize=n_oversize, oversize_px=oversize_px)
+
+
+def near_invalid(valid, reach_px=1):
+    """Pixels within ``reach_px`` (px, chessboard distance) of a pixel that is not image.
+
+    Parameters
+    ----------
+    valid : ndarray of bool
+        False on bands and areas with no image (stitching bands, a round field's corners).
+    reach_px : int
+
+    Returns
+    -------
+    ndarray of bool, the shape of ``valid``
+    """
+    k = 2 * int(reach_px) + 1
+    return cv2.dilate((~valid).view(np.uint8), np.ones((k, k), np.uint8)) > 0
 
 
 def _group_bridges(region, m):

@@ -1093,7 +1093,6 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         j.verdict = "fail" if j.defects else "pass"
     for i, j in enumerate(joints):
         j.joint_id = i
-    pitch = [p.get("pitch") for p in []]
     info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": angle,
             "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled, "share_above": above}
     return joints, info

@@ -632,16 +632,16 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             cnt = np.bincount(lab[sat], minlength=n + 1)[:n + 1]
             big = cnt >= CLIP_CORE_PX
             big[0] = False
-            if CLIP_SHARE is not None and big.sum() > CLIP_SHARE * max(int((area[1:] > 0).sum()), 1):
-                # the window clipped ordinary balls (flat-topped ones, cut
-                # by their pads, clip over their whole top): the width of a
-                # core says where the window cut, not how tall the ball is
-                big[:] = False
-                heights_hidden = True
-            elif CLIP_SHARE is not None and (cnt[1:] > 0).sum() > CLIP_SHARE * max(int((area[1:] > 0).sum()), 1):
-                # the window touched the tops of most balls without clipping
-                # cores wide enough to read: their peaks are lower bounds too
-                heights_hidden = True
+            if CLIP_SHARE is not None:
+                most = CLIP_SHARE * max(int((area[1:] > 0).sum()), 1)
+                # the window touched the tops of most balls: their peaks are
+                # lower bounds, not heights to compare
+                heights_hidden = bool((cnt[1:] > 0).sum() > most)
+                if big.sum() > most:
+                    # the window clipped ordinary balls (flat-topped ones, cut
+                    # by their pads, clip over their whole top): the width of a
+                    # core says where the window cut, not how tall the ball is
+                    big[:] = False
             if big.any():
                 use = sat
                 if CLIP_CORE_OFFSET is not None:
