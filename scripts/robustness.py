@@ -31,6 +31,10 @@ invert     ``2**bits - 1 - g`` (the other display polarity of the same detector)
 jet        ``minmax8``, shown through OpenCV's rainbow palette (COLORMAP_JET), saved as
            a PNG and read back with ``read_frame``: a false-colour export
 jet_jpeg   the same saved as a JPEG (quality 90, chroma subsampled)
+badpix     uncorrected defective detector pixels: 0.05 % stuck dark, 0.05 % stuck bright
+           (isolated pixels at the container's floor and full scale), seed fixed
+badlines   uncorrected line defects: 2 dead columns and 1 dead row at the floor, 1 hot
+           column at full scale, 1 column at half gain (a flat panel's readout lines)
 ========== ==============================================================
 
 Usage::
@@ -56,7 +60,8 @@ REPO = Path(__file__).resolve().parents[1]
 SEED = 6_700_000
 SEED_QFN = 5_950_000
 TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
-              "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert", "jet", "jet_jpeg")
+              "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert", "jet", "jet_jpeg",
+              "badpix", "badlines")
 #: Treatments that are colour frames, scored as read back from a file of this kind.
 SAVED_AS = {"jet": ".png", "jet_jpeg": ".jpg"}
 CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
@@ -125,6 +130,21 @@ def treat(image, name, bits=None):
         return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(image), same, 1.0
     if name == "invert":
         return (np.asarray(adc_full, image.dtype) - image).astype(image.dtype), same, 1.0
+    if name == "badpix":
+        rng = np.random.default_rng(1)
+        out = image.copy()
+        k = max(1, int(round(0.0005 * h * w)))
+        out.flat[rng.choice(h * w, k, replace=False)] = 0
+        out.flat[rng.choice(h * w, k, replace=False)] = np.asarray(full, image.dtype)
+        return out, same, 1.0
+    if name == "badlines":
+        out = image.copy()
+        out[:, int(0.31 * w)] = 0
+        out[:, int(0.62 * w)] = 0
+        out[int(0.47 * h), :] = 0
+        out[:, int(0.55 * w)] = np.asarray(full, image.dtype)
+        out[:, int(0.4 * w)] = clip(f[:, int(0.4 * w)] * 0.5)
+        return out, same, 1.0
     if name in SAVED_AS:
         grey8, _, _ = treat(image, "minmax8")
         return cv2.applyColorMap(grey8, cv2.COLORMAP_JET), same, 1.0   # B, G, R as cv2.imwrite takes it

@@ -523,6 +523,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
         The frame is not 2-D, holds NaN or inf, or is flat.
     """
     from .annotations import remove_annotations
+    from .bad_pixels import repair_bad_pixels
     from .preprocess import _full_scale, frame_polarity, grey_levels, invalid_bands, prepare
 
     t0 = time.perf_counter()
@@ -541,15 +542,24 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     # 8-bit exports are windowed for display (grey levels not linear in dose);
     # a float frame shifted to start at 0 has lost its zero the same way
     windowed = image.dtype == np.uint8 or zero_lost
+    # a detector's dead or hot lines and stuck pixels, left in by an export
+    # without the machine's defect-map correction, cut balls in two and seed
+    # strays and voids: filled in from their neighbours as that map would -
+    # lines before a hot one is taken for a burned-in cross-hair and inpainted,
+    # stuck pixels after the text, whose anti-aliased strokes can pass for them
+    image, line_px = repair_bad_pixels(image, stuck=False)
     # burned-in text, scale bars and cross-hairs sit at the container's extremes
     # and would set the full scale, the bands and the typical ball: filled in first
     image, annotation_px = remove_annotations(image)
+    image, stuck_px = repair_bad_pixels(image, lines=False)
+    repaired_px = line_px + stuck_px
 
     def unscored(reason, package):
         # an error row that still says what was seen of the frame
         r = error_result(frame, f"{where}: {reason}", package=package)
         r.shape = tuple(image.shape)
         r.annotation_px = annotation_px
+        r.repaired_px = repaired_px
         r.seconds = time.perf_counter() - t0
         return r
 
@@ -730,6 +740,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                         f"reading, or distorted)", pkg_type)
     r.joints = joints
     r.annotation_px = annotation_px
+    r.repaired_px = repaired_px
     r.pitch_px = float(info.get("pitch_px", math.nan))
     r.angle_deg = float(info.get("angle_deg", math.nan))
     r.n_sites = int(info.get("n_sites", 0))

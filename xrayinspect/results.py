@@ -23,7 +23,7 @@ FRAME_COLUMNS = ["frame", "package", "status", "error", "n_joints", "n_sites", "
                  "verdict", "n_fail", "max_void_pct", "pad_void_pct",
                  # additions
                  "polarity", "profile", "n_missing", "n_extra", "n_bridge", "n_misaligned", "n_hip", "n_void",
-                 "via_count", "seconds", "schema_version"]
+                 "via_count", "seconds", "schema_version", "repaired_px"]
 JOINT_COLUMNS = ["frame", "joint_id", "kind", "grid_row", "grid_col", "x_px", "y_px", "site_x_px", "site_y_px",
                  "offset_px", "diameter_px", "area_px", "circularity", "void_pct", "largest_void_pct",
                  "void_count", "verdict", "defects",
@@ -97,6 +97,7 @@ class FrameResult:
     shape: tuple = ()
     hip_judged: bool = True     # False: the frame cannot show head-in-pillow (a CT or laminography slice)
     annotation_px: int = 0      # pixels of burned-in text / scale bars filled in before scoring
+    repaired_px: int = 0        # stuck detector pixels and dead/hot line pixels filled in before scoring
     more_grids: list = field(default_factory=list)  # the lattices of a frame's further arrays (joint ``array`` 1, 2, ...)
 
     @property
@@ -128,6 +129,7 @@ class FrameResult:
             "polarity": self.polarity, "profile": self.profile,
             "via_count": sum(j.via_count for j in self.joints) if ok else "",
             "seconds": self.seconds, "schema_version": SCHEMA_VERSION,
+            "repaired_px": int(self.repaired_px or 0),
         }
         for code in ("missing", "extra", "bridge", "misaligned", "hip", "void"):
             d[f"n_{code}"] = self.count(code) if ok else ""
@@ -152,8 +154,8 @@ class FrameResult:
                 # from the joints; seconds is frames.csv's timing column: both must survive a reload
                 "n_sites": int(self.n_sites or 0), "seconds": _none(_float(self.seconds)),
                 "grid": self.grid, "shape": list(self.shape), "hip_judged": bool(self.hip_judged),
-                "annotation_px": int(self.annotation_px or 0), "more_grids": list(self.more_grids),
-                "joints": joints}
+                "annotation_px": int(self.annotation_px or 0), "repaired_px": int(self.repaired_px or 0),
+                "more_grids": list(self.more_grids), "joints": joints}
 
     @classmethod
     def from_sidecar(cls, d):
@@ -184,6 +186,7 @@ class FrameResult:
                 pad_void_pct=_nan(d.get("pad_void_pct")), joints=joints, grid=d.get("grid", {}),
                 shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")),
                 hip_judged=bool(d.get("hip_judged", True)), annotation_px=int(d.get("annotation_px") or 0),
+                repaired_px=int(d.get("repaired_px") or 0),
                 more_grids=list(d.get("more_grids") or []))
         n_sites = d.get("n_sites")
         r.n_sites = int(n_sites) if n_sites is not None else sum(j.grid_row >= 0 for j in joints)
