@@ -35,6 +35,9 @@ badpix     uncorrected defective detector pixels: 0.05 % stuck dark, 0.05 % stuc
            (isolated pixels at the container's floor and full scale), seed fixed
 badlines   uncorrected line defects: 2 dead columns and 1 dead row at the floor, 1 hot
            column at full scale, 1 column at half gain (a flat panel's readout lines)
+tilegain   a tiled detector whose four quadrants' gains were calibrated apart: x 1.00,
+           0.92, 1.06, 0.97 (steps across the frame, through balls)
+gridlines  an anti-scatter grid's shadow left in: x (1 + 0.04 sin(2 pi x / 3.3 px))
 ========== ==============================================================
 
 Usage::
@@ -61,7 +64,7 @@ SEED = 6_700_000
 SEED_QFN = 5_950_000
 TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
               "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert", "jet", "jet_jpeg",
-              "badpix", "badlines")
+              "badpix", "badlines", "tilegain", "gridlines")
 #: Treatments that are colour frames, scored as read back from a file of this kind.
 SAVED_AS = {"jet": ".png", "jet_jpeg": ".jpg"}
 CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
@@ -145,6 +148,15 @@ def treat(image, name, bits=None):
         out[:, int(0.55 * w)] = np.asarray(full, image.dtype)
         out[:, int(0.4 * w)] = clip(f[:, int(0.4 * w)] * 0.5)
         return out, same, 1.0
+    if name == "tilegain":
+        gain = np.ones((h, w), np.float32)
+        gain[:h // 2, w // 2:] = 0.92
+        gain[h // 2:, :w // 2] = 1.06
+        gain[h // 2:, w // 2:] = 0.97
+        return clip(f * gain), same, 1.0
+    if name == "gridlines":
+        x = np.arange(w, dtype=np.float32)
+        return clip(f * (1 + 0.04 * np.sin(2 * np.pi * x / 3.3))[None, :]), same, 1.0
     if name in SAVED_AS:
         grey8, _, _ = treat(image, "minmax8")
         return cv2.applyColorMap(grey8, cv2.COLORMAP_JET), same, 1.0   # B, G, R as cv2.imwrite takes it

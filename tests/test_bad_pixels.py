@@ -144,3 +144,9 @@ def test_the_cli_reports_the_repaired_pixels(tmp_path, frames):
     for code in ("n_extra", "n_bridge", "n_missing", "n_misaligned"):
         assert rows["stuck.tif"][code] == rows["clean.tif"][code], code
     check_interface(tmp_path / "out")
+    import json
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["detector_defects"]["frames"] == 1
+    assert summary["detector_defects"]["pixels_filled"] == int(rows["stuck.tif"]["repaired_px"])
+    assert 'id="detector-defects"' in (tmp_path / "out" / "report.html").read_text()

@@ -327,7 +327,7 @@ def result_from_line(d):
 # --------------------------------------------------------------------------
 
 _INT_COLS = {"n_joints", "n_sites", "n_fail", "n_missing", "n_extra", "n_bridge", "n_misaligned", "n_hip",
-             "n_void", "via_count", "joint_id", "grid_row", "grid_col", "void_count", "partial"}
+             "n_void", "via_count", "joint_id", "grid_row", "grid_col", "void_count", "partial", "repaired_px"}
 _STR_COLS = {"frame", "package", "status", "error", "verdict", "polarity", "profile", "schema_version",
              "kind", "defects", "classifier_label"}
 
@@ -417,10 +417,15 @@ class Aggregate:
         self.worst = []                  # heap of (score, seq, frame, joint dict)
         self.failed = []                 # first FAILED failed frames (names)
         self.seconds = []
+        self.repaired_frames = 0         # frames whose detector defects (stuck pixels, lines) were filled in
+        self.repaired_px = 0
         self._seq = 0
 
     def add(self, d, row):
         self.n_frames += 1
+        rep = int(d.get("repaired_px") or 0)
+        self.repaired_frames += rep > 0
+        self.repaired_px += rep
         if d.get("status") != "ok":
             self.n_error += 1
             self.errors[(d.get("error") or "")[:80]] += 1
@@ -1017,6 +1022,7 @@ def _write_summary(out, s, agg, limits):
         "yield_pct": None if not s.n_ok else round(s.yield_pct, 3),
         "defect_pareto": [{"code": c, "joints": n, "frames": s.defect_frames.get(c, 0)} for c, n in pareto],
         "errors": [{"reason": r, "frames": n} for r, n in agg.errors.most_common(20)],
+        "detector_defects": {"frames": agg.repaired_frames, "pixels_filled": agg.repaired_px},
         "profile": s.profile, "limits": limits,
         "timings": {"wall_s": round(s.seconds, 3), "score_s": round(s.score_seconds, 3),
                     "frames_scored_now": s.n_scored, "frames_resumed": s.n_resumed,

@@ -26,7 +26,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table.kv td{padding:2px 12px 2px 0}.big{font-size:28px;font-weight:600}
-.fail{color:#c00}.pass{color:#080}.err{color:#a60}
+.fail{color:#c00}.pass{color:#080}.err{color:#a60}.warn{color:#a60;font-weight:bold}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}.gallery figure{margin:0;width:160px;font-size:11px}
 .gallery img{width:160px;image-rendering:pixelated;border:1px solid #ccc}
 .thumbs figure{width:300px}.thumbs img{width:300px;image-rendering:auto}
@@ -304,6 +304,12 @@ def write_report(out, agg, summary, *, limits, store=None, paths=None, max_pixel
             f"({summary.workers} worker{'' if summary.workers == 1 else 's'}); "
             f"xrayinspect {__version__}</td></tr>",
             "</table>"]
+    if getattr(agg, "repaired_frames", 0):
+        # an export that kept its detector's defects: the machine's defect map wants looking at
+        body.append(f'<p class="warn" id="detector-defects">Detector defects: stuck pixels or dead/hot lines '
+                    f'filled in on {agg.repaired_frames} frame{"" if agg.repaired_frames == 1 else "s"} '
+                    f'({agg.repaired_px} px; <code>repaired_px</code> in frames.csv) - the X-ray machine\'s '
+                    f'defect-pixel map may be out of date.</p>')
     if agg.errors:
         body.append("<h2>Frames not scored</h2><ul>" + "".join(
             f"<li>{n} x {_esc(r)}</li>" for r, n in agg.errors.most_common(10)) + "</ul>")
