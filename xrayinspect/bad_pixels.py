@@ -235,8 +235,21 @@ def _column_lines(g, step):
                 y1 = h if k == n_st - 1 else (k + 1) * stretch
                 found.append((int(k * stretch), int(y1), int(x_), width))
     # a one-pixel line is also half of two two-pixel candidates, which fail
-    # (their other pixel is good); a two-pixel line found whole is kept whole
-    return found
+    # (their other pixel is good); a two-pixel line found whole is kept whole.
+    # A readout line runs on where the scene hides it (along a ball's rim the
+    # flanks differ by the rim's slope): the gaps between a line's stretches
+    # are filled when it shows in at least half of the stretches from its first to its last
+    by_line = {}
+    for y0, y1, x_, wd in found:
+        by_line.setdefault((x_, wd), []).append(y0 // stretch)
+    out = []
+    for (x_, wd), ks in by_line.items():
+        k0, k1 = min(ks), max(ks)
+        if len(ks) >= 2 and 2 * len(ks) >= k1 - k0 + 1:
+            ks = range(k0, k1 + 1)
+        for k in ks:
+            out.append((int(k * stretch), int(h if k == n_st - 1 else (k + 1) * stretch), x_, wd))
+    return out
 
 
 def line_defects(image, *, sigma=None):
