@@ -150,3 +150,21 @@ def test_the_cli_reports_the_repaired_pixels(tmp_path, frames):
     assert summary["detector_defects"]["frames"] == 1
     assert summary["detector_defects"]["pixels_filled"] == int(rows["stuck.tif"]["repaired_px"])
     assert 'id="detector-defects"' in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("index", [0, 5])
+def test_a_qfn_frame_with_stuck_pixels_is_scored_as_the_clean_one(index):
+    """Without the repair, QFN frame (5,950,000, 0) with 0.1 % of its pixels stuck found 6 of its 29
+    pins among 240 false ones (245 false bridges), and frame 5 was an error row (a ball lattice
+    fitted to the stuck pixels)."""
+    f = generate_frame((5_950_000, index), package="qfn", shape=(1024, 1024))
+    clean = Tally()
+    clean.add(f.truth, score_frame(f.image))
+    bad, _, _ = _stuck(f.image)
+    r = score_frame(bad)
+    assert r.status == "ok" and r.package == "qfn", r.error
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.det == clean.det, (t.det, clean.det)
+    assert t.fp["bridge"] <= clean.fp["bridge"] and t.fn["bridge"] <= clean.fn["bridge"]
+    assert abs(r.pad_void_pct - score_frame(f.image).pad_void_pct) < 1.0
