@@ -174,11 +174,11 @@ def stuck_pixel_mask(image, *, sigma=None, sigmas=STUCK_SIGMAS, min_share=STUCK_
     # real one-pixel line (a gamma-stretched shadow's valley) lies on one of them
     off = (v[:, None] - 0.5 * (nb[:, :4] + nb[:, ::-1][:, :4])) / step[:, None]
     nb.sort(axis=1)
-    # and outside the range of its neighbours but the most extreme one (so that
-    # two stuck side by side are both found): a bent one-pixel ridge in the
-    # scene stands off all four mid-points but not off its own neighbours
-    # and it reads dead or hot: at or beyond the levels of all but 0.5 % of the
-    # frame (a small stray ball's darkest pixel stands off its neighbours too)
+    # it also stands outside the range of its neighbours but the most extreme
+    # one (so two stuck side by side are both found; a bent one-pixel ridge of
+    # the scene stands off all four mid-points but not off its neighbours), and
+    # reads dead or hot: at or beyond the levels of all but 0.5 % of the frame
+    # (a small stray ball's darkest pixel stands off its neighbours too)
     stuck = ((off > 1).all(axis=1) & (v > nb[:, -2] + step) & (v >= hi)) | \
         ((off < -1).all(axis=1) & (v < nb[:, 1] - step) & (v <= lo))
     return cy[stuck], cx[stuck], 0.5 * (nb[stuck, 3] + nb[stuck, 4])
@@ -285,17 +285,13 @@ def line_defects(image, *, sigma=None):
 def _fill_lines(out, lines):
     """Fill the ``lines`` of ``out`` (columns; pass ``out.T`` for rows) across from their flanks, in place."""
     w = out.shape[1]
+    info = np.iinfo(out.dtype) if out.dtype.kind in "ui" else None
     for y0, y1, x0, width in lines:
-        xl, xr = x0 - 1, x0 + width
-        vl = out[y0:y1, xl].astype(np.float32)
-        vr = out[y0:y1, xr].astype(np.float32) if xr < w else vl
+        vl = out[y0:y1, x0 - 1].astype(np.float32)
+        vr = out[y0:y1, x0 + width].astype(np.float32) if x0 + width < w else vl
         for i in range(width):
-            t = (i + 1) / (width + 1)
-            v = vl + t * (vr - vl)
-            if out.dtype.kind in "ui":
-                info = np.iinfo(out.dtype)
-                v = np.clip(np.rint(v), info.min, info.max)
-            out[y0:y1, x0 + i] = v
+            v = vl + (i + 1) / (width + 1) * (vr - vl)
+            out[y0:y1, x0 + i] = v if info is None else np.clip(np.rint(v), info.min, info.max)
 
 
 def repair_bad_pixels(image, *, lines=True, stuck=True, max_share=0.02):
