@@ -38,6 +38,9 @@ badlines   uncorrected line defects: 2 dead columns and 1 dead row at the floor,
 tilegain   a tiled detector whose four quadrants' gains were calibrated apart: x 1.00,
            0.92, 1.06, 0.97 (steps across the frame, through balls)
 gridlines  an anti-scatter grid's shadow left in: x (1 + 0.04 sin(2 pi x / 3.3 px))
+underside  not a treatment of the frame but the same scene on a double-sided board:
+           decoupling capacitors on the board's far side under the balls, rendered
+           by the simulator (``generate_frame(..., underside_parts=True)``; BGA only)
 ========== ==============================================================
 
 Usage::
@@ -64,7 +67,9 @@ SEED = 6_700_000
 SEED_QFN = 5_950_000
 TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
               "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert", "jet", "jet_jpeg",
-              "badpix", "badlines", "tilegain", "gridlines")
+              "badpix", "badlines", "tilegain", "gridlines", "underside")
+#: Treatments that are another rendering of the scene, not a change to the exported frame.
+RENDERED = {"underside": {"underside_parts": True}}
 #: Treatments that are colour frames, scored as read back from a file of this kind.
 SAVED_AS = {"jet": ".png", "jet_jpeg": ".jpg"}
 CODES = ("missing", "bridge", "extra", "misaligned", "void", "hip")
@@ -194,10 +199,10 @@ def moved_truth(truth, move, size_scale, shape=None):
     return t
 
 
-def _frame(i, size, package="bga"):
+def _frame(i, size, package="bga", **scene):
     from xrayinspect.synth import generate_frame
 
-    f = generate_frame((SEED if package == "bga" else SEED_QFN, i), package=package, shape=(size, size))
+    f = generate_frame((SEED if package == "bga" else SEED_QFN, i), package=package, shape=(size, size), **scene)
     return f.image, f.truth
 
 
@@ -225,6 +230,18 @@ def _score(job):
     image, truth = _frame(i, size, package)
     out = []
     for name in names:
+        if name in RENDERED:
+            if package != "bga":
+                continue
+            img, t_own = _frame(i, size, package, **RENDERED[name])
+            try:
+                res = score_frame(img, frame=f"{i}")
+            except XrayInspectError as e:
+                res, err = None, str(e)
+            else:
+                err = res.error
+            out.append((name, t_own, res, err))
+            continue
         img, move, s = treat(image, name, truth["detector"].get("bits_used"))
         try:
             if name in SAVED_AS:
@@ -295,7 +312,7 @@ def main(argv=None):
     ap.add_argument("--only", default=",".join(TREATMENTS), help="comma-separated treatments")
     ap.add_argument("--write-docs", action="store_true", help="write docs/robustness.md")
     a = ap.parse_args(argv)
-    names = [s for s in a.only.split(",") if s]
+    names = [s for s in a.only.split(",") if s and not (a.package != "bga" and s in RENDERED)]
     t0 = time.time()
     res = run(a.n, a.size, a.workers, names, a.package)
     cmd = "python scripts/robustness.py" + "".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:]))

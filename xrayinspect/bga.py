@@ -1720,6 +1720,122 @@ def _covered_balls(att, masks, on_site, d_site, typ_peak):
     return out
 
 
+#: Something at this fraction of the typical ball's peak or more, left in the
+#: gaps of the ball field once every site and every seated ball is cut out
+#: (discs of the ball's radius and 0.15 of its diameter, 1.5 px at least, for
+#: the blur), over at least SHADOW_AREA pitch^2,
+#: is a part's shadow: a capacitor on the board's far side under the package
+#: (a double-sided board), as dense as solder in a radiograph, when it is
+#: also SHADOW_LENGTH pitches long or more (a dog-bone via's barrel, seen
+#: end-on in the middle of four balls, is denser than solder but under half
+#: a pitch across) (None: not looked for).
+SHADOW_LEVEL = 0.35
+SHADOW_AREA = 0.15
+SHADOW_LENGTH = 0.75
+
+
+def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, typ_peak, field=None):
+    """Gap-filling shadows across the ball field, as a bool image.
+
+    A chip capacitor on the far side of a double-sided board projects across
+    the balls above it as a plateau of solder-like density (a 0402's ceramic
+    body stands at about 0.7 of a 0.8 mm pitch ball's peak, its end caps and
+    fillets at the ball's own). Nothing of a single-sided ball field fills
+    the space between the sites that way: a bridge neck crosses one gap and
+    is narrower than a ball, a stray ball is a third of one, a trace or a
+    via ring is copper (a tenth of a ball's density or less).
+
+    Parameters
+    ----------
+    att : ndarray
+        Smoothed attenuation map.
+    labels : ndarray of int
+        Joint labels (only its shape is used).
+    site_points : ndarray, shape (m, 2)
+        Every lattice site, px (x, y).
+    ball_points : ndarray, shape (k, 2)
+        Centroids of the balls on sites, px.
+    d_site : float
+        Typical ball diameter, px.
+    pitch_px : float
+        Lattice pitch, px.
+    typ_peak : float
+        Typical ball's peak attenuation.
+    field : ndarray, shape (4, 2), optional
+        Corners of the ball field (the lattice half a pitch beyond its outer
+        sites), px: only gaps inside it are looked at (beside the package lie
+        parts of every kind).
+
+    Returns
+    -------
+    ndarray of bool or None
+        The shadows (the gap pieces, not the balls they cross); None when
+        there are none.
+    """
+    import cv2
+
+    if SHADOW_LEVEL is None or not (d_site > 0 and pitch_px > d_site and np.isfinite(typ_peak)) \
+            or len(site_points) < 4:
+        return None
+    h, w = labels.shape
+    dense = (att >= SHADOW_LEVEL * typ_peak).view(np.uint8)
+    if not dense.any():
+        return None
+    # every site and seated ball cut out, with its blurred rim
+    cut = np.zeros((h, w), np.uint8)
+    r = int(round(0.5 * d_site + max(1.5, 0.15 * d_site)))
+    for x, y in np.concatenate([np.asarray(site_points, float).reshape(-1, 2),
+                                np.asarray(ball_points, float).reshape(-1, 2)]):
+        if -r <= x < w + r and -r <= y < h + r:
+            cv2.circle(cut, (int(round(x)), int(round(y))), r, 1, -1)
+    gaps = (dense > 0) & (cut == 0)
+    if field is not None:
+        inside = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(np.asarray(field, float)).astype(np.int32).reshape(-1, 1, 2), 1)
+        gaps &= inside > 0
+    if not gaps.any():
+        return None
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(gaps.view(np.uint8), connectivity=8)
+    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= SHADOW_AREA * pitch_px ** 2)
+    big = [int(k) for k in big if k > 0 and _length(lab, stats[k], k) >= SHADOW_LENGTH * pitch_px
+           and not _hollow(lab, stats[k], k, att)]
+    if not big:
+        return None
+    return np.isin(lab, big)
+
+
+#: A piece whose holes add this share of its area or more, or whose middle
+#: stands under HOLLOW_MIDDLE of its 90th-percentile density, is a ring (a via
+#: barrel seen end-on, denser than solder, its bore blurred shut at the
+#: shadow level), not a part's solid shadow.
+HOLLOW_SHARE = 0.1
+HOLLOW_MIDDLE = 0.5
+
+
+def _length(lab, stat, k):
+    """Longer side (px) of the smallest rectangle round component ``k`` of ``lab`` (its stats row ``stat``)."""
+    import cv2
+
+    x, y, bw, bh = (int(v) for v in stat[:4])
+    py, px = np.nonzero(lab[y:y + bh, x:x + bw] == k)
+    (_, _), (a, b), _ = cv2.minAreaRect(np.stack([px, py], 1).astype(np.float32))
+    return max(a, b)
+
+
+def _hollow(lab, stat, k, att):
+    """Whether component ``k`` of ``lab`` (its stats row ``stat``) is a ring: see :data:`HOLLOW_SHARE`."""
+    from scipy.ndimage import binary_fill_holes
+
+    x, y, bw, bh, area = (int(v) for v in stat[:5])
+    piece = lab[y:y + bh, x:x + bw] == k
+    if binary_fill_holes(piece).sum() - area >= HOLLOW_SHARE * area:
+        return True
+    py, px = np.nonzero(piece)
+    cy, cx = int(round(py.mean())), int(round(px.mean()))
+    a = att[y:y + bh, x:x + bw]
+    return float(a[max(cy - 1, 0):cy + 2, max(cx - 1, 0):cx + 2].mean()) < HOLLOW_MIDDLE * float(np.percentile(a[piece], 90))
+
+
 def _ball_like(ids, area, med_area, touches_edge, solid):
     """Labels among ``ids`` of solid, ball-sized blobs (0.35-2.5 x the typical area) inside the frame."""
     return ids[(area[ids] > 0.35 * med_area) & (area[ids] < 2.5 * med_area) & ~touches_edge[ids] & solid[ids]]
@@ -1967,6 +2083,29 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             circ[k] = circularity(np.array([area[k]]), np.array([per]))[0]
     is_joint = (rc[:, 0] >= 0) | stray
     covered = _covered_balls(prep.att_smooth, masks, is_site, d_site, typ_peak)
+    shadows = None
+    if fit is not None and not sliced:
+        sites_xy = to_frame(fit.origin + np.array([[c, r] for r in range(fit.rows) for c in range(fit.cols)])
+                            @ np.stack([fit.u, fit.v]))
+        corners = to_frame(fit.origin + np.array([[c, r] for r, c in ((-0.5, -0.5), (-0.5, fit.cols - 0.5),
+                                                                      (fit.rows - 0.5, fit.cols - 0.5),
+                                                                      (fit.rows - 0.5, -0.5))])
+                           @ np.stack([fit.u, fit.v]))
+        shadows = underside_shadows(prep.att_smooth, masks.labels, sites_xy, pts[on_site], d_site,
+                                    fit.pitch_px, typ_peak, field=corners)
+    shadowed = np.zeros(n + 1, bool)
+    if shadows is not None:
+        # a ball the shadow runs into is seen through the part: measured, not
+        # judged (like one under a via barrel); what lies off the sites inside
+        # it is the part's own end caps and fillets, not stray solder
+        import cv2
+
+        near = cv2.dilate(shadows.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        touched = np.bincount(masks.labels[near], minlength=n + 1)[:n + 1]
+        shadowed = touched > 0
+        shadowed[0] = False
+        covered |= shadowed & is_site
+        is_joint &= ~(shadowed & ~is_site)
     is_joint |= masks.touches_edge & (area > 0.2 * med_area)
     split_bridged = getattr(masks, "split_bridged", set())
     bridged_to = np.zeros(n + 1, bool)
@@ -2010,7 +2149,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                 if cross >= CROSSING_MIN * SADDLE_FRACTION * lower:
                     bridged = v - cross / lower >= SADDLE_FRACTION or (
                         thin_neck and v_centre - cross / lower >= THIN_NECK_FRACTION)
-            if bridged:
+            if bridged and not (shadowed[a] or shadowed[b]):
                 bridged_to[a] = bridged_to[b] = True
     for k in ids:
         if not is_joint[k]:
@@ -2049,6 +2188,9 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     if fit is not None and FAINT_FRACTION is not None:
         for st in _faint_strays(prep.att_smooth, prep.valid, masks.labels, fit, collapse, typ_peak, med_area,
                                    prep.att):
+            if shadows is not None and shadows[int(np.clip(round(st["y_px"]), 0, h - 1)),
+                                               int(np.clip(round(st["x_px"]), 0, w - 1))]:
+                continue
             j = JointResult(joint_id=0, kind="ball", grid_row=-1, grid_col=-1, x_px=st["x_px"], y_px=st["y_px"],
                             diameter_px=float(equivalent_diameter(st["area_px"])), area_px=st["area_px"],
                             peak_att=st["peak"], contour=st["contour"], defects=["extra"])

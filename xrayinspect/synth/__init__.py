@@ -62,7 +62,7 @@ def _judge_truth(joints, limits=LIMITS):
 
 def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, export=None, polarity=None,
                    bits=None, tilt_deg=None, tiled=None, rows=None, cols=None, defects=True, ss=4,
-                   modality="radiograph"):
+                   modality="radiograph", underside_parts=False):
     """Simulate one X-ray frame with its ground truth.
 
     Parameters
@@ -93,6 +93,11 @@ def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, expo
         ``"ct"``: a reconstructed slice through the middle of the balls
         (BGA only): bright solder on dark, edge halos, streaks; the truth
         is then per slice (void % of the ball's cross-section).
+    underside_parts : bool
+        BGA radiographs: decoupling capacitors on the board's far side,
+        under the balls (:func:`~xrayinspect.synth.scene.bga_scene`); the
+        scene, export and noise are otherwise those of the same seed
+        without them.
 
     Returns
     -------
@@ -111,7 +116,7 @@ def generate_frame(seed, *, package="bga", difficulty="normal", shape=None, expo
     if package == "bga":
         shape = shape or (2048, 2048)
         scene = bga_scene(rng, shape=shape, difficulty=difficulty, rows=rows, cols=cols, tilt_deg=tilt_deg,
-                          defects=defects)
+                          defects=defects, underside_parts=underside_parts)
     else:
         shape = shape or (1024, 1024)
         scene = qfn_scene(rng, shape=shape, difficulty=difficulty, defects=defects)

@@ -100,6 +100,47 @@ def _add_board_clutter(rng, scene_bg, shape, px_mm, level, avoid=None):
             scene_bg.append(("rect", (ex, ey, 0.16 * cw, ch * 1.02, ang), "solder", 0.5 / px_mm, 0.3 / px_mm))
 
 
+#: Chip capacitor sizes (length, width = height, mm): 0402, 0201, 01005.
+CHIP_SIZES_MM = ((1.0, 0.5), (0.6, 0.3), (0.4, 0.2))
+
+
+def _add_underside_parts(rng, scene_bg, site_xy, rows, cols, pitch_mm, px_mm, angle_deg, board_t):
+    """Decoupling capacitors on the far side of the board, under a BGA's balls.
+
+    On a double-sided board the package's decoupling capacitors sit right
+    under its ball field, between the escape vias; a radiograph projects
+    them across the balls. Each is a multilayer ceramic body (BaTiO3 with
+    nickel electrodes, ``ceramic``), two plated end caps and two solder
+    fillets on its pads, the largest chip size no longer than 1.4 pitches,
+    laid along the grid between two rows or columns.
+
+    Returns the number of parts placed.
+    """
+    length_mm, width_mm = next(((L, W) for L, W in CHIP_SIZES_MM if L <= 1.4 * pitch_mm), CHIP_SIZES_MM[-1])
+    L, W = length_mm / px_mm, width_mm / px_mm
+    n_sites = rows * cols
+    n = int(rng.integers(max(2, n_sites // 80), max(3, n_sites // 20) + 1))
+    z_body = -board_t - 0.5 * W            # hanging under the board
+    for _ in range(n):
+        along_cols = rng.random() < 0.5
+        # centred between two sites across the part, on a site or between two along it
+        r = rng.integers(0, max(rows - 1, 1)) + 0.5 * along_cols + 0.5 * (rng.random() < 0.5) * (not along_cols)
+        c = rng.integers(0, max(cols - 1, 1)) + 0.5 * (not along_cols) + 0.5 * (rng.random() < 0.5) * along_cols
+        x, y = site_xy(r, c)
+        # the part's long axis: along the rows (x) or along the columns (y) of the grid
+        ang = -np.deg2rad(angle_deg) + (0.0 if along_cols else np.pi / 2) + rng.normal(0, 0.02)
+        ux, uy = np.cos(ang), np.sin(ang)
+        scene_bg.append(("rect", (x, y, L, W, ang), "ceramic", W * rng.uniform(0.85, 1.0), z_body))
+        cap_t = 0.02 / px_mm * rng.uniform(0.8, 1.5)          # Ni barrier + Sn plating, both faces
+        fillet_t = 0.1 / px_mm * rng.uniform(0.5, 1.5)
+        for s in (-1, 1):
+            ex, ey = x + s * 0.4 * L * ux, y + s * 0.4 * L * uy
+            scene_bg.append(("rect", (ex, ey, 0.2 * L, W, ang), "solder", cap_t, z_body))
+            fx, fy = x + s * 0.45 * L * ux, y + s * 0.45 * L * uy
+            scene_bg.append(("rect", (fx, fy, 0.3 * L, 1.1 * W, ang), "solder", fillet_t, -board_t - 0.05 / px_mm))
+    return n
+
+
 def _outside(rng, shape, avoid, size):
     """A point in the frame away from the rectangle ``avoid`` (x0, y0, x1, y1)."""
     h, w = shape
@@ -152,7 +193,7 @@ def _voids_in_ball(rng, a, c, zc, px_mm, kind):
 
 
 def bga_scene(rng, *, shape=(2048, 2048), difficulty="normal", rows=None, cols=None,
-              tilt_deg=None, defects=True):
+              tilt_deg=None, defects=True, underside_parts=False):
     """Lay out a BGA package on a board with defects and exact truth.
 
     Parameters
@@ -169,6 +210,11 @@ def bga_scene(rng, *, shape=(2048, 2048), difficulty="normal", rows=None, cols=N
         Oblique angle of the central ray, degrees; mostly 0 when not given.
     defects : bool
         Place defects; when False, every joint is good (voids stay small).
+    underside_parts : bool
+        Also place decoupling capacitors on the board's other side, under
+        the package (a double-sided board): their shadows fall across the
+        balls. Drawn from a jumped copy of ``rng``, so the rest of the
+        scene (and the detector's noise) is the frame without them.
 
     Returns
     -------
@@ -367,6 +413,11 @@ def bga_scene(rng, *, shape=(2048, 2048), difficulty="normal", rows=None, cols=N
             bg.append(("ring", (x, y, vr, vr + wall), "copper", board_t, -0.8 / px_mm))
             bg.append(("ring", (x, y, vr, vr * 1.6), "copper", cu_t, 0.0))
 
+    n_under = 0
+    if underside_parts:
+        n_under = _add_underside_parts(np.random.Generator(rng.bit_generator.jumped()), bg, site_xy, rows, cols,
+                                       pitch_mm, px_mm, angle, board_t)
+
     recipe = {
         "package": {"type": "bga", "rows": rows, "cols": cols, "pitch_mm": pitch_mm,
                     "ball_diameter_mm": ball_d_mm,
@@ -379,6 +430,8 @@ def bga_scene(rng, *, shape=(2048, 2048), difficulty="normal", rows=None, cols=N
              "pitch_px": float(pitch_px), "angle_deg": angle, "tilt_deg": tilt_deg,
              "origin_px": [float(origin[0]), float(origin[1])], "depopulated": sorted([list(x) for x in depop]),
              "ball_diameter_mm": ball_d_mm, "cut_by_edge": bool(cut), "ball_height_px": float(standoff / 2)}
+    if underside_parts:
+        frame["underside_parts"] = n_under
     return Scene(shape=shape, pixel_size_um=px_mm * 1000, source=source, background=bg, groups=groups,
                  frame=frame, recipe=recipe)
 
