@@ -1730,6 +1730,9 @@ def _covered_balls(att, masks, on_site, d_site, typ_peak):
 #: end-on in the middle of four balls, is denser than solder but under half
 #: a pitch across) (None: not looked for).
 SHADOW_LEVEL = 0.35
+#: A seated ball this many diameters off its site is cut out of the gaps at its
+#: own centroid as well as at its site.
+MOVED_BALL = 0.25
 SHADOW_AREA = 0.15
 SHADOW_LENGTH = 0.75
 
@@ -1754,7 +1757,7 @@ def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, t
     site_points : ndarray, shape (m, 2)
         Every lattice site, px (x, y).
     ball_points : ndarray, shape (k, 2)
-        Centroids of the balls on sites, px.
+        Centroids of the balls off their sites (misaligned), px.
     d_site : float
         Typical ball diameter, px.
     pitch_px : float
@@ -1798,18 +1801,58 @@ def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, t
     n, lab, stats, _ = cv2.connectedComponentsWithStats(gaps.view(np.uint8), connectivity=8)
     big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= SHADOW_AREA * pitch_px ** 2)
     big = [int(k) for k in big if k > 0 and _length(lab, stats[k], k) >= SHADOW_LENGTH * pitch_px
-           and not _hollow(lab, stats[k], k, att)]
+           and not _hollow(lab, stats[k], k)]
     if not big:
         return None
     return np.isin(lab, big)
 
 
-#: A piece whose holes add this share of its area or more, or whose middle
-#: stands under HOLLOW_MIDDLE of its 90th-percentile density, is a ring (a via
-#: barrel seen end-on, denser than solder, its bore blurred shut at the
-#: shadow level), not a part's solid shadow.
+#: A ball under a part's shadow stands this fraction of the typical ball's
+#: peak over the shadow around it (a ball's own dome adds its whole peak; a
+#: missing ball's pad under a part, a tenth of it).
+DOME_OVER_SHADOW = 0.5
+
+
+def _dome_through(att, shadows, x, y, d_site, typ_peak):
+    """The top (x, y, px) of a ball's dome over a part's shadow at a site, or None.
+
+    Parameters
+    ----------
+    att : ndarray
+        Smoothed attenuation map.
+    shadows : ndarray of bool
+        :func:`underside_shadows`.
+    x, y : float
+        The site, px.
+    d_site : float
+        Typical ball diameter, px.
+    typ_peak : float
+        Typical ball's peak attenuation.
+    """
+    h, w = att.shape
+    R = int(np.ceil(0.9 * d_site))
+    xi, yi = int(round(x)), int(round(y))
+    y0, y1, x0, x1 = max(yi - R, 0), min(yi + R + 1, h), max(xi - R, 0), min(xi + R + 1, w)
+    if y1 - y0 < 3 or x1 - x0 < 3 or not shadows[y0:y1, x0:x1].any():
+        return None
+    a = att[y0:y1, x0:x1]
+    rr = np.hypot(*np.mgrid[y0 - y:y1 - y, x0 - x:x1 - x])
+    core = rr <= 0.3 * d_site
+    ring = (rr >= 0.6 * d_site) & (rr <= 0.9 * d_site)
+    if not core.any() or not ring.any():
+        return None
+    peak = float(a[core].max())
+    base = float(np.percentile(a[ring], 75))
+    if peak - base < DOME_OVER_SHADOW * typ_peak:
+        return None
+    top = (rr <= 0.5 * d_site) & (a >= 0.5 * (peak + base))
+    ty, tx = np.nonzero(top)
+    return float(tx.mean() + x0), float(ty.mean() + y0)
+
+
+#: A piece whose holes add this share of its area or more is a ring (a via
+#: barrel seen end-on, denser than solder), not a part's solid shadow.
 HOLLOW_SHARE = 0.1
-HOLLOW_MIDDLE = 0.5
 
 
 def _length(lab, stat, k):
@@ -1822,18 +1865,13 @@ def _length(lab, stat, k):
     return max(a, b)
 
 
-def _hollow(lab, stat, k, att):
-    """Whether component ``k`` of ``lab`` (its stats row ``stat``) is a ring: see :data:`HOLLOW_SHARE`."""
+def _hollow(lab, stat, k):
+    """Whether component ``k`` of ``lab`` (its stats row ``stat``) encloses holes of :data:`HOLLOW_SHARE` of its area."""
     from scipy.ndimage import binary_fill_holes
 
     x, y, bw, bh, area = (int(v) for v in stat[:5])
     piece = lab[y:y + bh, x:x + bw] == k
-    if binary_fill_holes(piece).sum() - area >= HOLLOW_SHARE * area:
-        return True
-    py, px = np.nonzero(piece)
-    cy, cx = int(round(py.mean())), int(round(px.mean()))
-    a = att[y:y + bh, x:x + bw]
-    return float(a[max(cy - 1, 0):cy + 2, max(cx - 1, 0):cx + 2].mean()) < HOLLOW_MIDDLE * float(np.percentile(a[piece], 90))
+    return binary_fill_holes(piece).sum() - area >= HOLLOW_SHARE * area
 
 
 def _ball_like(ids, area, med_area, touches_edge, solid):
@@ -2091,7 +2129,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                                                                       (fit.rows - 0.5, fit.cols - 0.5),
                                                                       (fit.rows - 0.5, -0.5))])
                            @ np.stack([fit.u, fit.v]))
-        shadows = underside_shadows(prep.att_smooth, masks.labels, sites_xy, pts[on_site], d_site,
+        # balls off their sites (misaligned) are cut out where they are; a seated
+        # ball's centroid, which a part joined to its mask pulls towards the part,
+        # would cut the part's middle out with it
+        moved = on_site[offset[on_site] > MOVED_BALL * d_site] if on_site.size else on_site
+        shadows = underside_shadows(prep.att_smooth, masks.labels, sites_xy, pts[moved], d_site,
                                     fit.pitch_px, typ_peak, field=corners)
     shadowed = np.zeros(n + 1, bool)
     if shadows is not None:
@@ -2232,6 +2274,28 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             joints.append(JointResult(joint_id=0, kind="ball", grid_row=site[0], grid_col=site[1],
                                       x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
                                       offset_px=0.0, defects=["missing"]))
+        if shadows is not None:
+            # a ball's dome standing over a part's shadow at a site no ball
+            # took is one (its blob with the part was no ball's shape, and
+            # without a recipe the empty sites it left read as depopulated):
+            # reported where it is, measured no further
+            for r_ in range(fit.rows):
+                for c_ in range(fit.cols):
+                    if (r_, c_) in site_of or ((r_, c_) in fit.expected
+                                               and (r_, c_) not in obstructed_sites):
+                        continue
+                    if (r_, c_) not in fit.expected and pkg is not None and pkg.rows and pkg.cols:
+                        continue        # the recipe's depopulated sites stay so
+                    sx, sy = to_frame(fit.site_xy(r_, c_))
+                    top = _dome_through(prep.att_smooth, shadows, sx, sy, d_site, typ_peak)
+                    if top is None:
+                        continue
+                    fit.expected.add((r_, c_))
+                    joints.append(JointResult(joint_id=0, kind="ball", grid_row=r_, grid_col=c_,
+                                              x_px=top[0], y_px=top[1], site_x_px=float(sx), site_y_px=float(sy),
+                                              offset_px=float(np.hypot(top[0] - sx, top[1] - sy)),
+                                              diameter_px=float(d_site), area_px=float(np.pi * d_site ** 2 / 4),
+                                              circularity=1.0, partial=True))
     for j in joints:
         judge_ball(j, limits, hip_threshold=hip_threshold)
     joints.sort(key=lambda j: (j.grid_row < 0, j.grid_row, j.grid_col, j.y_px, j.x_px))
