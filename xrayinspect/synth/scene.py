@@ -132,7 +132,7 @@ def _add_underside_parts(rng, scene_bg, site_xy, rows, cols, pitch_mm, px_mm, an
         ux, uy = np.cos(ang), np.sin(ang)
         scene_bg.append(("rect", (x, y, L, W, ang), "ceramic", W * rng.uniform(0.85, 1.0), z_body))
         cap_t = 0.02 / px_mm * rng.uniform(0.8, 1.5)          # Ni barrier + Sn plating, both faces
-        fillet_t = 0.1 / px_mm * rng.uniform(0.5, 1.5)
+        fillet_t = 0.2 * width_mm / px_mm * rng.uniform(0.5, 1.5)     # a fifth of the part's height
         for s in (-1, 1):
             ex, ey = x + s * 0.4 * L * ux, y + s * 0.4 * L * uy
             scene_bg.append(("rect", (ex, ey, 0.2 * L, W, ang), "solder", cap_t, z_body))
