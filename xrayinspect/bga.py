@@ -7,8 +7,8 @@ from scipy.spatial import cKDTree
 
 from .grid import fit_grid
 from .joints import segment_joints
-from .measure import (circularity, components_with_stats, contours_by_label, equivalent_diameter, fill_holes,
-                      label_moments, median, nonzero_yx)
+from .measure import (circularity, components_with_stats, contour_in_box, contours_by_label, equivalent_diameter,
+                      fill_holes, label_moments, median, nonzero_yx)
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
 from .voids import ball_voids
@@ -2090,6 +2090,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                     clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None),
                     sliced=sliced)
     contours, perim = contours_by_label(masks.labels, n)
+    pad = int(np.ceil(max(d_site, 4.0)))
+    for k in ids[(area[ids] > 0) & (perim[ids] == 0)].tolist():
+        # one of two touching balls (cut out of one mask) had its outline traced for the other
+        bx = masks.bbox[k]
+        contours[k], perim[k] = contour_in_box(masks.labels, k, (bx[0] - pad, bx[1] - pad, bx[2] + pad, bx[3] + pad))
     vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)
     circ = circularity(area, perim)
     # a ball with something denser than solder across it (a via barrel, a part
@@ -2291,11 +2296,14 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                     if top is None:
                         continue
                     fit.expected.add((r_, c_))
+                    # its outline for review tools: the typical ball round its top
+                    ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+                    ring = np.c_[top[0] + 0.5 * d_site * np.cos(ang), top[1] + 0.5 * d_site * np.sin(ang)]
                     joints.append(JointResult(joint_id=0, kind="ball", grid_row=r_, grid_col=c_,
                                               x_px=top[0], y_px=top[1], site_x_px=float(sx), site_y_px=float(sy),
                                               offset_px=float(np.hypot(top[0] - sx, top[1] - sy)),
                                               diameter_px=float(d_site), area_px=float(np.pi * d_site ** 2 / 4),
-                                              circularity=1.0, partial=True))
+                                              circularity=1.0, partial=True, contour=ring.round(2).tolist()))
     for j in joints:
         judge_ball(j, limits, hip_threshold=hip_threshold)
     joints.sort(key=lambda j: (j.grid_row < 0, j.grid_row, j.grid_col, j.y_px, j.x_px))

@@ -190,6 +190,26 @@ def contours_by_label(labels, n, *, simplify_px=0.7):
     return out, perim
 
 
+def contour_in_box(labels, k, box, *, simplify_px=0.7):
+    """Outer contour (``[[x, y], ...]``, px) and perimeter of label ``k`` alone, looked for within ``box``.
+
+    :func:`contours_by_label` traces the outline of every touching group of
+    labels once, for the label it meets first: two balls cut out of one mask
+    touch, and the second had no outline. ``box`` is ``(x0, y0, x1, y1)``,
+    px, end exclusive, clipped to the image.
+    """
+    h, w = labels.shape
+    x0, y0, x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0), min(int(box[2]), w), min(int(box[3]), h)
+    if x1 <= x0 or y1 <= y0:
+        return [], 0.0
+    piece = (labels[y0:y1, x0:x1] == k).view(np.uint8)
+    cs, _ = cv2.findContours(piece, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=(x0, y0))
+    if not cs:
+        return [], 0.0
+    c = max(cs, key=lambda c: cv2.arcLength(c, True))
+    return cv2.approxPolyDP(c, simplify_px, True)[:, 0, :].tolist(), float(cv2.arcLength(c, True))
+
+
 def circularity(area, perimeter):
     """``4 pi area / perimeter^2``, clipped to [0, 1]; 0 where the perimeter is 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
