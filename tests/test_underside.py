@@ -100,9 +100,8 @@ def test_the_cli_writes_balls_seen_through_parts(tmp_path):
     side = json.loads(next((tmp_path / "out" / "sidecars").glob("*.json")).read_text())
     joints = side["joints"]
     assert sum(1 for j in joints if j.get("partial")) == len(partial)
-    # (a ball cut by the frame's edge to a sliver may have none)
-    outlined = sum(1 for j in joints if j.get("partial") and len(j["contour"]) >= 3)
-    assert outlined >= 0.8 * len(partial)
+    # (until b99e340 one of two touching balls had none: 18 of these 118)
+    assert all(len(j["contour"]) >= 3 for j in joints if j.get("partial"))
 
 
 def test_a_single_sided_board_is_left_alone(monkeypatch):
