@@ -38,6 +38,10 @@ badlines   uncorrected line defects: 2 dead columns and 1 dead row at the floor,
 tilegain   a tiled detector whose four quadrants' gains were calibrated apart: x 1.00,
            0.92, 1.06, 0.97 (steps across the frame, through balls)
 gridlines  an anti-scatter grid's shadow left in: x (1 + 0.04 sin(2 pi x / 3.3 px))
+pincushion an image intensifier's pincushion distortion: r' = r (1 + 0.04 r^2), r over the
+           half diagonal (truth moved)
+keystone   a detector tilted to the beam: a perspective warp that makes the top edge 6 %
+           shorter than the bottom one (truth moved)
 underside  not a treatment of the frame but the same scene on a double-sided board:
            decoupling capacitors on the board's far side under the balls, rendered
            by the simulator (``generate_frame(..., underside_parts=True)``; BGA only)
@@ -67,7 +71,8 @@ SEED = 6_700_000
 SEED_QFN = 5_950_000
 TREATMENTS = ("none", "float", "float_off", "rot90", "crop", "ramp", "gamma", "minmax8", "blur", "noise",
               "scale0.7", "scale1.5", "sharpen", "sharpen3", "clahe", "invert", "jet", "jet_jpeg",
-              "badpix", "badlines", "tilegain", "gridlines", "underside")
+              "badpix", "badlines", "tilegain", "gridlines", "pincushion", "keystone",
+              "underside")
 #: Treatments that are another rendering of the scene, not a change to the exported frame.
 RENDERED = {"underside": {"underside_parts": True}}
 #: Treatments that are colour frames, scored as read back from a file of this kind.
@@ -162,6 +167,33 @@ def treat(image, name, bits=None):
     if name == "gridlines":
         x = np.arange(w, dtype=np.float32)
         return clip(f * (1 + 0.04 * np.sin(2 * np.pi * x / 3.3))[None, :]), same, 1.0
+    if name == "pincushion":
+        # an image intensifier's geometry: r' = r (1 + k r^2), r over the half diagonal
+        k = float(os.environ.get("XRI_PINCUSHION_K", "0.04"))
+        cx, cy, rn = (w - 1) / 2.0, (h - 1) / 2.0, float(np.hypot(w, h)) / 2.0
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        rd = np.hypot(xx - cx, yy - cy) / rn
+        r = rd.copy()
+        for _ in range(6):                  # the undistorted radius of each output pixel
+            r = rd / (1 + k * r * r)
+        s_ = np.where(rd > 0, r / np.maximum(rd, 1e-9), 1.0).astype(np.float32)
+        out = cv2.remap(f, cx + (xx - cx) * s_, cy + (yy - cy) * s_, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+        def pin(x, y):
+            q = 1 + k * ((x - cx) ** 2 + (y - cy) ** 2) / rn ** 2
+            return cx + (x - cx) * q, cy + (y - cy) * q
+        return clip(out), pin, 1.0
+    if name == "keystone":
+        # a detector tilted to the beam: the top edge 6 % shorter than the bottom one
+        src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+        dst = np.float32([[0.03 * (w - 1), 0], [0.97 * (w - 1), 0], [w - 1, h - 1], [0, h - 1]])
+        H = cv2.getPerspectiveTransform(src, dst)
+        out = cv2.warpPerspective(f, H, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+        def key(x, y):
+            p_ = H @ np.array([x, y, 1.0])
+            return float(p_[0] / p_[2]), float(p_[1] / p_[2])
+        return clip(out), key, 1.0
     if name in SAVED_AS:
         grey8, _, _ = treat(image, "minmax8")
         return cv2.applyColorMap(grey8, cv2.COLORMAP_JET), same, 1.0   # B, G, R as cv2.imwrite takes it

@@ -5,7 +5,8 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .grid import fit_grid
+from . import grid as _grid
+from .grid import fit_grid, lattice_warp
 from .joints import segment_joints
 from .measure import (circularity, components_with_stats, contour_in_box, contours_by_label, equivalent_diameter,
                       fill_holes, label_moments, median, nonzero_yx)
@@ -2028,19 +2029,28 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             cyi = np.clip(np.round(masks.cy).astype(int), 0, h - 1)
             cxi = np.clip(np.round(masks.cx).astype(int), 0, w - 1)
             solid = _solid_centres(prep.att_smooth, masks, cxi, cyi)
-    site_of = {}
-    offset = np.full(n + 1, np.nan)
-    site_xy = np.full((n + 1, 2), np.nan)
-    rc = np.full((n + 1, 2), -1)
-    residue_at = {}
     # (the ball-like blobs again: a split above renumbers the joints)
     ball_like = _ball_like(ids, area, med_area, masks.touches_edge, solid)
     peak0 = float(np.median(masks.peak[ball_like])) if ball_like.size else np.inf
-    if fit is not None:
+    warp = None
+    for _pass in range(2):
+        site_of = {}
+        offset = np.full(n + 1, np.nan)
+        site_xy = np.full((n + 1, 2), np.nan)
+        rc = np.full((n + 1, 2), -1)
+        residue_at = {}
+        if fit is None:
+            break
         basis = np.stack([fit.u, fit.v], 1)
         frac = np.linalg.solve(basis, (fit_pts[ids] - fit.origin).T).T      # (col, row)
         near = np.round(frac).astype(int)
+        if warp is not None:
+            # the nearest site of the bent lattice: the field moved off the point, twice
+            for _ in range(2):
+                near = np.round(frac - np.linalg.solve(basis, warp(near[:, ::-1]).T).T).astype(int)
         sxy = to_frame(fit.origin + near[:, :1] * fit.u + near[:, 1:] * fit.v)
+        if warp is not None:
+            sxy = sxy + warp(near[:, ::-1])
         dist = np.hypot(*(pts[ids] - sxy).T)
         for k, (c, r), dd, sx in zip(ids, near, dist, sxy):
             site = (int(r), int(c))
@@ -2064,6 +2074,17 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             rc[k] = site
             offset[k] = dd
             site_xy[k] = sx
+        if warp is not None or _grid.WARP_MIN_BALLS is None or len(site_of) < _grid.WARP_MIN_BALLS:
+            break
+        # a lattice bent by the imaging geometry (an image intensifier's
+        # pincushion, a tilted detector's keystone) moves the balls off their
+        # straight sites by a smooth field, the outer ones off every site:
+        # measured on the balls seated, the sites are bent with it
+        on = np.array(list(site_of.values()), np.intp)
+        warp = lattice_warp(rc[on], pts[on] - site_xy[on], fit.pitch_px)
+        if warp is None:
+            break
+        fit.warp = warp
     residue = np.zeros(n + 1, bool)
     residue[[k for k, site in residue_at.items() if site not in site_of]] = True
     if MERGE_RINGS and site_of:
@@ -2128,8 +2149,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     covered = _covered_balls(prep.att_smooth, masks, is_site, d_site, typ_peak)
     shadows = None
     if fit is not None and not sliced:
-        sites_xy = to_frame(fit.origin + np.array([[c, r] for r in range(fit.rows) for c in range(fit.cols)])
-                            @ np.stack([fit.u, fit.v]))
+        rr_, cc_ = np.divmod(np.arange(fit.rows * fit.cols), fit.cols)
+        sites_xy = to_frame(fit.site_xy(rr_, cc_))
         corners = to_frame(fit.origin + np.array([[c, r] for r, c in ((-0.5, -0.5), (-0.5, fit.cols - 0.5),
                                                                       (fit.rows - 0.5, fit.cols - 0.5),
                                                                       (fit.rows - 0.5, -0.5))])

@@ -50,6 +50,10 @@ class GridFit:
     occupied: set = field(default_factory=set)
     hole_seen: np.ndarray = None
     hole_known: np.ndarray = None
+    #: A smooth bend of the lattice (``warp(rc) -> (k, 2)`` px for ``(row,
+    #: col)`` pairs), measured on the seated balls when the imaging geometry
+    #: curves the rows (:func:`xrayinspect.bga.lattice_warp`); None: straight.
+    warp: object = None
 
     def holes_among(self, occupied):
         """Lone empty sites (missing balls) among ``occupied`` sites and those occupied at the fit.
@@ -66,11 +70,87 @@ class GridFit:
         """Pixel position of a site (arrays allowed)."""
         row = np.asarray(row, float)[..., None]
         col = np.asarray(col, float)[..., None]
-        return self.origin + col * self.u + row * self.v
+        xy = self.origin + col * self.u + row * self.v
+        if self.warp is not None:
+            row, col = np.broadcast_arrays(row, col)
+            rc = np.stack([row[..., 0], col[..., 0]], -1)
+            xy = xy + np.asarray(self.warp(rc.reshape(-1, 2)), float).reshape(rc.shape)
+        return xy
 
     def as_dict(self):
         return {"origin_px": self.origin.tolist(), "u_px": self.u.tolist(), "v_px": self.v.tolist(),
                 "rows": self.rows, "cols": self.cols, "pitch_px": self.pitch_px, "angle_deg": self.angle_deg}
+
+
+#: A smooth field of ball offsets (a cubic in the site's row and column) is
+#: taken off the offsets when the lattice has WARP_MIN_BALLS seated balls over
+#: WARP_MIN_SPAN pitches of rows and of columns, and the field moves some site
+#: by WARP_MIN_SHIFT of the pitch or more (None: not looked for).
+WARP_MIN_BALLS = 100
+WARP_MIN_SHIFT = 0.08
+#: ... over this many pitches of rows and of columns at least (an 8 x 11
+#: array's cubic bent towards a misaligned ball: 6,700,000+179)
+WARP_MIN_SPAN = 11
+
+
+def lattice_warp(sites, offsets, pitch_px, *, min_points=None):
+    """Smooth displacement (px) of each seated ball's site, or None where the lattice is straight.
+
+    An image intensifier bends straight rows outwards (pincushion: 4 % at
+    the corner moves a corner ball of a 30 x 30 array a pitch and a half), a
+    detector tilted to the beam shrinks the pitch across the frame
+    (keystone); a single affine lattice then leaves the outer balls a third
+    of a pitch off their sites, which reads as misalignment. The offsets of
+    the seated balls are fitted with a cubic in the site's row and column,
+    robustly (a misaligned ball is an outlier in it, not part of it).
+
+    Parameters
+    ----------
+    sites : ndarray of int, shape (m, 2)
+        ``(row, col)`` of each seated ball.
+    offsets : ndarray, shape (m, 2)
+        Ball centroid minus its affine site, px.
+    pitch_px : float
+        Lattice pitch, px.
+    min_points : int, optional
+        Fewest balls to fit (default :data:`WARP_MIN_BALLS`).
+
+    Returns
+    -------
+    callable or None
+        ``field(sites) -> (k, 2)`` displacement, px, of any ``(row, col)``
+        sites (fractional allowed); None when fewer than
+        :data:`WARP_MIN_BALLS` balls, a span under :data:`WARP_MIN_SPAN`, or no
+        seated ball's site moves by :data:`WARP_MIN_SHIFT` pitches.
+    """
+    sites = np.asarray(sites, float).reshape(-1, 2)
+    m = len(sites)
+    lo, hi = (sites.min(0), sites.max(0)) if m else (np.zeros(2), np.zeros(2))
+    if WARP_MIN_BALLS is None or m < (WARP_MIN_BALLS if min_points is None else min_points) \
+            or (hi - lo).min() < WARP_MIN_SPAN or not pitch_px > 0:
+        return None
+    mid, half = 0.5 * (lo + hi), np.maximum(0.5 * (hi - lo), 1.0)
+
+    def design(rc):
+        rc = np.asarray(rc, float).reshape(-1, 2)
+        r = (rc[:, 0] - mid[0]) / half[0]
+        c = (rc[:, 1] - mid[1]) / half[1]
+        return np.column_stack([np.ones(len(rc)), c, r, c * c, c * r, r * r, c ** 3, c * c * r, c * r * r, r ** 3])
+
+    A = design(sites)
+    keep = np.ones(m, bool)
+    for _ in range(4):
+        if keep.sum() < 2 * A.shape[1]:
+            return None
+        coef, *_ = np.linalg.lstsq(A[keep], offsets[keep], rcond=None)
+        res = np.hypot(*(offsets - A @ coef).T)
+        sigma = 1.4826 * float(np.median(res[keep])) + 1e-6
+        keep = res < max(3.0 * sigma, 0.05 * pitch_px)
+    # the constant and linear terms are the affine fit's to make: only what bends counts
+    bend = A[:, 3:] @ coef[3:]
+    if float(np.hypot(*bend.T).max()) < WARP_MIN_SHIFT * pitch_px:
+        return None
+    return lambda rc: design(rc) @ coef
 
 
 #: Start the lattice fit from the two steps measured apart (:func:`lattice_steps`),
@@ -197,6 +277,16 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
     basis = np.stack([u, v], 1)
     rc = np.linalg.solve(basis, (points - origin).T).T
     idx = np.round(rc).astype(int)
+    if WARP_MIN_BALLS is not None and inlier.sum() >= 3:
+        # a lattice bent by the imaging geometry leaves its outer rows further
+        # off the straight lattice than the last cut: measured on the points
+        # near their sites, the bend decides which are on the lattice
+        pred = origin + idx[:, :1] * u + idx[:, 1:] * v
+        near = np.hypot(*(points - pred).T) < 0.45 * pitch
+        warp = lattice_warp(idx[near, ::-1], (points - pred)[near], pitch)
+        if warp is not None:
+            res = np.hypot(*(points - pred - warp(idx[:, ::-1])).T)
+            inlier = res < max(0.1 * pitch, 1.0)
     return origin, u, v, idx[:, ::-1], inlier
 
 
