@@ -2048,9 +2048,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             # the nearest site of the bent lattice: the field moved off the point, twice
             for _ in range(2):
                 near = np.round(frac - np.linalg.solve(basis, warp(near[:, ::-1]).T).T).astype(int)
-        sxy = to_frame(fit.origin + near[:, :1] * fit.u + near[:, 1:] * fit.v)
+        # (in the band-free coordinates the lattice was fitted in: a stitching
+        # band is a step in the frame's, which no smooth field follows)
+        sxy_fit = fit.origin + near[:, :1] * fit.u + near[:, 1:] * fit.v
         if warp is not None:
-            sxy = sxy + warp(near[:, ::-1])
+            sxy_fit = sxy_fit + warp(near[:, ::-1])
+        sxy = to_frame(sxy_fit)
         dist = np.hypot(*(pts[ids] - sxy).T)
         for k, (c, r), dd, sx in zip(ids, near, dist, sxy):
             site = (int(r), int(c))
@@ -2081,7 +2084,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # straight sites by a smooth field, the outer ones off every site:
         # measured on the balls seated, the sites are bent with it
         on = np.array(list(site_of.values()), np.intp)
-        warp = lattice_warp(rc[on], pts[on] - site_xy[on], fit.pitch_px)
+        straight = fit.origin + rc[on][:, 1:] * fit.u + rc[on][:, :1] * fit.v
+        warp = lattice_warp(rc[on], fit_pts[on] - straight, fit.pitch_px)
         if warp is None:
             break
         fit.warp = warp

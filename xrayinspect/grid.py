@@ -91,6 +91,15 @@ WARP_MIN_SHIFT = 0.08
 #: ... over this many pitches of rows and of columns at least (an 8 x 11
 #: array's cubic bent towards a misaligned ball: 6,700,000+179)
 WARP_MIN_SPAN = 11
+#: ... and the field explains (within its 3 sigmas) this share of the balls or
+#: more: a bend is smooth, a tiling band's step left in the coordinates is not
+#: (robustness `noise` and `invert` frame 27: 116 false misaligned calls).
+WARP_MIN_KEPT = 0.9
+#: ... and the bend stands this many times the scatter of the balls about it
+#: or more (a 4 % pincushion: 38 times; the tiled JPEG frame 27 of the
+#: robustness set, its stitching bands' steps left in: 3 times untreated,
+#: 5 times with noise added).
+WARP_MIN_SNR = 10.0
 
 
 def lattice_warp(sites, offsets, pitch_px, *, min_points=None):
@@ -146,9 +155,11 @@ def lattice_warp(sites, offsets, pitch_px, *, min_points=None):
         res = np.hypot(*(offsets - A @ coef).T)
         sigma = 1.4826 * float(np.median(res[keep])) + 1e-6
         keep = res < max(3.0 * sigma, 0.05 * pitch_px)
+    if keep.mean() < WARP_MIN_KEPT:
+        return None         # not smooth: a step (a stitching band the collapse missed), or no lattice
     # the constant and linear terms are the affine fit's to make: only what bends counts
     bend = A[:, 3:] @ coef[3:]
-    if float(np.hypot(*bend.T).max()) < WARP_MIN_SHIFT * pitch_px:
+    if float(np.hypot(*bend.T).max()) < max(WARP_MIN_SHIFT * pitch_px, WARP_MIN_SNR * sigma):
         return None
     return lambda rc: design(rc) @ coef
 
