@@ -1722,20 +1722,20 @@ def _covered_balls(att, masks, on_site, d_site, typ_peak):
 
 
 #: Something at this fraction of the typical ball's peak or more, left in the
-#: gaps of the ball field once every site and every seated ball is cut out
-#: (discs of the ball's radius and 0.15 of its diameter, 1.5 px at least, for
-#: the blur), over at least SHADOW_AREA pitch^2,
-#: is a part's shadow: a capacitor on the board's far side under the package
-#: (a double-sided board), as dense as solder in a radiograph, when it is
-#: also SHADOW_LENGTH pitches long or more (a dog-bone via's barrel, seen
-#: end-on in the middle of four balls, is denser than solder but under half
-#: a pitch across) (None: not looked for).
+#: gaps of the ball field once every site (and every ball off its site) is cut
+#: out (discs of the ball's radius and 0.15 of its diameter, 1.5 px at least,
+#: for the blur), over at least SHADOW_AREA pitch^2, is a part's shadow: a
+#: capacitor on the board's far side under the package (a double-sided
+#: board), as dense as solder in a radiograph, when it is also SHADOW_LENGTH
+#: pitches long or more (a dog-bone via's barrel, seen end-on in the middle of
+#: four balls, is denser than solder but under 0.6 pitch across) (None: not
+#: looked for).
 SHADOW_LEVEL = 0.35
+SHADOW_AREA = 0.15
+SHADOW_LENGTH = 0.75
 #: A seated ball this many diameters off its site is cut out of the gaps at its
 #: own centroid as well as at its site.
 MOVED_BALL = 0.25
-SHADOW_AREA = 0.15
-SHADOW_LENGTH = 0.75
 
 
 def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, typ_peak, field=None):
@@ -1746,8 +1746,9 @@ def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, t
     body stands at about 0.7 of a 0.8 mm pitch ball's peak, its end caps and
     fillets at the ball's own). Nothing of a single-sided ball field fills
     the space between the sites that way: a bridge neck crosses one gap and
-    is narrower than a ball, a stray ball is a third of one, a trace or a
-    via ring is copper (a tenth of a ball's density or less).
+    is narrower than a ball, a stray ball is a third of one, a trace is
+    copper (a tenth of a ball's density or less), a via barrel seen end-on a
+    small ring.
 
     Parameters
     ----------
@@ -1837,7 +1838,8 @@ def _dome_through(att, shadows, x, y, d_site, typ_peak):
     if y1 - y0 < 3 or x1 - x0 < 3 or not shadows[y0:y1, x0:x1].any():
         return None
     a = att[y0:y1, x0:x1]
-    rr = np.hypot(*np.mgrid[y0 - y:y1 - y, x0 - x:x1 - x])
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    rr = np.hypot(yy - y, xx - x)
     core = rr <= 0.3 * d_site
     ring = (rr >= 0.6 * d_site) & (rr <= 0.9 * d_site)
     if not core.any() or not ring.any():
