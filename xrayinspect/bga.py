@@ -1783,20 +1783,30 @@ def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, t
             or len(site_points) < 4:
         return None
     h, w = labels.shape
-    dense = (att >= SHADOW_LEVEL * typ_peak).view(np.uint8)
+    # only the ball field's box is looked at: the frame beside it is the most of
+    # a 2048 px frame's pixels on a small package, and none of them can matter
+    x0, y0, x1, y1 = 0, 0, w, h
+    if field is not None:
+        corners = np.asarray(field, float).reshape(-1, 2)
+        x0, y0 = (max(int(np.floor(v)), 0) for v in corners.min(0))
+        x1, y1 = min(int(np.ceil(corners[:, 0].max())) + 1, w), min(int(np.ceil(corners[:, 1].max())) + 1, h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+    dense = (att[y0:y1, x0:x1] >= SHADOW_LEVEL * typ_peak).view(np.uint8)
     if not dense.any():
         return None
     # every site and seated ball cut out, with its blurred rim
-    cut = np.zeros((h, w), np.uint8)
+    bh, bw = dense.shape
+    cut = np.zeros((bh, bw), np.uint8)
     r = int(round(0.5 * d_site + max(1.5, 0.15 * d_site)))
     for x, y in np.concatenate([np.asarray(site_points, float).reshape(-1, 2),
                                 np.asarray(ball_points, float).reshape(-1, 2)]):
         if -r <= x < w + r and -r <= y < h + r:
-            cv2.circle(cut, (int(round(x)), int(round(y))), r, 1, -1)
+            cv2.circle(cut, (int(round(x)) - x0, int(round(y)) - y0), r, 1, -1)
     gaps = (dense > 0) & (cut == 0)
     if field is not None:
-        inside = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(inside, np.round(np.asarray(field, float)).astype(np.int32).reshape(-1, 1, 2), 1)
+        inside = np.zeros((bh, bw), np.uint8)
+        cv2.fillConvexPoly(inside, (np.round(corners).astype(np.int32) - [x0, y0]).reshape(-1, 1, 2), 1)
         gaps &= inside > 0
     if not gaps.any():
         return None
@@ -1806,7 +1816,9 @@ def underside_shadows(att, labels, site_points, ball_points, d_site, pitch_px, t
            and not _hollow(lab, stats[k], k)]
     if not big:
         return None
-    return np.isin(lab, big)
+    out = np.zeros((h, w), bool)
+    out[y0:y1, x0:x1] = np.isin(lab, big)
+    return out
 
 
 #: A ball under a part's shadow stands this fraction of the typical ball's
