@@ -9,7 +9,7 @@ dose or display window. ``f`` is calibrated against the simulator's exact
 projected areas (``scripts/calibrate.py``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -57,6 +57,11 @@ class JointMasks:
         (fill >= 0.6 of a box no longer than 1.5 x its width), and their
         area (px): balls larger than the search scale when they hold more
         solder than the joints found, or a few dense parts beside them.
+    left_out : list of (int, int, ndarray of bool)
+        The cores left out for their size (two joints' area or more): the
+        ``x0, y0`` of each one's box and its pixels in it - balls that
+        something dense joined into one plate (a part on the board's far
+        side), searched for their domes once the grid is known.
     """
 
     labels: np.ndarray
@@ -70,6 +75,7 @@ class JointMasks:
     bridged_with: list
     n_oversize: int = 0
     oversize_px: int = 0
+    left_out: list = field(default_factory=list)
 
 
 def typical_joints(masks):
@@ -399,6 +405,9 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     oversize[0] = False
     n_oversize = int(np.count_nonzero(oversize))
     oversize_px = int(area[oversize].sum())
+    left_out = [(int(stats[k, 0]), int(stats[k, 1]),
+                 lab[stats[k, 1]:stats[k, 1] + bh[k], stats[k, 0]:stats[k, 0] + bw[k]] == k)
+                for k in np.flatnonzero(thick & ~keep & (area >= 2 * nominal)) if k > 0]
     kept = np.nonzero(keep)[0]
     n_kept = int(kept.size)
     if n_kept == 0:
@@ -509,7 +518,7 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
         bridged = _bridges(att_smooth, cl.reshape(h, w), valid, level, m)
     return JointMasks(labels=labels, n=m, area_px=area_px, cx=cx, cy=cy, peak=peak, bbox=bbox,
                       touches_edge=touches, bridged_with=bridged, n_oversize=n_oversize,
-                      oversize_px=oversize_px)
+                      oversize_px=oversize_px, left_out=left_out)
 
 
 def _empty(h, w, n_oversize=0, oversize_px=0):
