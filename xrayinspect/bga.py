@@ -1903,6 +1903,8 @@ def _dome_levels(att, shadows, x, y, d_site):
     if not np.isfinite(across):
         across = base
     top = (rr <= 0.5 * d_site) & (a >= 0.5 * (peak + base))
+    if not top.any():
+        top = core & (a >= peak)        # a ring standing over the core: its highest point
     ty, tx = np.nonzero(top)
     return peak, base, across, (float(tx.mean() + x0), float(ty.mean() + y0))
 
