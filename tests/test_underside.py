@@ -30,9 +30,11 @@ def _score(image, monkeypatch, finder=True):
     with monkeypatch.context() as m:
         if not finder:
             # (the plates the segmentation leaves out are searched for domes as
-            # shadows are: off with the finder, as before either existed)
+            # shadows are, and a part across a gap is no neck: off with the
+            # finder, as before any of them existed)
             m.setattr(bga, "SHADOW_LEVEL", None)
             m.setattr(bga, "MERGED_DOMES", False)
+            m.setattr(bga, "PART_WIDTH", None)
         return score_frame(image)
 
 
@@ -142,3 +144,38 @@ def test_balls_beside_parts_and_in_plates_are_found(index, lost_before, monkeypa
     for code in before.tp:
         assert after.tp[code] >= before.tp[code]
         assert after.fp[code] <= before.fp[code]
+
+
+def test_gap_width_tells_a_neck_from_a_part_across_the_gap():
+    yy, xx = np.mgrid[0:100, 0:100].astype(float)
+    d = 20.0
+
+    def dome(cx, cy, r):
+        return np.sqrt(np.clip(1 - ((xx - cx) ** 2 + (yy - cy) ** 2) / r ** 2, 0, None))
+
+    balls = dome(30, 50, d / 2) + dome(60, 50, d / 2)
+    neck = 0.4 * np.sqrt(np.clip(1 - ((xx - 45) / 12) ** 2 - ((yy - 50) / 4) ** 2, 0, None))
+    part = 0.7 * ((np.abs(xx - 45) <= 6) & (np.abs(yy - 50) <= 16))
+    w_neck, c_neck = bga._gap_width(balls + neck, [30, 60], [50, 50], d)
+    w_part, c_part = bga._gap_width(balls + part, [30, 60], [50, 50], d)
+    assert 4 <= w_neck <= 0.6 * d and c_neck == pytest.approx(0.4, abs=0.01)
+    assert w_part >= 1.5 * d and c_part == pytest.approx(0.7, abs=0.01)
+
+
+@pytest.mark.parametrize("index", [15, 22])
+def test_a_part_across_a_gap_is_no_bridge(index, monkeypatch):
+    # parts between two large balls (0.69 of the pitch across) leave no gap
+    # piece big enough for a shadow: they read as necks, but wider than the
+    # balls (10 and 4 false bridges on these frames)
+    f = generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
+    tallies = []
+    for rule in (None, bga.PART_WIDTH):
+        with monkeypatch.context() as m:
+            m.setattr(bga, "PART_WIDTH", rule)
+            t = Tally()
+            t.add(f.truth, score_frame(f.image))
+            tallies.append(t)
+    before, after = tallies
+    assert before.fp["bridge"] >= 4
+    assert after.fp["bridge"] == 0
+    assert after.tp["bridge"] == before.tp["bridge"]
