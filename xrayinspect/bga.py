@@ -2435,6 +2435,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                                       x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
                                       offset_px=0.0, defects=["missing"]))
         covering = shadows
+        dome_sites = 0
         if MERGED_DOMES and getattr(masks, "left_out", None):
             # ... and so is a plate of solder-like density left out of the
             # joints for its size: a part too small to leave a shadow in the
@@ -2460,6 +2461,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                     if top is None:
                         continue
                     fit.expected.add((r_, c_))
+                    dome_sites += 1
                     # its outline for review tools: the typical ball round its top
                     ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
                     ring = np.c_[top[0] + 0.5 * d_site * np.cos(ang), top[1] + 0.5 * d_site * np.sin(ang)]
@@ -2492,7 +2494,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             cxi = np.clip(np.round(masks.cx[like]).astype(int), 0, w - 1)
             unscored = int(np.count_nonzero(~is_joint[like] & ~footprint[cyi, cxi]))
     info = {"pitch_px": fit.pitch_px if fit else math.nan, "angle_deg": fit.angle_deg if fit else math.nan,
-            "n_sites": len(fit.expected) if fit else 0, "grid": fit.as_dict() if fit else {},
+            "n_sites": len(fit.expected) if fit else 0, "dome_sites": dome_sites if fit else 0,
+            "grid": fit.as_dict() if fit else {},
             "labels": masks.labels, "void_labels": vs.void_labels,
             "obstructed_sites": [list(x) for x in obstructed_sites],
             "ghost_pad_sites": [list(x) for x in ghost_sites], "hip_judged": hip_judged,

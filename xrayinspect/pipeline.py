@@ -704,7 +704,9 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             bj, binfo, prep_ball = bga_scored(ball_prep())
             sites = MIN_BGA_SITES_PINLESS if weak or (mostly_missing and lattice_is_clean(bj, binfo)) \
                 else MIN_BGA_SITES
-            if int(binfo.get("n_sites", 0)) >= sites:
+            # (sites found only by a dome over something dense do not make a
+            # lattice: on a noisy QFN frame its pad, a plate, held 32 of them)
+            if int(binfo.get("n_sites", 0)) - int(binfo.get("dome_sites", 0)) >= sites:
                 joints, info, pkg_type, prep = bj, binfo, "bga", prep_ball
                 r.package = "bga"
             elif mostly_missing or speck:
