@@ -1908,7 +1908,7 @@ DOME_BESIDE = 0.1
 MERGED_DOMES = True
 
 
-def _dome_through(att, shadows, x, y, d_site, typ_peak):
+def _dome_through(att, covering, x, y, d_site, typ_peak):
     """The top (x, y, px) of a ball's dome over a part's shadow at a site, or None.
 
     A ball under a part stands over the whole ring round it; a ball beside a
@@ -1919,8 +1919,10 @@ def _dome_through(att, shadows, x, y, d_site, typ_peak):
     ----------
     att : ndarray
         Smoothed attenuation map.
-    shadows : ndarray of bool
-        :func:`underside_shadows`.
+    covering : ndarray of bool
+        Where something dense joins the balls: :func:`underside_shadows`, and
+        the plates the segmentation left out (:data:`MERGED_DOMES`); a site
+        with none of it near is not looked at.
     x, y : float
         The site, px.
     d_site : float
@@ -1928,32 +1930,11 @@ def _dome_through(att, shadows, x, y, d_site, typ_peak):
     typ_peak : float
         Typical ball's peak attenuation.
     """
-    m = _dome_levels(att, shadows, x, y, d_site)
-    if m is None:
-        return None
-    peak, base, across, top = m
-    if peak - base >= DOME_OVER_SHADOW * typ_peak:
-        return top
-    if DOME_BESIDE is not None and peak - across >= DOME_OVER_SHADOW * typ_peak \
-            and peak - base >= DOME_BESIDE * typ_peak and np.hypot(top[0] - x, top[1] - y) <= 0.25 * d_site:
-        return top
-    return None
-
-
-def _dome_levels(att, shadows, x, y, d_site):
-    """Peak, ring levels and top of what stands at a site near a part's shadow.
-
-    Returns ``(peak, base, across, (tx, ty))``: the core's highest
-    attenuation (within 0.3 diameters), the ring's (0.6-0.9 diameters) 75th
-    percentile, the highest of the lower of two opposite eighths of the ring
-    (what lies across the site on both sides), and the centroid of the core
-    above half way from the ring to the peak, px; None when no shadow is near.
-    """
     h, w = att.shape
     R = int(np.ceil(0.9 * d_site))
     xi, yi = int(round(x)), int(round(y))
     y0, y1, x0, x1 = max(yi - R, 0), min(yi + R + 1, h), max(xi - R, 0), min(xi + R + 1, w)
-    if y1 - y0 < 3 or x1 - x0 < 3 or not shadows[y0:y1, x0:x1].any():
+    if y1 - y0 < 3 or x1 - x0 < 3 or not covering[y0:y1, x0:x1].any():
         return None
     a = att[y0:y1, x0:x1]
     yy, xx = np.mgrid[y0:y1, x0:x1]
@@ -1964,17 +1945,24 @@ def _dome_levels(att, shadows, x, y, d_site):
         return None
     peak = float(a[core].max())
     base = float(np.percentile(a[ring], 75))
+    top = (rr <= 0.5 * d_site) & (a >= 0.5 * (peak + base))
+    if not top.any():
+        top = core & (a >= peak)        # a ring standing over the core: its highest point
+    ty, tx = np.nonzero(top)
+    tx, ty = float(tx.mean() + x0), float(ty.mean() + y0)
+    if peak - base >= DOME_OVER_SHADOW * typ_peak:
+        return tx, ty
+    if DOME_BESIDE is None or peak - base < DOME_BESIDE * typ_peak or np.hypot(tx - x, ty - y) > 0.25 * d_site:
+        return None
+    # what lies across the site on both sides: the highest of the lower of two
+    # opposite eighths of the ring (a part beside the site lifts one side only)
     sector = (np.floor((np.arctan2(yy - y, xx - x) + np.pi) / (np.pi / 4)).astype(int)) % 8
     level = [float(np.median(a[ring & (sector == s)])) if (ring & (sector == s)).any() else -np.inf
              for s in range(8)]
     across = max(min(level[s], level[s + 4]) for s in range(4))
     if not np.isfinite(across):
         across = base
-    top = (rr <= 0.5 * d_site) & (a >= 0.5 * (peak + base))
-    if not top.any():
-        top = core & (a >= peak)        # a ring standing over the core: its highest point
-    ty, tx = np.nonzero(top)
-    return peak, base, across, (float(tx.mean() + x0), float(ty.mean() + y0))
+    return (tx, ty) if peak - across >= DOME_OVER_SHADOW * typ_peak else None
 
 
 #: A piece whose holes add this share of its area or more is a ring (a via
