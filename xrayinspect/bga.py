@@ -227,18 +227,74 @@ def _recount(masks):
 APPENDAGE_SHIFT = 0.25
 #: ... and is cut to the typical ball's outline, scaled by this, around that centre.
 APPENDAGE_OUTLINE = 1.15
+#: Where that centre is: "template" - the best match (normalised correlation)
+#: of the frame's typical ball, the mean attenuation of its whole seated balls;
+#: "inscribed" - the centre of the mask's largest inscribed circle. A part on the
+#: board's other side lying across a ball's rim is as wide as the ball: the
+#: mask's widest place is in the part (double-sided development frame
+#: (6,700,000, 22): three balls cut round the part, 16-20 px off their 38 px
+#: balls, read misaligned and voided), while the ball's dome still matches
+#: the typical ball where it is.
+APPENDAGE_CENTRE = "template"
 
 
-def _cut_appendages(masks, only):
+def _typical_ball(att, masks, full, half):
+    """Mean attenuation patch (``2 * half + 1`` px square) of the balls flagged ``full``, centred on their centroids."""
+    h, w = att.shape
+    ids = np.flatnonzero(full)
+    if ids.size > 200:
+        ids = ids[np.linspace(0, ids.size - 1, 200).astype(int)]
+    acc = np.zeros((2 * half + 1, 2 * half + 1))
+    used = 0
+    for k in ids.tolist():
+        cx, cy = int(round(masks.cx[k])), int(round(masks.cy[k]))
+        if cx - half < 0 or cy - half < 0 or cx + half >= w or cy + half >= h:
+            continue
+        acc += att[cy - half:cy + half + 1, cx - half:cx + half + 1]
+        used += 1
+    return (acc / used).astype(np.float32) if used >= 5 else None
+
+
+def _template_centre(att, own, x0, y0, template):
+    """Mask pixel (``own``'s coordinates) where ``template`` best matches ``att`` (normalised correlation), or None."""
+    import cv2
+
+    half = template.shape[0] // 2
+    h, w = att.shape
+    ya, yb = y0 - half, y0 + own.shape[0] + half
+    xa, xb = x0 - half, x0 + own.shape[1] + half
+    if ya < 0 or xa < 0 or yb > h or xb > w:
+        return None
+    from .joints import DENSE_THIN_FRACTION
+
+    top = float(template.max())
+    win = att[ya:yb, xa:xb]
+    if DENSE_THIN_FRACTION is not None and (win[half:-half, half:-half][own > 0] > DENSE_THIN_FRACTION * top).any():
+        # copper in the mask (a via barrel at the rim of a ball in an oblique
+        # view): a disc as wide as a ball, which the template matches as well
+        # as the ball; the mask's widest place is the ball there
+        return None
+    # (a part's end cap may stand above the ball's top: it is matched as solder)
+    score = cv2.matchTemplate(np.minimum(win, top).astype(np.float32), template, cv2.TM_CCOEFF_NORMED)
+    score = np.where((own > 0) & np.isfinite(score), score, -np.inf)
+    if not np.isfinite(score).any():
+        return None
+    iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
+    return ix, iy
+
+
+def _cut_appendages(masks, only, att=None):
     """Cut from a seated ball what is joined to its rim: a via ring or pad seen beside it.
 
     A dense ring at a ball's rim (a via barrel beside the ball in an oblique
     view) is above the cap level too, so neither the opening nor the cap
     clip takes it off: the mask is a ball with a second lobe, its centroid
     moves towards it and the lighter hole reads as a void. The ball itself is
-    where the mask's largest inscribed circle is (the lobe is smaller than
-    the ball); when the centroid lies well off that centre, the mask is cut
-    to the typical ball's outline around it. Updates ``masks`` in place.
+    where the typical ball's attenuation matches best (``att`` given and
+    :data:`APPENDAGE_CENTRE` ``"template"``), else where the mask's largest
+    inscribed circle is (the lobe is smaller than the ball); when the
+    centroid lies well off that centre, the mask is cut to the typical
+    ball's outline around it. Updates ``masks`` in place.
     """
     import cv2
 
@@ -262,6 +318,9 @@ def _cut_appendages(masks, only):
         return
     inv = np.linalg.inv(cov) / (4 * APPENDAGE_OUTLINE ** 2)
     r_typ = np.sqrt(typ / np.pi)
+    template = None
+    if att is not None and APPENDAGE_CENTRE == "template":
+        template = _typical_ball(att, masks, full, int(np.ceil(APPENDAGE_OUTLINE * r_typ)) + 1)
     changed = False
     for k in cand.tolist():
         if k >= len(masks.bbox):
@@ -269,8 +328,12 @@ def _cut_appendages(masks, only):
         x0, y0, x1, y1 = (int(v) for v in masks.bbox[k])
         sub = lab[y0:y1, x0:x1]
         own = (sub == k).astype(np.uint8)
-        dist = cv2.distanceTransform(np.pad(own, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-        iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        found = _template_centre(att, own, x0, y0, template) if template is not None else None
+        if found is not None:
+            ix, iy = found
+        else:
+            dist = cv2.distanceTransform(np.pad(own, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+            iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
         if np.hypot(ix + x0 - mx[k], iy + y0 - my[k]) < APPENDAGE_SHIFT * r_typ:
             continue
         gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]]
@@ -2212,7 +2275,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # a ring or a trace crossing from a stray ball
         _clip_to_cap(masks, prep.att_smooth, np.isin(np.arange(n + 1), list(site_of.values())))
         if APPENDAGE_SHIFT is not None:
-            _cut_appendages(masks, np.isin(np.arange(n + 1), list(site_of.values())))
+            _cut_appendages(masks, np.isin(np.arange(n + 1), list(site_of.values())), prep.att_smooth)
         area = masks.area_px
         dia = equivalent_diameter(area)
         pts = np.stack([masks.cx, masks.cy], 1)
