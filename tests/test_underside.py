@@ -199,3 +199,24 @@ def test_a_part_across_a_balls_rim_does_not_move_it(monkeypatch):
     assert before.fp["misaligned"] >= 3 and before.fp["void"] >= 3
     assert after.fp["misaligned"] == 0 and after.fp["void"] == 0
     assert after.det[1] == 0 and after.det[2] == 0     # no ball lost, none made up
+
+
+@pytest.mark.parametrize("index", [0, 15])
+def test_a_part_joined_to_a_ball_is_cut_off(index, monkeypatch):
+    # a part's end joined to a small ball makes a mask 1.8-2.7 times a ball's
+    # area, over the inscribed circle's limit; the template finds the ball in it
+    f = generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
+    tallies = []
+    for largest in (1.8, bga.APPENDAGE_LARGEST):
+        with monkeypatch.context() as m:
+            m.setattr(bga, "APPENDAGE_LARGEST", largest)
+            t = Tally()
+            t.add(f.truth, score_frame(f.image))
+            tallies.append(t)
+    before, after = tallies
+    false_before = before.fp["misaligned"] + before.fp["void"]
+    assert false_before >= 3
+    assert after.fp["misaligned"] + after.fp["void"] <= false_before - 2
+    assert after.det[1] <= before.det[1] and after.det[2] <= before.det[2]
+    for code in ("misaligned", "void", "bridge", "missing", "hip"):
+        assert after.tp[code] >= before.tp[code] and after.fp[code] <= before.fp[code]

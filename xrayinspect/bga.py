@@ -236,6 +236,10 @@ APPENDAGE_OUTLINE = 1.15
 #: balls, read misaligned and voided), while the ball's dome still matches
 #: the typical ball where it is.
 APPENDAGE_CENTRE = "template"
+#: Masks up to this multiple of the typical ball's area are looked at with the
+#: template (1.8 with the inscribed circle: a part's end joined to a 12 px
+#: ball makes 2.2-2.7 of it, development frame (6,700,000, 0), double-sided).
+APPENDAGE_LARGEST = 3.0
 
 
 def _typical_ball(att, masks, full, half):
@@ -309,7 +313,8 @@ def _cut_appendages(masks, only, att=None):
         return
     typ = float(np.median(area[sel]))
     full = sel & (np.abs(area / typ - 1) < 0.1)
-    cand = np.flatnonzero(sel & (area > 1.1 * typ) & (area < 1.8 * typ))
+    largest = APPENDAGE_LARGEST if (att is not None and APPENDAGE_CENTRE == "template") else 1.8
+    cand = np.flatnonzero(sel & (area > 1.1 * typ) & (area < largest * typ))
     if full.sum() < 5 or cand.size == 0:
         return                  # (most frames: the moments of every joint are not needed)
     cnt, mx, my, sxx, syy, sxy, _, _ = label_moments(xs.astype(float), ys.astype(float), l, n)
@@ -331,6 +336,8 @@ def _cut_appendages(masks, only, att=None):
         found = _template_centre(att, own, x0, y0, template) if template is not None else None
         if found is not None:
             ix, iy = found
+        elif area[k] >= 1.8 * typ:
+            continue            # (the widest place of a mask that large may be anything)
         else:
             dist = cv2.distanceTransform(np.pad(own, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
             iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
