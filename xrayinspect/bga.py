@@ -562,7 +562,44 @@ GHOST_STRONG_CLEAR_SIGMAS = 2.0
 GHOST_CLEAR_SIGMAS = 1.0
 
 
-def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
+#: A missing ball's bare pad beside a part on the board's far side is read
+#: against the board round it, the part's pixels (solder-like density near
+#: its shadow or a plate left out of the joints) left out of the ring (False:
+#: the part is read as ring, and the pad never stands clear of it).
+GHOST_BESIDE_PARTS = True
+
+
+def _parts_near(att, shadows, masks, d_site, typ_peak):
+    """Pixels of parts on the board's far side, bool image, or None where there are none.
+
+    The shadow finder's pieces lie in the gaps, cut short of every site by
+    0.15 ball diameters and the blur; they are grown by 0.3 diameters and
+    kept where the attenuation stands at :data:`SHADOW_LEVEL` of the typical
+    peak or more (the part, not the board beside it). Plates left out of the
+    joints for their size are taken whole.
+    """
+    plates = getattr(masks, "left_out", None) or []
+    if not GHOST_BESIDE_PARTS or SHADOW_LEVEL is None or (shadows is None and not plates) \
+            or not (d_site > 0 and np.isfinite(typ_peak)):
+        return None
+    import cv2
+
+    h, w = att.shape
+    out = np.zeros((h, w), bool)
+    if shadows is not None and shadows.any():
+        k = 2 * int(np.ceil(0.3 * d_site)) + 1
+        grown = cv2.dilate(shadows.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+        out |= grown & (att >= SHADOW_LEVEL * typ_peak)
+    for x0, y0, piece in plates:
+        out[y0:y0 + piece.shape[0], x0:x0 + piece.shape[1]] |= piece
+    if not out.any():
+        return None
+    # ... and the blurred flank round them, above a bare pad's level still
+    k = 2 * max(2, int(np.ceil(0.1 * d_site))) + 1
+    return cv2.dilate(out.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+
+
+def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak, foreign=None):
     """Lattice sites with no ball but a bare pad's faint disc, (row, col) list.
 
     A missing ball leaves its copper pad (and flux or paste residue) on the
@@ -587,6 +624,10 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
         Typical ball radius, px.
     typ_peak : float
         Typical ball peak attenuation.
+    foreign : ndarray of bool, optional
+        Pixels of something that is not board (a part on the board's far
+        side): left out of the disc and the ring like joint pixels; a site
+        whose disc is more than half in them is not read (the part hides its pad).
 
     Returns
     -------
@@ -610,9 +651,17 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak):
                 continue
             win = (slice(yi - R, yi + R + 1), slice(xi - R, xi + R + 1))
             lab, a, ok = labels[win], att[win], valid[win]
+            if foreign is not None:
+                # a part beside the site is as dense as solder: read the board
+                # round it, not the part (a part on the pad hides the pad)
+                part = foreign[win]
+                if part[inner].mean() > 0.5 or (ok & ~part)[ring].mean() < 0.5:
+                    continue
+                ok = ok & ~part
             # a stitching band beside the site takes part of its ring, not
             # its pad: the ring's valid part is read (at least half of it)
-            if (lab[centre] > 0).any() or not ok[inner].all() or ok[ring].mean() < 0.5:
+            if (lab[centre] > 0).any() or not (ok if foreign is None else valid[win])[inner].all() \
+                    or ok[ring].mean() < 0.5:
                 continue
             free = (lab == 0) & ok
             di, ri = a[inner & free], a[ring & free]
@@ -2476,7 +2525,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             # ... and the bare pad it leaves is another (designed depopulation
             # has no pad)
             for site in _ghost_pad_sites(prep.att_smooth, prep.valid, masks.labels, fit, to_frame,
-                                         set(site_of) | set(fit.expected), 0.5 * d_site, typ_peak):
+                                         set(site_of) | set(fit.expected), 0.5 * d_site, typ_peak,
+                                         foreign=_parts_near(prep.att_smooth, shadows, masks, d_site, typ_peak)):
                 fit.expected.add(site)
                 ghost_sites.append(site)
         for site in sorted(fit.expected):
