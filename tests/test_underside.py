@@ -38,6 +38,21 @@ def _score(image, monkeypatch, finder=True):
         return score_frame(image)
 
 
+def _underside(index):
+    """Double-sided development frame ``(6_700_000, index)``, 1024 px."""
+    return generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
+
+
+def _tally(frame, monkeypatch, **rules):
+    """Truth tally of ``frame`` scored with the ``bga`` settings ``rules`` (name=value)."""
+    with monkeypatch.context() as m:
+        for name, value in rules.items():
+            m.setattr(bga, name, value)
+        t = Tally()
+        t.add(frame.truth, score_frame(frame.image))
+    return t
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_simulator_adds_parts_and_keeps_the_rest(seed):
     plain = generate_frame(seed, package="bga", shape=(768, 768), defects=False, export="tiff16")
@@ -126,17 +141,9 @@ def test_balls_beside_parts_and_in_plates_are_found(index, lost_before, monkeypa
     # percentile; frame 11: 01005 parts between four balls of a 0.3 mm grid,
     # too small to leave a shadow in the gaps, join the four into a plate that
     # the segmentation leaves out for its size
-    f = generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
-    tallies = []
-    for new in (False, True):
-        with monkeypatch.context() as m:
-            if not new:
-                m.setattr(bga, "DOME_BESIDE", None)
-                m.setattr(bga, "MERGED_DOMES", False)
-            t = Tally()
-            t.add(f.truth, score_frame(f.image))
-            tallies.append(t)
-    before, after = tallies
+    f = _underside(index)
+    before = _tally(f, monkeypatch, DOME_BESIDE=None, MERGED_DOMES=False)
+    after = _tally(f, monkeypatch)
     assert before.det[2] >= 0.8 * lost_before
     assert after.det[2] <= 0.2 * before.det[2]
     assert after.det[1] <= before.det[1]          # no joint where the truth has none
@@ -169,16 +176,9 @@ def test_a_part_across_a_gap_is_no_bridge(index, monkeypatch):
     # balls (10 and 4 false bridges on these frames). The appendage cut's
     # template, which came later, takes most of those parts off the balls'
     # masks as well: it is held as before the rule came, to test the rule
-    f = generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
-    tallies = []
-    for rule in (None, bga.PART_WIDTH):
-        with monkeypatch.context() as m:
-            m.setattr(bga, "APPENDAGE_CENTRE", "inscribed")
-            m.setattr(bga, "PART_WIDTH", rule)
-            t = Tally()
-            t.add(f.truth, score_frame(f.image))
-            tallies.append(t)
-    before, after = tallies
+    f = _underside(index)
+    before = _tally(f, monkeypatch, APPENDAGE_CENTRE="inscribed", PART_WIDTH=None)
+    after = _tally(f, monkeypatch, APPENDAGE_CENTRE="inscribed")
     assert before.fp["bridge"] >= 4
     assert after.fp["bridge"] == 0
     assert after.tp["bridge"] == before.tp["bridge"]
@@ -189,15 +189,9 @@ def test_a_part_across_a_balls_rim_does_not_move_it(monkeypatch):
     # is in the part, so the appendage cut round the largest inscribed circle
     # kept the part and cut the ball (16-20 px off, "misaligned" and "void");
     # the typical ball's template finds the ball
-    f = generate_frame((6_700_000, 22), package="bga", shape=(1024, 1024), underside_parts=True)
-    tallies = []
-    for centre in ("inscribed", "template"):
-        with monkeypatch.context() as m:
-            m.setattr(bga, "APPENDAGE_CENTRE", centre)
-            t = Tally()
-            t.add(f.truth, score_frame(f.image))
-            tallies.append(t)
-    before, after = tallies
+    f = _underside(22)
+    before = _tally(f, monkeypatch, APPENDAGE_CENTRE="inscribed")
+    after = _tally(f, monkeypatch, APPENDAGE_CENTRE="template")
     assert before.fp["misaligned"] >= 3 and before.fp["void"] >= 3
     assert after.fp["misaligned"] == 0 and after.fp["void"] == 0
     assert after.det[1] == 0 and after.det[2] == 0     # no ball lost, none made up
@@ -207,15 +201,9 @@ def test_a_part_across_a_balls_rim_does_not_move_it(monkeypatch):
 def test_a_part_joined_to_a_ball_is_cut_off(index, monkeypatch):
     # a part's end joined to a small ball makes a mask 1.8-2.7 times a ball's
     # area, over the inscribed circle's limit; the template finds the ball in it
-    f = generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
-    tallies = []
-    for largest in (1.8, bga.APPENDAGE_LARGEST):
-        with monkeypatch.context() as m:
-            m.setattr(bga, "APPENDAGE_LARGEST", largest)
-            t = Tally()
-            t.add(f.truth, score_frame(f.image))
-            tallies.append(t)
-    before, after = tallies
+    f = _underside(index)
+    before = _tally(f, monkeypatch, APPENDAGE_LARGEST=1.8)
+    after = _tally(f, monkeypatch)
     false_before = before.fp["misaligned"] + before.fp["void"]
     assert false_before >= 3
     assert after.fp["misaligned"] + after.fp["void"] <= false_before - 2
@@ -229,15 +217,9 @@ def test_a_missing_ball_beside_a_part_is_called(index, lost_before, monkeypatch)
     # without a recipe a missing ball is called where its bare pad shows; a
     # part beside the site lifted the ring the pad is read against, so the
     # site read as designed depopulation
-    f = generate_frame((6_700_000, index), package="bga", shape=(1024, 1024), underside_parts=True)
-    tallies = []
-    for beside in (False, True):
-        with monkeypatch.context() as m:
-            m.setattr(bga, "GHOST_BESIDE_PARTS", beside)
-            t = Tally()
-            t.add(f.truth, score_frame(f.image))
-            tallies.append(t)
-    before, after = tallies
+    f = _underside(index)
+    before = _tally(f, monkeypatch, GHOST_BESIDE_PARTS=False)
+    after = _tally(f, monkeypatch, GHOST_BESIDE_PARTS=True)
     assert before.fn["missing"] >= lost_before
     assert after.fn["missing"] == 0
     assert after.fp["missing"] == before.fp["missing"] == 0
