@@ -240,6 +240,9 @@ APPENDAGE_CENTRE = "template"
 #: template (1.8 with the inscribed circle: a part's end joined to a 12 px
 #: ball makes 2.2-2.7 of it, development frame (6,700,000, 0), double-sided).
 APPENDAGE_LARGEST = 3.0
+#: ... and up to this multiple with the inscribed circle (the widest place of a
+#: larger mask may be anything).
+APPENDAGE_LARGEST_INSCRIBED = 1.8
 
 
 def _typical_ball(att, masks, full, half):
@@ -313,7 +316,8 @@ def _cut_appendages(masks, only, att=None):
         return
     typ = float(np.median(area[sel]))
     full = sel & (np.abs(area / typ - 1) < 0.1)
-    largest = APPENDAGE_LARGEST if (att is not None and APPENDAGE_CENTRE == "template") else 1.8
+    largest = APPENDAGE_LARGEST if (att is not None and APPENDAGE_CENTRE == "template") \
+        else APPENDAGE_LARGEST_INSCRIBED
     cand = np.flatnonzero(sel & (area > 1.1 * typ) & (area < largest * typ))
     if full.sum() < 5 or cand.size == 0:
         return                  # (most frames: the moments of every joint are not needed)
@@ -336,8 +340,8 @@ def _cut_appendages(masks, only, att=None):
         found = _template_centre(att, own, x0, y0, template) if template is not None else None
         if found is not None:
             ix, iy = found
-        elif area[k] >= 1.8 * typ:
-            continue            # (the widest place of a mask that large may be anything)
+        elif area[k] >= APPENDAGE_LARGEST_INSCRIBED * typ:
+            continue
         else:
             dist = cv2.distanceTransform(np.pad(own, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
             iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
@@ -569,29 +573,26 @@ GHOST_CLEAR_SIGMAS = 1.0
 GHOST_BESIDE_PARTS = True
 
 
-def _parts_near(att, shadows, masks, d_site, typ_peak):
+def _parts_near(att, shadows, parts, d_site, typ_peak):
     """Pixels of parts on the board's far side, bool image, or None where there are none.
 
-    The shadow finder's pieces lie in the gaps, cut short of every site by
-    0.15 ball diameters and the blur; they are grown by 0.3 diameters and
-    kept where the attenuation stands at :data:`SHADOW_LEVEL` of the typical
-    peak or more (the part, not the board beside it). Plates left out of the
-    joints for their size are taken whole.
+    ``parts`` holds the shadow finder's pieces (``shadows``) and the plates
+    left out of the joints for their size. The pieces lie in the gaps, cut
+    short of every site by 0.15 ball diameters and the blur; they are grown
+    by 0.3 diameters and kept where the attenuation stands at
+    :data:`SHADOW_LEVEL` of the typical peak or more (the part, not the board
+    beside it); the plates are taken whole.
     """
-    plates = getattr(masks, "left_out", None) or []
-    if not GHOST_BESIDE_PARTS or SHADOW_LEVEL is None or (shadows is None and not plates) \
+    if not GHOST_BESIDE_PARTS or SHADOW_LEVEL is None or parts is None \
             or not (d_site > 0 and np.isfinite(typ_peak)):
         return None
     import cv2
 
-    h, w = att.shape
-    out = np.zeros((h, w), bool)
+    out = parts.copy()
     if shadows is not None and shadows.any():
         k = 2 * int(np.ceil(0.3 * d_site)) + 1
         grown = cv2.dilate(shadows.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
         out |= grown & (att >= SHADOW_LEVEL * typ_peak)
-    for x0, y0, piece in plates:
-        out[y0:y0 + piece.shape[0], x0:x0 + piece.shape[1]] |= piece
     if not out.any():
         return None
     # ... and the blurred flank round them, above a bare pad's level still
@@ -2515,6 +2516,16 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     ghost_sites = []
     if fit is not None:
         r_in = max(1, int(round(0.35 * d_site if on_site.size else 2)))
+        # what joins the balls without being their solder: the parts' shadows
+        # in the gaps, and the plates of solder-like density the segmentation
+        # left out for their size (a part too small to leave a shadow in the
+        # gaps, an 01005 between four balls of a 0.3 mm grid, joins the balls
+        # round it into one)
+        parts = shadows
+        if getattr(masks, "left_out", None):
+            parts = np.zeros((h, w), bool) if parts is None else parts.copy()
+            for x0_, y0_, piece in masks.left_out:
+                parts[y0_:y0_ + piece.shape[0], x0_:x0_ + piece.shape[1]] |= piece
         if pkg is None or not (pkg.rows and pkg.cols):
             # without a recipe a lone empty site is the only sign of a missing
             # ball, looked for again now that the balls are assigned: when the
@@ -2526,7 +2537,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             # has no pad)
             for site in _ghost_pad_sites(prep.att_smooth, prep.valid, masks.labels, fit, to_frame,
                                          set(site_of) | set(fit.expected), 0.5 * d_site, typ_peak,
-                                         foreign=_parts_near(prep.att_smooth, shadows, masks, d_site, typ_peak)):
+                                         foreign=_parts_near(prep.att_smooth, shadows, parts, d_site, typ_peak)):
                 fit.expected.add(site)
                 ghost_sites.append(site)
         for site in sorted(fit.expected):
@@ -2542,16 +2553,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             joints.append(JointResult(joint_id=0, kind="ball", grid_row=site[0], grid_col=site[1],
                                       x_px=float(sx), y_px=float(sy), site_x_px=float(sx), site_y_px=float(sy),
                                       offset_px=0.0, defects=["missing"]))
-        covering = shadows
+        covering = parts if MERGED_DOMES else shadows
         dome_sites = 0
-        if MERGED_DOMES and getattr(masks, "left_out", None):
-            # ... and so is a plate of solder-like density left out of the
-            # joints for its size: a part too small to leave a shadow in the
-            # gaps (an 01005 between four balls of a 0.3 mm grid) joins the
-            # balls round it into one
-            covering = np.zeros((h, w), bool) if covering is None else covering.copy()
-            for x0_, y0_, piece in masks.left_out:
-                covering[y0_:y0_ + piece.shape[0], x0_:x0_ + piece.shape[1]] |= piece
         if covering is not None:
             # a ball's dome standing over a part's shadow at a site no ball
             # took is one (its blob with the part was no ball's shape, and
