@@ -588,6 +588,12 @@ def _fill_notches(masks, only, valid=None, att=None):
     return filled
 
 
+#: A bitten ball's peak is fitted again without its void (``ball_voids``'s
+#: ``large_void``): the void of a third of the ball that bit its outline also
+#: holds the upper quantile its peak is read at.
+BITTEN_REFIT = True
+
+
 #: Give a ball back the via ring that lies on it (a separate component).
 MERGE_RINGS = True
 
@@ -2557,6 +2563,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     residue[[k for k, site in residue_at.items() if site not in site_of]] = True
     if MERGE_RINGS and site_of:
         _merge_rings(masks, rc, med_area)
+    bitten = []
     if CLIP_TOLERANCE is not None and site_of and not sliced:
         # balls on sites only: what is off every site keeps the shape that tells
         # a ring or a trace crossing from a stray ball
@@ -2564,7 +2571,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         if APPENDAGE_SHIFT is not None:
             _cut_appendages(masks, np.isin(np.arange(n + 1), list(site_of.values())), prep.att_smooth)
         if NOTCH_GAIN is not None:
-            _fill_notches(masks, np.isin(np.arange(n + 1), list(site_of.values())), prep.valid, prep.att_smooth)
+            bitten = _fill_notches(masks, np.isin(np.arange(n + 1), list(site_of.values())), prep.valid,
+                                   prep.att_smooth)
         area = masks.area_px
         dia = equivalent_diameter(area)
         pts = np.stack([masks.cx, masks.cy], 1)
@@ -2579,7 +2587,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     d_site = float(np.median(dia[on_site])) if on_site.size else 0.0
     vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
                     clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None),
-                    sliced=sliced)
+                    sliced=sliced, large_void=bitten if BITTEN_REFIT else None)
     contours, perim = contours_by_label(masks.labels, n)
     pad = int(np.ceil(max(d_site, 4.0)))
     for k in ids[(area[ids] > 0) & (perim[ids] == 0)].tolist():

@@ -551,7 +551,8 @@ def _void_edges(vl, nvo, short, ys, xs, search, sigma):
     return np.where(sel, vl, out)
 
 
-def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=None, sliced=None):
+def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=None, sliced=None,
+               large_void=None):
     """Measure voids in every labelled joint.
 
     Parameters
@@ -579,6 +580,11 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         The frame is a slice (CT, laminography): voids are holes through the
         solder, measured against the neighbours' level. Decided from the
         balls' shared profile (:func:`flat_topped`) when not given.
+    large_void : sequence of int, optional
+        Joints known to hold a void of a large share of their area (a ball
+        whose outline the void bit): their peak is fitted again from the
+        pixels not found short at the first fit, whose upper quantile lay
+        inside the void, and their voids looked for again (dome model only).
 
     Returns
     -------
@@ -701,6 +707,22 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         if (FIT_GAMMA if fit_gamma is None else fit_gamma) else 1.0
     seed = search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak))
     grow = search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak))
+    if model == "dome" and not sliced and large_void is not None and len(large_void):
+        redo = np.zeros(n + 1, bool)
+        redo[np.asarray(large_void, np.intp)] = True
+        redo[0] = False
+        clean = fit_px & ~grow & redo[lab]
+        a1 = _group_quantile((a / shape)[clean], lab[clean], n, 0.7)
+        enough = np.bincount(lab[clean], minlength=n + 1)[:n + 1] >= 20
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = np.where(redo & enough & (a0 > 0), np.maximum(a1 / a0, 1.0), 1.0)
+        if (gain > 1).any():
+            a0 = a0 * gain
+            expected = expected * gain[lab]
+            short = expected - a
+            peak = a0[lab]
+            seed = search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak))
+            grow = search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak))
     h, w = joint_labels.shape
     # image work only inside the window that holds the candidate voids
     if grow.any():
