@@ -16,6 +16,7 @@ from xrayinspect import bga
 from xrayinspect.evaluation import match
 from xrayinspect.pipeline import score_frame
 from xrayinspect.synth import generate_frame
+from xrayinspect.testing.boards import dome_board
 
 R = 10.0            # ball radius, px
 PITCH = 30
@@ -23,23 +24,7 @@ PITCH = 30
 
 def _board():
     """A 5 x 5 array of dome-shaped balls: attenuation map and label image."""
-    n_side = 5
-    size = PITCH * (n_side + 1)
-    yy, xx = np.mgrid[0:size, 0:size].astype(float)
-    att = np.zeros((size, size))
-    lab = np.zeros((size, size), np.int32)
-    centres = {}
-    k = 0
-    for r in range(n_side):
-        for c in range(n_side):
-            k += 1
-            cx, cy = PITCH * (c + 1) + 0.3, PITCH * (r + 1) - 0.2
-            rho2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / R ** 2
-            inside = rho2 <= 1
-            att[inside] = np.sqrt(1 - rho2[inside])
-            lab[inside] = k
-            centres[k] = (cx, cy)
-    return att, lab, centres
+    return dome_board(5, PITCH, R)
 
 
 def _masks(lab):

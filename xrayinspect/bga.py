@@ -12,6 +12,7 @@ from .measure import (circularity, components_with_stats, contour_in_box, contou
                       fill_holes, label_moments, median, nonzero_yx)
 from .results import JointResult
 from .rules import judge_ball, mad_sigma
+from .traces import crossing_traces
 from .voids import ball_voids
 
 
@@ -592,6 +593,11 @@ def _fill_notches(masks, only, valid=None, att=None):
 #: ``large_void``): the void of a third of the ball that bit its outline also
 #: holds the upper quantile its peak is read at.
 BITTEN_REFIT = True
+
+
+#: A board trace crossing a ball is continued through it from the ring outside
+#: and taken off before voids are sought (:func:`xrayinspect.traces.crossing_traces`).
+TRACES_THROUGH = True
 
 
 #: Give a ball back the via ring that lies on it (a separate component).
@@ -2585,7 +2591,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     is_site[on_site] = True
     typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
     d_site = float(np.median(dia[on_site])) if on_site.size else 0.0
-    vs = ball_voids(prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att), masks.labels, n,
+    void_att = prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att)
+    if TRACES_THROUGH and not sliced:
+        # a trace under a ball would hold its peak and leave the rest of it void
+        void_att = np.maximum(void_att - crossing_traces(void_att, masks.labels, n, peak=masks.peak), 0).astype(void_att.dtype)
+    vs = ball_voids(void_att, masks.labels, n,
                     clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None),
                     sliced=sliced, large_void=bitten if BITTEN_REFIT else None)
     contours, perim = contours_by_label(masks.labels, n)
