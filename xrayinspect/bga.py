@@ -558,14 +558,15 @@ def _fill_notches(masks, only, valid=None, att=None):
         # traces (a whole ball, a smaller head-in-pillow one among them, fills it)
         if (_whitened_r2(gx - fx, gy - fy, inv) <= rad ** 2).sum() < NOTCH_GAIN * area[k]:
             continue
-        inside = _whitened_r2(gx - cx, gy - cy, inv) <= r_whole ** 2
+        r2 = _whitened_r2(gx - cx, gy - cy, inv)
+        inside = r2 <= r_whole ** 2
         # ... and the bite is empty: where another joint (a via ring over the
         # ball, a neighbour) holds it, the outline there is not this ball's
         taken = inside & ~own & (sub > 0)
         if taken.sum() > NOTCH_TAKEN * (inside & ~own).sum():
             continue
         # (a pixel's width of slack: the outline is traced through pixel centres)
-        if (own & (_whitened_r2(gx - cx, gy - cy, inv) > (r_whole * (1 + 1 / r_typ)) ** 2)).sum() \
+        if (own & (r2 > (r_whole * (1 + 1 / r_typ)) ** 2)).sum() \
                 > NOTCH_OUTSIDE * area[k]:
             continue
         add = inside & (sub == 0)
@@ -578,7 +579,6 @@ def _fill_notches(masks, only, valid=None, att=None):
             # pixels as far out; copper lying across the ball (a via ring in
             # an oblique view) that the mask left out lets less
             win = att[y0:y1, x0:x1]
-            r2 = _whitened_r2(gx - cx, gy - cy, inv)
             beside = own & (r2 >= r2[add].min())
             if not beside.any() or win[add].mean() > NOTCH_LIGHTER * win[beside].mean():
                 continue
@@ -2594,7 +2594,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     void_att = prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att)
     if TRACES_THROUGH and not sliced:
         # a trace under a ball would hold its peak and leave the rest of it void
-        void_att = np.maximum(void_att - crossing_traces(void_att, masks.labels, n, peak=masks.peak), 0).astype(void_att.dtype)
+        trace = crossing_traces(void_att, masks.labels, n, peak=masks.peak)
+        void_att = np.maximum(void_att - trace, 0).astype(void_att.dtype)
     vs = ball_voids(void_att, masks.labels, n,
                     clipped=getattr(prep, "clipped", None), fit_gamma=getattr(prep, "windowed", None),
                     sliced=sliced, large_void=bitten if BITTEN_REFIT else None)

@@ -19,6 +19,8 @@ is dropped.
 import cv2
 import numpy as np
 
+from .measure import label_moments, nonzero_yx
+
 __all__ = ["crossing_traces"]
 
 #: Angular samples round the ring (2 degrees each).
@@ -75,21 +77,19 @@ def crossing_traces(att, labels, n, peak=None):
         joint alone attenuates.
     """
     out = np.zeros(att.shape, np.float32)
-    ys, xs = np.nonzero(labels)
+    ys, xs = nonzero_yx(labels)
     if n < 1 or ys.size == 0:
         return out
     lab = labels[ys, xs]
-    area = np.bincount(lab, minlength=n + 1)[:n + 1].astype(float)
+    area, cx, cy, sxx, syy, sxy, _, _ = label_moments(xs.astype(float), ys.astype(float), lab, n)
+    area, cx, cy = area[:n + 1].astype(float), cx[:n + 1], cy[:n + 1]
+    # (the ring is placed on the spread of the pixel centres, without the
+    # pixel's own 1/12 px^2 that label_moments adds)
+    sxx, syy, sxy = sxx[:n + 1] - 1 / 12, syy[:n + 1] - 1 / 12, sxy[:n + 1]
     ids = np.nonzero(area > 20)[0]
     ids = ids[ids > 0]
     if not ids.size:
         return out
-    cx = np.bincount(lab, xs, minlength=n + 1)[:n + 1] / np.maximum(area, 1)
-    cy = np.bincount(lab, ys, minlength=n + 1)[:n + 1] / np.maximum(area, 1)
-    dx, dy = xs - cx[lab], ys - cy[lab]
-    sxx = np.bincount(lab, dx * dx, minlength=n + 1)[:n + 1] / np.maximum(area, 1)
-    syy = np.bincount(lab, dy * dy, minlength=n + 1)[:n + 1] / np.maximum(area, 1)
-    sxy = np.bincount(lab, dx * dy, minlength=n + 1)[:n + 1] / np.maximum(area, 1)
     radius = np.sqrt(area / np.pi)
     if peak is None:
         peak = np.zeros(n + 1)
@@ -97,11 +97,12 @@ def crossing_traces(att, labels, n, peak=None):
     peak = np.asarray(peak, float)[ids]
     axes = _outline_axes(sxx[ids], sxy[ids], syy[ids])
     ring, unread = _ring_profiles(att, labels, ids, cx[ids], cy[ids], radius[ids], axes)
-    direction, pairing, ends = _best_chords(ring)
+    direction, pairing, end_sum = _best_chords(ring)
     bump = ring.max(1)
     first = ring.argmax(1)
-    second = ring[np.arange(ids.size), ends[np.arange(ids.size), first]]
-    apart = np.abs((ends[np.arange(ids.size), first] - first + RING_SAMPLES // 2) % RING_SAMPLES
+    partner = (end_sum - first) % RING_SAMPLES
+    second = ring[np.arange(ids.size), partner]
+    apart = np.abs((partner - first + RING_SAMPLES // 2) % RING_SAMPLES
                    - RING_SAMPLES // 2) * (360.0 / RING_SAMPLES)
     typical = float(np.median(peak))
     crossed = ((bump > MIN_BUMP * peak) & (bump < MAX_BUMP * typical) & (pairing > MIN_PAIRING) & (unread < MAX_UNREAD)
@@ -154,14 +155,14 @@ def _ring_profiles(att, labels, ids, cx, cy, radius, axes):
     hi_lab = cv2.dilate(lf, ker)
     lo_lab = cv2.erode(np.where(labels > 0, lf, _FAR).astype(np.float32), ker)
     own = ids[:, None].astype(np.float32)
+    att = att.astype(np.float32, copy=False)
     total = np.zeros((ids.size, RING_SAMPLES))
     count = np.zeros((ids.size, RING_SAMPLES))
     for gap in (RING_GAP, RING_GAP + 1.0, RING_GAP + 2.0):
         scale = (1.0 + gap / np.maximum(radius, 1.0))[:, None]
         mx = (cx[:, None] + scale * rim[:, 0]).astype(np.float32)
         my = (cy[:, None] + scale * rim[:, 1]).astype(np.float32)
-        val = cv2.remap(att.astype(np.float32, copy=False), mx, my, cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
+        val = cv2.remap(att, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         hi = cv2.remap(hi_lab, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         lo = cv2.remap(lo_lab, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         ok = ~(((hi > 0) & (hi != own)) | ((lo < _FAR) & (lo != own)))
@@ -181,9 +182,9 @@ def _ring_profiles(att, labels, ids, cx, cy, radius, axes):
 def _best_chords(ring):
     """Direction of the chords along which the ring's bumps pair up.
 
-    Returns ``(direction (nb,) radians, pairing (nb,), ends (nb, RING_SAMPLES))``:
-    ``ends[b, i]`` is the sample at the other end of the chord of that
-    direction that starts at sample ``i``.
+    Returns ``(direction (nb,) radians, pairing (nb,), end_sum (nb,))``: the
+    chord of that direction that starts at ring sample ``i`` ends at sample
+    ``(end_sum - i) % RING_SAMPLES``.
     """
     na = RING_SAMPLES
     # a chord of direction theta from the angle phi ends at 2 theta - pi - phi:
@@ -195,8 +196,7 @@ def _best_chords(ring):
     best = score.argmax(1)
     power = (ring ** 2).mean(1)
     pairing = score[np.arange(ring.shape[0]), best] / np.maximum(power, 1e-12)
-    ends = (shift[best][:, None] - np.arange(na)[None, :]) % na
-    return best * (np.pi / (na // 2)), pairing, ends
+    return best * (np.pi / (na // 2)), pairing, shift[best]
 
 
 def _through(ring, u, v, theta):

@@ -705,8 +705,13 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     # shortfall before a void is believed
     k8 = (DOME_WINDOWED_FACTOR if model == "dome" else WINDOWED_FACTOR) \
         if (FIT_GAMMA if fit_gamma is None else fit_gamma) else 1.0
-    seed = search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak))
-    grow = search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak))
+
+    def hysteresis(short, peak):
+        """Seed and grow pixels of the voids: shortfalls clear of the noise and of a share of the peak."""
+        return (search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak)),
+                search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak)))
+
+    seed, grow = hysteresis(short, peak)
     if model == "dome" and not sliced and large_void is not None and len(large_void):
         redo = np.zeros(n + 1, bool)
         redo[np.asarray(large_void, np.intp)] = True
@@ -721,8 +726,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             expected = expected * gain[lab]
             short = expected - a
             peak = a0[lab]
-            seed = search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak))
-            grow = search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak))
+            seed, grow = hysteresis(short, peak)
     h, w = joint_labels.shape
     # image work only inside the window that holds the candidate voids
     if grow.any():
