@@ -1735,8 +1735,57 @@ def test_a_ball_is_read_in_a_whole_via_ring_only(cx, ball, found):
         assert np.hypot(out[0] - cx - 1, out[1] - 39) < 1.5
 
 
+def _ring_arcs_with_ball(split, ball=True):
+    """A via ring as dense as a ball (1.0) centred at (40, 40) px, a stray ball's dome (0.4) in its hole,
+    labelled with the ball; with ``split`` its right arc is a second joint. The ring's joint carries the
+    ball's top as its peak, as the segmentation gives it (thin copper is left out of a joint's peak)."""
+    from xrayinspect.joints import JointMasks
+
+    yy, xx = np.mgrid[0:80, 0:80].astype(float)
+    r = np.hypot(xx - 40, yy - 40)
+    att = np.where((r >= 8) & (r <= 12), 1.0, 0.0)
+    if ball:
+        att += 0.4 * np.sqrt(np.clip(1 - (np.hypot(xx - 41, yy - 39) / 6.5) ** 2, 0, None))
+    att = cv2.GaussianBlur(att.astype(np.float32), (0, 0), 0.8)
+    labels = (att >= 0.1 * att.max()).astype(np.int32)
+    if split:
+        labels[(labels > 0) & (xx > 49)] = 2
+    n = int(labels.max())
+    z = np.zeros(n + 1)
+    masks = JointMasks(labels=labels, n=n, area_px=z.copy(), cx=z.copy(), cy=z.copy(), peak=z.copy(),
+                       bbox=np.zeros((n + 1, 4), int), touches_edge=np.zeros(n + 1, bool),
+                       bridged_with=[set() for _ in range(n + 1)])
+    for k in range(1, n + 1):
+        ys, xs = np.nonzero(labels == k)
+        masks.area_px[k], masks.cx[k], masks.cy[k] = ys.size, xs.mean(), ys.mean()
+        masks.bbox[k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        masks.peak[k] = 0.4 if k == 1 else float(att[labels == k].max())
+    return masks, att
+
+
+@pytest.mark.parametrize("split,ball", [(False, True), (True, True), (False, False), (True, False)])
+def test_a_ball_is_read_in_a_ring_as_dense_as_a_ball_and_in_a_ring_cut_into_arcs(split, ball, monkeypatch):
+    """A stray ball in the hole of a via ring only as dense as a ball, the ring's joint carrying the
+    ball's top as its peak: at 0.3 of that peak the ball is part of the ring and no hole is left (None
+    before, development frame (6,700,000, 4)); at half the ring's own top it stands below the wall. A
+    ring the segmentation cut into two arcs is whole again with the other arc (development frame
+    (6,700,000, 62)), which is reported as copper. An empty ring holds no ball either way."""
+    from xrayinspect import bga
+
+    masks, att = _ring_arcs_with_ball(split, ball)
+    out = bga._ball_in_ring(masks, att, 1, 1.0, np.zeros(masks.n + 1, bool))
+    assert (out is not None) == ball
+    if ball:
+        assert np.hypot(out[0] - 41, out[1] - 39) < 1.5
+        assert 3.5 < out[2] < 6.5                      # the ball's seen top, px
+        assert out[4].tolist() == ([2] if split else [])
+        monkeypatch.setattr(bga, "RING_LEVEL_HIGH", None)
+        assert bga._ball_in_ring(masks, att, 1, 1.0, np.zeros(masks.n + 1, bool)) is None
+
+
 @pytest.mark.parametrize("seed,extras", [((6950000, 176), 3), ((6700000, 28), 1), ((6700000, 185), 2),
-                                         ((6950000, 204), 0)])
+                                         ((6950000, 204), 0), ((6700000, 4), 2),
+                                         ((6700000, 62), 1)])
 def test_stray_ball_in_the_hole_of_a_dense_via_ring_is_extra(seed, extras):
     """A stray ball a third of a ball across lying in the hole of a via ring three times denser
     than a ball: the ring is the joint, and every stray-ball test reads the ring (before: 0 of 2

@@ -1042,10 +1042,18 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         if found is None:
             continue
         # the joint becomes the ball: the ring is copper, not solder
-        bx, by, br, (py, px) = found
+        bx, by, br, (py, px) = found[:4]
         x0, y0, x1, y1 = masks.bbox[k]
         sub = masks.labels[y0:y1, x0:x1]
         sub[sub == k] = 0
+        for j in (found[4].tolist() if len(found) > 4 else []):
+            # other arcs of the same ring: copper too
+            jx0, jy0, jx1, jy1 = masks.bbox[j]
+            sj = masks.labels[jy0:jy1, jx0:jx1]
+            sj[sj == j] = 0
+            masks.area_px[j] = 0.0
+            masks.peak[j] = 0.0
+            out[j] = False
         masks.labels[py, px] = k
         masks.bbox[k] = [min(x0, px.min()), min(y0, py.min()), max(x1, px.max() + 1), max(y1, py.max() + 1)]
         masks.area_px[k] = float(py.size)
@@ -1170,6 +1178,15 @@ def _top_in_hole(masks, att, k, att_raw=None):
 RING_FLANK_PX = 3
 #: ... the dense part being what stands above this fraction of the ring's peak ...
 RING_LEVEL = 0.3
+#: ... or, where no ball is found at that level, above this fraction of the
+#: ring's own densest pixel (None: only the first). The joint's peak is its
+#: solder's, thin copper left out: where the ring is thin enough to be left out,
+#: that peak can be the stray ball's own top, and the ball then joined the ring
+#: at any fraction of it (zoomed development frames (6,700,000, 4) and (6,700,000,
+#: 62): rings 0.8-1.0 of the typical ball's peak, strays 0.3-0.4, the hole read as
+#: the crescent beside the ball). At half the ring's top - its wall's half-maximum
+#: width - the ball stands below the wall.
+RING_LEVEL_HIGH = 0.5
 #: ... and must hold at least this many px after that.
 RING_HOLE_MIN_PX = 12
 #: The joint must be the ring alone: a ring merged with more solder beyond it
@@ -1211,16 +1228,44 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
 
     if RING_FLANK_PX is None or not np.isfinite(typ_peak) or masks.peak[k] <= 0:
         return None
+    found = _ball_in_ring_at(masks, att, k, typ_peak, seated, RING_LEVEL * masks.peak[k])
+    if found is None and RING_LEVEL_HIGH is not None:
+        # the joint's peak leaves thin copper out (it is the solder's): the
+        # ring's own top is its densest pixel
+        x0, y0, x1, y1 = masks.bbox[k]
+        own = masks.labels[y0:y1, x0:x1] == k
+        if own.any():
+            top = float(att[y0:y1, x0:x1][own].max())
+            found = _ball_in_ring_at(masks, att, k, typ_peak, seated, RING_LEVEL_HIGH * top, pieces=True)
+    return found
+
+
+def _ball_in_ring_at(masks, att, k, typ_peak, seated, level, pieces=False):
+    """:func:`_ball_in_ring` with the ring's dense part above ``level`` (attenuation).
+
+    With ``pieces``, the other joints off every site count as the ring where
+    they are that dense, and the box is grown by half the joint's own size: a
+    ring the segmentation cut into arcs (a stray ball in its hole joined to
+    one of them) is whole again. The result then carries, fifth, the labels
+    of those other joints.
+    """
+    import cv2
+
     h, w = att.shape
     pad = 2 * RING_FLANK_PX + 3
     x0, y0, x1, y1 = masks.bbox[k]
+    if pieces:
+        pad = max(pad, (max(x1 - x0, y1 - y0) + 1) // 2)
     x0, y0, x1, y1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
     lab = masks.labels[y0:y1, x0:x1]
     a = att[y0:y1, x0:x1]
     own = lab == k
+    mine = own
+    if pieces:
+        mine = own | ((lab > 0) & ~seated[lab])
     # the ring: its dense part, closed over the 1 px gaps noise leaves in it
     # (and with any of it the segmentation left unlabelled: a thin arc)
-    ring = cv2.morphologyEx((((lab == 0) | own) & (a >= RING_LEVEL * masks.peak[k])).view(np.uint8),
+    ring = cv2.morphologyEx((((lab == 0) | mine) & (a >= level)).view(np.uint8),
                             cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     # the hole: what the dense ring encloses (background not reached from
     # outside the box: a ring cut by the frame's edge encloses nothing)
@@ -1229,7 +1274,7 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     if np.count_nonzero(hole) < RING_HOLE_MIN_PX:
         return None
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_FLANK_PX + 1,) * 2)
-    core = (cv2.erode(hole.view(np.uint8), ker) > 0) & ((lab == 0) | own)
+    core = (cv2.erode(hole.view(np.uint8), ker) > 0) & ((lab == 0) | mine)
     n_core = np.count_nonzero(core)
     if n_core < RING_HOLE_MIN_PX:
         return None
@@ -1261,7 +1306,11 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     ev = np.linalg.eigvalsh(np.cov(np.vstack([xs, ys]).astype(float)))
     if ev[1] > RING_BALL_ELONGATION ** 2 * max(ev[0], 1e-9):
         return None
-    return xs.mean() + x0, ys.mean() + y0, float(np.sqrt(size / np.pi)), (ys + y0, xs + x0)
+    found = xs.mean() + x0, ys.mean() + y0, float(np.sqrt(size / np.pi)), (ys + y0, xs + x0)
+    if pieces:
+        others = np.unique(lab[(ring > 0) & (lab > 0) & ~own])
+        found = found + (others[others != k],)
+    return found
 
 
 #: Off-site blobs that repeat are a via fan-out, not stray solder: at least
@@ -1467,6 +1516,9 @@ FAINT_FALL_FAR = 4
 #: crossings for strays on 6,700,000+200); a via ring's top, 9 px, is too
 #: small to be read so.
 FAINT_FAR_LEVEL = 0.3
+#: A faint blob this close to a joint's mask (px, square) is that joint's skirt,
+#: not a stray.
+FAINT_CLEARANCE_PX = 2
 
 
 def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=None):
@@ -1505,7 +1557,8 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
 
     if fit is None or not np.isfinite(typ_peak) or med_area <= 0:
         return []
-    near = cv2.dilate((labels > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    side = 2 * FAINT_CLEARANCE_PX + 1
+    near = cv2.dilate((labels > 0).astype(np.uint8), np.ones((side, side), np.uint8)) > 0
     bg = att[valid & ~near]
     if bg.size < 100:
         return []
