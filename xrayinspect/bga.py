@@ -1517,8 +1517,10 @@ FAINT_FALL_FAR = 4
 #: small to be read so.
 FAINT_FAR_LEVEL = 0.3
 #: A faint blob this close to a joint's mask (px, square) is that joint's skirt,
-#: not a stray.
-FAINT_CLEARANCE_PX = 2
+#: not a stray (2 until 2026-12-06: a 4 px stray between four 13 px balls of
+#: development frame (6,700,000, 86) lay 2 px from two of their masks; 1 px found
+#: it and one in an oblique frame, and no false one on 400 development frames).
+FAINT_CLEARANCE_PX = 1
 
 
 def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=None):
@@ -1557,13 +1559,18 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
 
     if fit is None or not np.isfinite(typ_peak) or med_area <= 0:
         return []
-    side = 2 * FAINT_CLEARANCE_PX + 1
-    near = cv2.dilate((labels > 0).astype(np.uint8), np.ones((side, side), np.uint8)) > 0
+    # the board's level and noise are read 3 px or more from every joint,
+    # clear of the balls' skirts
+    joint = (labels > 0).astype(np.uint8)
+    near = cv2.dilate(joint, np.ones((5, 5), np.uint8)) > 0
     bg = att[valid & ~near]
     if bg.size < 100:
         return []
     sigma = mad_sigma(bg[::max(1, bg.size // 200_000)])
     base = float(median(bg)) + FAINT_SIGMA * sigma
+    if FAINT_CLEARANCE_PX != 2:
+        side = 2 * FAINT_CLEARANCE_PX + 1
+        near = cv2.dilate(joint, np.ones((side, side), np.uint8)) > 0
     out = []
     # two levels: the lower finds the faintest balls, the higher keeps a ball
     # whose skirt at the lower level runs into a neighbour's
