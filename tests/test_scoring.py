@@ -503,6 +503,28 @@ def test_faint_tiny_stray_ball_is_extra(seed, where):
     assert any("extra" in j.defects and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 3 for j in r.joints)
 
 
+def test_a_sliver_of_a_ball_cut_by_a_stitching_band_is_not_stray_solder(monkeypatch):
+    """A tiled oblique PNG-8 frame (development (6,980,000, 10)): two balls on sites are cut by a
+    stitching band, their larger pieces take the sites, and the 7 px slivers on the other side,
+    whose black cores run into the black band, lay 2 px from where the band was found. They were
+    called stray solder; within STRAY_BAND_CLEARANCE_PX of a band an off-site joint is partial."""
+    from xrayinspect import bga
+
+    f = generate_frame((6980000, 10), package="bga", shape=(1024, 1024), tilt_deg=30, export="png8")
+    assert f.truth["bands"]
+
+    def extras():
+        r = score_frame(f.image)
+        t = Tally()
+        t.add(f.truth, r)
+        return t.fp["extra"], [j for j in r.joints if j.partial and j.grid_row < 0]
+
+    fp, cut = extras()
+    assert fp == 0 and len(cut) >= 2
+    monkeypatch.setattr(bga, "STRAY_BAND_CLEARANCE_PX", None)
+    assert extras()[0] == 2
+
+
 def test_a_stray_ball_crossed_by_a_trace_is_extra():
     """A stray ball a third of a ball across, crossed by board traces (development frame (6,950,000,
     85), balls 106 px): its densest pixel is where a trace crosses it, and its centre stands at 0.89

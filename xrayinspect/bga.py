@@ -956,6 +956,13 @@ STRAY_MAX_PEAK = 1.3
 #: ... and it lies within this many pitches of the outer sites (the package's
 #: footprint; what lies beyond belongs to another part).
 STRAY_MARGIN = 1.0
+#: An off-site joint this close (px) to a stitching band or a no-signal area is
+#: cut by it: reported partial, never extra (None: only those touching it, 1 px).
+#: The dark core of a windowed export's ball runs into a black band, which is
+#: then found a few px narrower than it is: a sliver of a ball on a site cut by
+#: the band, 7 px wide, lay 2 px from it and was called stray solder (oblique
+#: PNG-8 development frame (6,980,000, 10), twice).
+STRAY_BAND_CLEARANCE_PX = 2
 
 
 def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
@@ -2777,6 +2784,11 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                     bridged = False     # a part across the gap, wider than the balls
             if bridged and not (shadowed[a] or shadowed[b]):
                 bridged_to[a] = bridged_to[b] = True
+    cut_off_site = np.zeros(masks.n + 1, bool)
+    if STRAY_BAND_CLEARANCE_PX is not None:
+        beside = _beside_band(masks, prep.valid, STRAY_BAND_CLEARANCE_PX)
+        if beside is not None:
+            cut_off_site = beside & (rc[:, 0] < 0)
     for k in ids:
         if not is_joint[k]:
             continue
@@ -2786,7 +2798,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         offset_px=float(offset[k]), diameter_px=float(dia[k]), area_px=float(area[k]),
                         circularity=float(circ[k]), void_pct=float(vs.void_pct[k]),
                         largest_void_pct=float(vs.largest_void_pct[k]), void_count=int(vs.void_count[k]),
-                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k] and not clip_aside[k]) else 0.0, partial=bool(masks.touches_edge[k] or covered[k]),
+                        hip_score=float(hip[k]) if (rc[k, 0] >= 0 and not obstructed[k] and not clip_aside[k]) else 0.0, partial=bool(masks.touches_edge[k] or covered[k] or cut_off_site[k]),
                         peak_att=float(vs.dome_peak[k]), contour=contours[k])
         j.void_contours = []
         if stray[k] and not masks.touches_edge[k]:
