@@ -1054,11 +1054,11 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         if found is None:
             continue
         # the joint becomes the ball: the ring is copper, not solder
-        bx, by, br, (py, px) = found[:4]
+        bx, by, br, (py, px), others = found
         x0, y0, x1, y1 = masks.bbox[k]
         sub = masks.labels[y0:y1, x0:x1]
         sub[sub == k] = 0
-        for j in (found[4].tolist() if len(found) > 4 else []):
+        for j in others.tolist():
             # other arcs of the same ring: copper too
             jx0, jy0, jx1, jy1 = masks.bbox[j]
             sj = masks.labels[jy0:jy1, jx0:jx1]
@@ -1258,8 +1258,11 @@ def _ball_in_ring_at(masks, att, k, typ_peak, seated, level, pieces=False):
     With ``pieces``, the other joints off every site count as the ring where
     they are that dense, and the box is grown by half the joint's own size: a
     ring the segmentation cut into arcs (a stray ball in its hole joined to
-    one of them) is whole again. The result then carries, fifth, the labels
-    of those other joints.
+    one of them) is whole again.
+
+    Returns ``(x, y, radius, (ys, xs), others)`` as :func:`_ball_in_ring`,
+    ``others`` the labels of the other joints that are part of the ring
+    (empty without ``pieces``), or None.
     """
     import cv2
 
@@ -1318,11 +1321,8 @@ def _ball_in_ring_at(masks, att, k, typ_peak, seated, level, pieces=False):
     ev = np.linalg.eigvalsh(np.cov(np.vstack([xs, ys]).astype(float)))
     if ev[1] > RING_BALL_ELONGATION ** 2 * max(ev[0], 1e-9):
         return None
-    found = xs.mean() + x0, ys.mean() + y0, float(np.sqrt(size / np.pi)), (ys + y0, xs + x0)
-    if pieces:
-        others = np.unique(lab[(ring > 0) & (lab > 0) & ~own])
-        found = found + (others[others != k],)
-    return found
+    others = np.unique(lab[(ring > 0) & (lab > 0) & ~own]) if pieces else np.zeros(0, lab.dtype)
+    return xs.mean() + x0, ys.mean() + y0, float(np.sqrt(size / np.pi)), (ys + y0, xs + x0), others
 
 
 #: Off-site blobs that repeat are a via fan-out, not stray solder: at least
@@ -1533,6 +1533,10 @@ FAINT_FAR_LEVEL = 0.3
 #: development frame (6,700,000, 86) lay 2 px from two of their masks; 1 px found
 #: it and one in an oblique frame, and no false one on 400 development frames).
 FAINT_CLEARANCE_PX = 1
+#: The board's level and noise for the faint pass are read at least this far (px,
+#: square) from every joint: read 1 px away, the skirts raised the level and a 3 px
+#: stray of development frame (6,950,000, 279) was lost.
+FAINT_BOARD_CLEARANCE_PX = 2
 
 
 def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=None):
@@ -1571,18 +1575,21 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
 
     if fit is None or not np.isfinite(typ_peak) or med_area <= 0:
         return []
-    # the board's level and noise are read 3 px or more from every joint,
-    # clear of the balls' skirts
     joint = (labels > 0).astype(np.uint8)
-    near = cv2.dilate(joint, np.ones((5, 5), np.uint8)) > 0
+
+    def near_joint(px):
+        side = 2 * px + 1
+        return cv2.dilate(joint, np.ones((side, side), np.uint8)) > 0
+
+    # the board's level and noise are read clear of the balls' skirts
+    near = near_joint(FAINT_BOARD_CLEARANCE_PX)
     bg = att[valid & ~near]
     if bg.size < 100:
         return []
     sigma = mad_sigma(bg[::max(1, bg.size // 200_000)])
     base = float(median(bg)) + FAINT_SIGMA * sigma
-    if FAINT_CLEARANCE_PX != 2:
-        side = 2 * FAINT_CLEARANCE_PX + 1
-        near = cv2.dilate(joint, np.ones((side, side), np.uint8)) > 0
+    if FAINT_CLEARANCE_PX != FAINT_BOARD_CLEARANCE_PX:
+        near = near_joint(FAINT_CLEARANCE_PX)
     out = []
     # two levels: the lower finds the faintest balls, the higher keeps a ball
     # whose skirt at the lower level runs into a neighbour's
