@@ -2681,7 +2681,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     contours, perim = contours_by_label(masks.labels, n)
     pad = int(np.ceil(max(d_site, 4.0)))
     for k in ids[(area[ids] > 0) & (perim[ids] == 0)].tolist():
-        # one of two touching balls (cut out of one mask) had its outline traced for the other
+        # a joint inside another's outline (a stray in a via ring's hole) is not on any outer outline
         bx = masks.bbox[k]
         contours[k], perim[k] = contour_in_box(masks.labels, k, (bx[0] - pad, bx[1] - pad, bx[2] + pad, bx[3] + pad))
     vcont, _ = contours_by_label(vs.void_labels, len(vs.void_owner) - 1)

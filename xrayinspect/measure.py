@@ -158,6 +158,11 @@ def median(values):
 def contours_by_label(labels, n, *, simplify_px=0.7):
     """Outer contour of every label, as ``[[x, y], ...]`` lists (px).
 
+    Labels that touch (two balls cut out of one mask, a ball against a via
+    ring) are traced one by one: one pass over the union of all labels
+    would give the first of them the group's outline and perimeter, and
+    none to the others.
+
     Parameters
     ----------
     labels : ndarray of int32
@@ -178,16 +183,49 @@ def contours_by_label(labels, n, *, simplify_px=0.7):
         return out, perim
     mask = (labels > 0).view(np.uint8)   # a 0/1 view, no copy
     cs, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    for c in cs:
-        x, y = c[0, 0]
-        k = int(labels[y, x])
+    if not cs:
+        return out, perim
+    # which outlines run along more than one label, for all outlines at once
+    lengths = np.array([len(c) for c in cs])
+    starts = np.concatenate(([0], np.cumsum(lengths[:-1])))
+    pts = np.concatenate(cs)[:, 0, :]
+    on = labels[pts[:, 1], pts[:, 0]]
+    first = on[starts]
+    shared = np.maximum.reduceat((on != np.repeat(first, lengths)).view(np.uint8), starts) > 0
+    for c, k, touching in zip(cs, first.tolist(), shared.tolist()):
         if k <= 0:
+            continue
+        if touching:
+            # the outline runs along other labels too: they touch k. (A label
+            # wholly inside k's outline, in a ring's hole, leaves it k's own.)
+            bx, by, bw, bh = cv2.boundingRect(c)
+            group = _touching_group(labels[by:by + bh, bx:bx + bw], k)
+            for kk in group:
+                cont, p = contour_in_box(labels, kk, (bx, by, bx + bw, by + bh), simplify_px=simplify_px)
+                if p > perim[kk]:
+                    perim[kk], out[kk] = p, cont
             continue
         p = cv2.arcLength(c, True)
         if p > perim[k]:
             perim[k] = p
             out[k] = cv2.approxPolyDP(c, simplify_px, True)[:, 0, :].tolist()
     return out, perim
+
+
+_NEIGHBOURS_8 = np.ones((3, 3), np.uint8)
+
+
+def _touching_group(box, k):
+    """Labels 8-connected to label ``k`` through other labels within ``box`` (``k`` first)."""
+    group = [k]
+    inside = box == k
+    while True:
+        rim = cv2.dilate(inside.view(np.uint8), _NEIGHBOURS_8).view(bool) & ~inside & (box > 0)
+        new = np.unique(box[rim]).tolist()
+        if not new:
+            return group
+        group += new
+        inside = np.isin(box, group)
 
 
 def contour_in_box(labels, k, box, *, simplify_px=0.7):
