@@ -484,6 +484,34 @@ def test_misaligned_balls_pushed_against_a_neighbour_are_not_bridges():
     assert len(fp) <= 2, [(tj[a]["x_px"], tj[a]["y_px"]) for a in fp]
 
 
+@pytest.mark.parametrize("off", [False, True])
+def test_a_ball_pushed_off_its_site_into_two_neighbours_is_found_on_its_site(off, monkeypatch):
+    """Simulator frame (6,700,000, 155), PNG-8: ball (20, 29) sits 6.5 px off its site on a 21.7 px
+    pitch, touching ball (19, 29) and, past a via ring, ball (20, 28): one mask of three balls whose
+    centre pixels cover only the two neighbours' sites. Its own site's centre lies 1.4 px outside
+    the mask (`bga.SPLIT_REACH`): the mask is cut on three sites, the ball reported misaligned
+    (before: cut in two, the ball shared out and clipped away, its site called missing)."""
+    from xrayinspect import bga
+
+    if off:
+        monkeypatch.setattr(bga, "SPLIT_REACH", None)
+    f = generate_frame((6700000, 155), package="bga", shape=(1024, 1024))
+    t = next(t for t in f.truth["joints"] if (t["grid_row"], t["grid_col"]) == (20, 29))
+    assert t["defects"] == ["misaligned"] and np.hypot(t["x_px"] - 805.9, t["y_px"] - 575.1) < 1
+    r = score_frame(f.image)
+    near = [j for j in r.joints if np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 4]
+    missing = [j for j in r.joints if "missing" in j.defects
+               and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 10]
+    if off:
+        assert not near and missing
+        return
+    assert len(near) == 1 and near[0].kind == "ball" and not missing
+    assert near[0].defects == ["misaligned"] and 120 <= near[0].area_px <= 200
+    for rc in ((19, 29), (20, 28)):
+        nb = [j for j in r.joints if (j.grid_row, j.grid_col) == rc]
+        assert len(nb) == 1 and not nb[0].defects and 110 <= nb[0].area_px <= 160
+
+
 @pytest.mark.parametrize("seed,where", [((5200000, 4), (206, 282)), ((5000000, 1), (581, 858)),
                                         ((6950000, 267), (764, 200)), ((6950000, 279), (412, 282)),
                                         ((6700000, 86), (599, 845))])

@@ -663,6 +663,12 @@ SPLIT_AREA_PER_SITE = (0.7, 1.3)
 #: A mask is a candidate for splitting from this many typical ball areas (one
 #: ball's mask cannot reach two site centres a pitch apart).
 SPLIT_MIN_AREA = 1.3
+#: ... and it also takes an empty site whose centre lies within this fraction
+#: of the typical ball radius of the mask (a ball displaced against its
+#: neighbour: simulator frames 6,700,000+58 and +155, the ball 6.5-7 px off a
+#: 22 px pitch, its site's centre 0.2-1.4 px outside the merged mask) when
+#: the mask still holds SPLIT_AREA_PER_SITE[0] typical balls per site.
+SPLIT_REACH = 0.5
 #: Balls split out of one mask are bridged when the gap between them stays
 #: above this fraction of the lower peak (half the level asked of two masks).
 SPLIT_SADDLE_FRACTION = 0.075
@@ -713,10 +719,19 @@ def _split_on_sites(masks, fit, med_area, to_frame, *, any_site=False):
     lab_at[inside] = labels[yi[inside], xi[inside]]
     changed = False
     split_ids = masks.__dict__.setdefault("split_bridged", set())
+    reach = SPLIT_REACH * np.sqrt(med_area / np.pi) if SPLIT_REACH is not None else -1.0
+    free = inside & (lab_at == 0)
     for k in np.unique(lab_at[lab_at > 0]):
         if masks.area_px[k] < SPLIT_MIN_AREA * med_area:
             continue
         cover = np.nonzero(lab_at == k)[0]
+        if reach >= 0 and free.any():
+            # a ball pushed off its site against a neighbour leaves its own
+            # site's centre just outside the pair's mask
+            near_sites = _sites_reached(labels, k, masks.bbox[k], sxy, np.flatnonzero(free), reach)
+            if near_sites.size and masks.area_px[k] / (cover.size + near_sites.size) >= SPLIT_AREA_PER_SITE[0] * med_area:
+                cover = np.concatenate([cover, near_sites])
+                free[near_sites] = False
         if cover.size < 2:
             continue
         if any_site and not (SPLIT_AREA_PER_SITE[0] * med_area <= masks.area_px[k] / cover.size
@@ -747,6 +762,19 @@ def _split_on_sites(masks, fit, med_area, to_frame, *, any_site=False):
             split_ids.update(new_ids)
         changed = True
     return changed
+
+
+def _sites_reached(labels, k, box, sxy, candidates, reach):
+    """Indices among ``candidates`` of the sites ``sxy`` (px) within ``reach`` (px) of a pixel of label ``k``."""
+    x0, y0, x1, y1 = box
+    sx, sy = sxy[candidates, 0], sxy[candidates, 1]
+    by_box = (sx >= x0 - reach - 1) & (sx <= x1 + reach) & (sy >= y0 - reach - 1) & (sy <= y1 + reach)
+    candidates = candidates[by_box]
+    if not candidates.size:
+        return candidates
+    ys, xs = np.nonzero(labels[y0:y1, x0:x1] == k)
+    d2 = (xs[None, :] + x0 - sxy[candidates, 0][:, None]) ** 2 + (ys[None, :] + y0 - sxy[candidates, 1][:, None]) ** 2
+    return candidates[d2.min(1) <= reach * reach]
 
 
 def typical_area(areas):
