@@ -1388,6 +1388,24 @@ def test_bare_pad_of_a_missing_corner_ball_is_found_without_a_recipe():
     assert _missing_hits(f, score_frame(f.image)) == (1, 0, 0)
 
 
+@pytest.mark.parametrize("edge_share", [None, 0.45])
+def test_bare_pad_of_a_missing_ball_cut_by_the_frame_edge_is_found(edge_share, monkeypatch):
+    """Simulator frame (6,700,000, 101): the missing corner ball (0, 26) of a 29 x 27 array sits at
+    x = 1022.6 px, on the last column of a 1024 px frame; half its bare pad is in the frame. The
+    pad is read on the part of its disc and ring inside the frame (`bga.GHOST_EDGE_SHARE`; before:
+    a site was read only when its whole ring lay in the frame, and this one was not called)."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "GHOST_EDGE_SHARE", edge_share)
+    f = generate_frame((6700000, 101), package="bga", shape=(1024, 1024))
+    t = [t for t in f.truth["joints"] if "missing" in t["defects"] and t["x_px"] > 1000]
+    assert len(t) == 1 and (t[0]["grid_row"], t[0]["grid_col"]) == (0, 26)
+    r = score_frame(f.image)
+    called = [j for j in r.joints if "missing" in j.defects and np.hypot(j.x_px - t[0]["x_px"], j.y_px - t[0]["y_px"]) < 5]
+    assert len(called) == (0 if edge_share is None else 1)
+    assert _missing_hits(f, r)[1] == 0
+
+
 def test_trace_ending_on_an_empty_site_is_not_a_bare_pad():
     """A copper trace that ends on an empty lattice site (development frame 5840088) stands 9
     sigmas over its ring by the medians; it lifts one sector of the ring, which a bare pad does

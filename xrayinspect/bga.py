@@ -836,6 +836,13 @@ GHOST_STRONG_CLEAR_SIGMAS = 2.0
 GHOST_CLEAR_SIGMAS = 1.0
 
 
+#: A site by the frame's edge is read on the part of its disc and ring inside
+#: the frame when that part holds at least this share of each (a site centred
+#: on the last column still shows half its pad); None: only sites whose whole
+#: ring lies in the frame are read.
+GHOST_EDGE_SHARE = 0.45
+
+
 #: A missing ball's bare pad beside a part on the board's far side is read
 #: against the board round it, the part's pixels (solder-like density near
 #: its shadow or a plate left out of the joints) left out of the ring (False:
@@ -918,24 +925,34 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak, 
                 continue
             x, y = to_frame(fit.site_xy(r, c)[None])[0]
             xi, yi = int(round(x)), int(round(y))
-            if not (R <= xi < w - R and R <= yi < h - R):
+            if GHOST_EDGE_SHARE is None:
+                if not (R <= xi < w - R and R <= yi < h - R):
+                    continue
+            elif not (0 <= xi < w and 0 <= yi < h):
                 continue
-            win = (slice(yi - R, yi + R + 1), slice(xi - R, xi + R + 1))
+            # a site by the frame's edge is read on the part of it in the frame
+            y0, y1, x0, x1 = max(yi - R, 0), min(yi + R + 1, h), max(xi - R, 0), min(xi + R + 1, w)
+            cut = (slice(y0 - yi + R, y1 - yi + R), slice(x0 - xi + R, x1 - xi + R))
+            centre_w, inner_w, ring_w = centre[cut], inner[cut], ring[cut]
+            if (y1 - y0, x1 - x0) != centre.shape and (
+                    inner_w.sum() < GHOST_EDGE_SHARE * inner.sum() or ring_w.sum() < GHOST_EDGE_SHARE * ring.sum()):
+                continue
+            win = (slice(y0, y1), slice(x0, x1))
             lab, a, ok = labels[win], att[win], valid[win]
             if foreign is not None:
                 # a part beside the site is as dense as solder: read the board
                 # round it, not the part (a part on the pad hides the pad)
                 part = foreign[win]
-                if part[inner].mean() > 0.5 or (ok & ~part)[ring].mean() < 0.5:
+                if part[inner_w].mean() > 0.5 or (ok & ~part)[ring_w].mean() < 0.5:
                     continue
                 ok = ok & ~part
             # a stitching band beside the site takes part of its ring, not
             # its pad: the ring's valid part is read (at least half of it)
-            if (lab[centre] > 0).any() or not (ok if foreign is None else valid[win])[inner].all() \
-                    or ok[ring].mean() < 0.5:
+            if (lab[centre_w] > 0).any() or not (ok if foreign is None else valid[win])[inner_w].all() \
+                    or ok[ring_w].mean() < 0.5:
                 continue
             free = (lab == 0) & ok
-            di, ri = a[inner & free], a[ring & free]
+            di, ri = a[inner_w & free], a[ring_w & free]
             if di.size < 5 or ri.size < 5:
                 continue
             contrast = float(np.median(di)) - float(np.median(ri))
