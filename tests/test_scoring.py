@@ -1406,6 +1406,33 @@ def test_bare_pad_of_a_missing_ball_cut_by_the_frame_edge_is_found(edge_share, m
     assert _missing_hits(f, r)[1] == 0
 
 
+@pytest.mark.parametrize("seed,site", [((6700000, 133), (10, 37)), ((6700000, 168), (9, 31))])
+@pytest.mark.parametrize("share", [None, 0.5])
+def test_a_missing_ball_in_a_column_the_frame_edge_cuts_is_found(seed, site, share, monkeypatch):
+    """Simulator frames whose last column of balls the frame's right edge cuts by 1-2 px: without a
+    recipe the lattice spanned whole balls only, so that column had no sites, its cut balls no
+    grid position, and its missing ball was never looked for. The column is the package's when
+    cut joints stand on half its sites or more (`grid.EDGE_LINE_SHARE`)."""
+    from xrayinspect import grid
+
+    monkeypatch.setattr(grid, "EDGE_LINE_SHARE", share)
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    t = next(t for t in f.truth["joints"] if "missing" in t["defects"] and t["x_px"] > 1010)
+    assert (t["grid_row"], t["grid_col"]) == site
+    r = score_frame(f.image)
+    called = [j for j in r.joints if "missing" in j.defects and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 5]
+    cut = [j for j in r.joints if j.partial and j.x_px > t["x_px"] - 5]
+    assert len(cut) >= 10
+    if share is None:
+        assert not called and all(j.grid_col < 0 for j in cut)
+        return
+    assert len(called) == 1 and (called[0].grid_row, called[0].grid_col) == site
+    # the cut balls of that column now stand on its sites (those whose site's centre is in the frame)
+    assert sum(j.grid_col == site[1] for j in cut) >= 0.6 * len(cut)
+    assert all(j.grid_col in (site[1], -1) for j in cut)
+    assert _missing_hits(f, r)[1:] == (0, 0)
+
+
 def test_trace_ending_on_an_empty_site_is_not_a_bare_pad():
     """A copper trace that ends on an empty lattice site (development frame 5840088) stands 9
     sigmas over its ring by the medians; it lifts one sector of the ring, which a bare pad does

@@ -403,6 +403,8 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         return None, np.full((len(points), 2), -1)
     rmin, cmin = idx[inlier].min(0)
     rmax, cmax = idx[inlier].max(0)
+    if not (rows and cols) and EDGE_LINE_SHARE is not None:
+        rmin, cmin, rmax, cmax = _edge_lines(edge_points, origin, u, v, (rmin, cmin, rmax, cmax))
     nrow, ncol = rmax - rmin + 1, cmax - cmin + 1
     if rows and cols and (nrow > rows or ncol > cols):
         # more lattice than the recipe: keep the recipe-sized window with the most balls
@@ -487,6 +489,34 @@ EDGE_HOLES = True
 #: lattice extrapolated to the edge may put a site a pixel inside it whose
 #: ball lies a pixel outside, showing a sliver too thin to find.
 EDGE_HOLE_MARGIN = 0.25
+
+
+#: With no recipe, the row or column just outside the fitted lattice is the
+#: package's when joints cut by the frame's edge stand on at least this share
+#: of its sites beside the lattice (and on 2 or more): a last column the edge
+#: cuts by a few px holds no whole ball to fit, and a missing ball there was
+#: never looked for (None: the lattice spans whole balls only).
+EDGE_LINE_SHARE = 0.5
+
+
+def _edge_lines(edge_points, origin, u, v, extent):
+    """The lattice's extent ``(rmin, cmin, rmax, cmax)`` grown by the outer lines that edge joints fill."""
+    rmin, cmin, rmax, cmax = (int(e) for e in extent)
+    if edge_points is None or not len(edge_points):
+        return rmin, cmin, rmax, cmax
+    rc = _sites_of(edge_points, origin, u, v)
+    rows_in = (rc[:, 0] >= rmin) & (rc[:, 0] <= rmax)
+    cols_in = (rc[:, 1] >= cmin) & (rc[:, 1] <= cmax)
+
+    def filled(on_line, length):
+        n = len({tuple(x) for x in rc[on_line]})
+        return n >= 2 and n >= EDGE_LINE_SHARE * length
+
+    grown = (rmin - filled(cols_in & (rc[:, 0] == rmin - 1), cmax - cmin + 1),
+             cmin - filled(rows_in & (rc[:, 1] == cmin - 1), rmax - rmin + 1),
+             rmax + filled(cols_in & (rc[:, 0] == rmax + 1), cmax - cmin + 1),
+             cmax + filled(rows_in & (rc[:, 1] == cmax + 1), rmax - rmin + 1))
+    return tuple(int(g) for g in grown)
 
 
 def _sites_of(points, origin, u, v):
