@@ -1433,6 +1433,27 @@ def test_a_missing_ball_in_a_column_the_frame_edge_cuts_is_found(seed, site, sha
     assert _missing_hits(f, r)[1:] == (0, 0)
 
 
+@pytest.mark.parametrize("seed,site", [((6700000, 133), (10, 37)), ((6700000, 56), (0, 0))])
+@pytest.mark.parametrize("on", [False, True])
+def test_with_a_recipe_a_missing_ball_the_frame_edge_cuts_is_called(seed, site, on, monkeypatch):
+    """With a recipe, an expected site was judged only a whole ball radius inside the frame: the
+    missing ball (10, 37) of (6,700,000, 133), its site 6 px from the right edge, and the missing
+    corner ball (0, 0) of (6,700,000, 56), 20 px from the left edge under 96 px balls, were not
+    called. Sites are now judged as without a recipe, their centre a quarter radius inside
+    (`grid.RECIPE_EDGE_SITES`)."""
+    from xrayinspect import grid
+    from xrayinspect.recipe import parse_recipe
+
+    monkeypatch.setattr(grid, "RECIPE_EDGE_SITES", on)
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    t = next(t for t in f.truth["joints"] if (t["grid_row"], t["grid_col"]) == site)
+    assert t["defects"] == ["missing"]
+    r = score_frame(f.image, recipe=parse_recipe(f.recipe))
+    called = [j for j in r.joints if "missing" in j.defects and np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 5]
+    assert len(called) == int(on)
+    assert _missing_hits(f, r) == (sum("missing" in t["defects"] for t in f.truth["joints"]) - (not on), 0, int(not on))
+
+
 def test_trace_ending_on_an_empty_site_is_not_a_bare_pad():
     """A copper trace that ends on an empty lattice site (development frame 5840088) stands 9
     sigmas over its ring by the medians; it lifts one sector of the ring, which a bare pad does

@@ -459,8 +459,14 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     seen = inside_frame(xy, shape, radius_px, valid)
     occ = {tuple(x) for x in idx[inlier]}
     if depop or (rows and cols):
+        judged = seen
+        if EDGE_HOLES and RECIPE_EDGE_SITES:
+            # a site whose centre is in the frame shows enough of a ball to
+            # tell it is there, as without a recipe (a band is no edge)
+            judged = inside_frame(xy, shape if lattice_shape is None else lattice_shape,
+                                  EDGE_HOLE_MARGIN * radius_px, valid, valid_margin=radius_px)
         fit.expected = {(r, c) for r in range(fit.rows) for c in range(fit.cols)
-                        if seen[r, c] and (r, c) not in depop}
+                        if judged[r, c] and (r, c) not in depop}
     else:
         # a site cut by the frame's edge is still a hole when the balls around
         # it (some of them cut too) are there: a ball on it would show as much
@@ -489,6 +495,11 @@ EDGE_HOLES = True
 #: lattice extrapolated to the edge may put a site a pixel inside it whose
 #: ball lies a pixel outside, showing a sliver too thin to find.
 EDGE_HOLE_MARGIN = 0.25
+#: With a recipe, an expected site is judged (a ball there or missing) on the
+#: same terms: its centre EDGE_HOLE_MARGIN ball radii inside the frame (False:
+#: a whole ball radius inside, so a missing ball on a column the frame's edge
+#: cuts was never called).
+RECIPE_EDGE_SITES = True
 
 
 #: With no recipe, the row or column just outside the fitted lattice is the
