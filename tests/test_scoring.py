@@ -553,6 +553,25 @@ def test_a_sliver_of_a_ball_cut_by_a_stitching_band_is_not_stray_solder(monkeypa
     assert extras()[0] == 2
 
 
+@pytest.mark.parametrize("small_flank", [None, 2])
+def test_a_stray_ball_filling_a_small_ring_hole_is_extra(small_flank, monkeypatch):
+    """2048 px development frame (6,720,000, 35), 35 px balls: three stray balls of 9 px lie in via
+    rings whose holes are hardly wider. Read 3 px in from the ring's wall, the hole left 4-8 px,
+    under the 12 the ring test asks; read 2 px in (`bga.RING_FLANK_SMALL_PX`), all three are found
+    (before: missed)."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "RING_FLANK_SMALL_PX", small_flank)
+    f = generate_frame((6720000, 35), package="bga", shape=(2048, 2048))
+    strays = [t for t in f.truth["joints"] if "extra" in t["defects"]]
+    assert len(strays) == 3 and all(8 < t["diameter_px"] < 10 for t in strays)
+    r = score_frame(f.image)
+    called = [j for j in r.joints if "extra" in j.defects]
+    found = [t for t in strays if any(np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 4 for j in called)]
+    assert len(found) == (0 if small_flank is None else 3)
+    assert len(called) == len(found)        # nothing else called stray
+
+
 def test_a_stray_ball_crossed_by_a_trace_is_extra():
     """A stray ball a third of a ball across, crossed by board traces (development frame (6,950,000,
     85), balls 106 px): its densest pixel is where a trace crosses it, and its centre stands at 0.89
