@@ -1244,10 +1244,11 @@ RING_LEVEL = 0.3
 #: the crescent beside the ball). At half the ring's top - its wall's half-maximum
 #: width - the ball stands below the wall.
 RING_LEVEL_HIGH = 0.5
-#: ... and must hold at least this many px after that, or after this smaller
-#: flank, px (None: no second reading): a 9 px stray in a hole not much wider
-#: (2048 px development frame 6,720,000+35, 35 px balls) left 6-8 px past 3 px.
+#: ... and must hold at least this many px after that ...
 RING_HOLE_MIN_PX = 12
+#: ... or after this smaller flank, px (None: no second reading): a 9 px stray
+#: in a hole not much wider (2048 px development frame 6,720,000+35, 35 px
+#: balls) left 4-8 px past 3 px.
 RING_FLANK_SMALL_PX = 2
 #: The joint must be the ring alone: a ring merged with more solder beyond it
 #: than this share of its own pixels lies on a ball, which shows through its hole.
@@ -1337,14 +1338,14 @@ def _ball_in_ring_at(masks, att, k, typ_peak, seated, level, pieces=False):
     if np.count_nonzero(hole) < RING_HOLE_MIN_PX:
         return None
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_FLANK_PX + 1,) * 2)
-    for flank in (RING_FLANK_PX,) if RING_FLANK_SMALL_PX is None else (RING_FLANK_PX, RING_FLANK_SMALL_PX):
-        # a small hole that a stray fills leaves little past a 3 px flank:
-        # read it closer to the wall before giving up
-        fk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * flank + 1,) * 2)
-        core = (cv2.erode(hole.view(np.uint8), fk) > 0) & ((lab == 0) | mine)
+    core = (cv2.erode(hole.view(np.uint8), ker) > 0) & ((lab == 0) | mine)
+    n_core = np.count_nonzero(core)
+    if n_core < RING_HOLE_MIN_PX and RING_FLANK_SMALL_PX is not None:
+        # a small hole that a stray fills leaves little past the flank: read
+        # it closer to the wall before giving up
+        small = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_FLANK_SMALL_PX + 1,) * 2)
+        core = (cv2.erode(hole.view(np.uint8), small) > 0) & ((lab == 0) | mine)
         n_core = np.count_nonzero(core)
-        if n_core >= RING_HOLE_MIN_PX:
-            break
     if n_core < RING_HOLE_MIN_PX:
         return None
     near = cv2.dilate(filled.view(np.uint8), np.ones((5, 5), np.uint8)) > 0

@@ -458,13 +458,16 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     xy = fit.site_xy(rr, cc)
     seen = inside_frame(xy, shape, radius_px, valid)
     occ = {tuple(x) for x in idx[inlier]}
+    # (a tiling band is not an edge: sites across it are known, the lattice
+    # runs on in the next tile; one within a ball's radius of a band is not
+    # judged, a ball there may be cut away)
+    edge_shape = shape if lattice_shape is None else lattice_shape
+    edge_seen = inside_frame(xy, edge_shape, EDGE_HOLE_MARGIN * radius_px, valid,
+                             valid_margin=radius_px) if EDGE_HOLES else seen
     if depop or (rows and cols):
-        judged = seen
-        if EDGE_HOLES and RECIPE_EDGE_SITES:
-            # a site whose centre is in the frame shows enough of a ball to
-            # tell it is there, as without a recipe (a band is no edge)
-            judged = inside_frame(xy, shape if lattice_shape is None else lattice_shape,
-                                  EDGE_HOLE_MARGIN * radius_px, valid, valid_margin=radius_px)
+        # a site whose centre is in the frame shows enough of a ball to tell
+        # it is there, as without a recipe
+        judged = edge_seen if RECIPE_EDGE_SITES else seen
         fit.expected = {(r, c) for r in range(fit.rows) for c in range(fit.cols)
                         if judged[r, c] and (r, c) not in depop}
     else:
@@ -472,13 +475,8 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         # it (some of them cut too) are there: a ball on it would show as much
         # of itself as the frame holds
         if EDGE_HOLES:
-            edge_shape = shape if lattice_shape is None else lattice_shape
-            # (a tiling band is not an edge: sites across it are known, the
-            # lattice runs on in the next tile; one within a ball's radius of
-            # a band is not judged, a ball there may be cut away)
             fit.occupied = occ | _edge_sites(edge_points, fit)
-            fit.hole_seen = inside_frame(xy, edge_shape, EDGE_HOLE_MARGIN * radius_px, valid,
-                                         valid_margin=radius_px)
+            fit.hole_seen = edge_seen
             fit.hole_known = inside_frame(xy, edge_shape, 0.0)
         else:
             fit.occupied, fit.hole_seen = set(occ), seen

@@ -192,15 +192,15 @@ def contours_by_label(labels, n, *, simplify_px=0.7):
     on = labels[pts[:, 1], pts[:, 0]]
     first = on[starts]
     shared = np.maximum.reduceat((on != np.repeat(first, lengths)).view(np.uint8), starts) > 0
-    for c, k, touching in zip(cs, first.tolist(), shared.tolist()):
+    for c, k, touching, s in zip(cs, first.tolist(), shared.tolist(), starts.tolist()):
         if k <= 0:
             continue
         if touching:
-            # the outline runs along other labels too: they touch k. (A label
-            # wholly inside k's outline, in a ring's hole, leaves it k's own.)
+            # the outline runs along other labels too: each is traced alone in
+            # the group's box (one wholly inside the others, in a ring's hole,
+            # is on no outer outline: callers trace it on its own)
             bx, by, bw, bh = cv2.boundingRect(c)
-            group = _touching_group(labels[by:by + bh, bx:bx + bw], k)
-            for kk in group:
+            for kk in np.unique(on[s:s + len(c)]).tolist():
                 cont, p = contour_in_box(labels, kk, (bx, by, bx + bw, by + bh), simplify_px=simplify_px)
                 if p > perim[kk]:
                     perim[kk], out[kk] = p, cont
@@ -210,22 +210,6 @@ def contours_by_label(labels, n, *, simplify_px=0.7):
             perim[k] = p
             out[k] = cv2.approxPolyDP(c, simplify_px, True)[:, 0, :].tolist()
     return out, perim
-
-
-_NEIGHBOURS_8 = np.ones((3, 3), np.uint8)
-
-
-def _touching_group(box, k):
-    """Labels 8-connected to label ``k`` through other labels within ``box`` (``k`` first)."""
-    group = [k]
-    inside = box == k
-    while True:
-        rim = cv2.dilate(inside.view(np.uint8), _NEIGHBOURS_8).view(bool) & ~inside & (box > 0)
-        new = np.unique(box[rim]).tolist()
-        if not new:
-            return group
-        group += new
-        inside = np.isin(box, group)
 
 
 def contour_in_box(labels, k, box, *, simplify_px=0.7):
