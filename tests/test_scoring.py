@@ -553,6 +553,50 @@ def test_a_sliver_of_a_ball_cut_by_a_stitching_band_is_not_stray_solder(monkeypa
     assert extras()[0] == 2
 
 
+@pytest.fixture(scope="module")
+def bridge_beside_band():
+    """2048 px development frame (6,720,000, 65), JPEG-8, and its bridged pair cut by a band."""
+    return generate_frame((6720000, 65), package="bga", shape=(2048, 2048))
+
+
+@pytest.mark.parametrize("off", [None, "SADDLE_ACROSS_BANDS", "SADDLE_CUT_AT_SITE"])
+def test_a_bridge_to_a_ball_a_stitching_band_cuts_is_called(bridge_beside_band, off, monkeypatch):
+    """Balls (1, 2) and (1, 3) are bridged, the neck seen whole; a stitching band cuts ball (1, 3)'s
+    near flank off its mask. The gap line crossed the band (read 0) and, drawn from the cut ball's
+    centroid 11 px off its centre, put the gap's middle on the ball (read as copper denser than a
+    ball): no bridge. Read across the band and from the cut ball's site, the pair is bridged; with
+    either rule off it is not. The other bridged pair of the frame is called either way."""
+    from xrayinspect import bga
+
+    f = bridge_beside_band
+    if off:
+        monkeypatch.setattr(bga, off, False)
+    r = score_frame(f.image)
+    bridged = {(j.grid_row, j.grid_col) for j in r.joints if "bridge" in j.defects}
+    truth = {(t["grid_row"], t["grid_col"]) for t in f.truth["joints"] if "bridge" in t["defects"]}
+    assert truth == {(1, 2), (1, 3), (2, 2), (3, 2)}
+    assert {(2, 2), (3, 2)} <= bridged
+    assert ((1, 2) in bridged) == (off is None)
+    assert bridged <= truth
+
+
+@pytest.mark.parametrize("share", [None, 1.0])
+def test_a_gap_a_stitching_band_runs_along_is_not_read_as_a_bridge(share, monkeypatch):
+    """2048 px development frame (6,720,000, 26), JPEG-8: a band runs along the gap between two
+    balls on either side of its length. Read across the band, the hidden gap took the balls' level
+    and the pair was bridged; a line whose gap the band hides for more than
+    `bga.BAND_GAP_SHARE` of it is not judged. No bridge in the truth, none called."""
+    from xrayinspect import bga
+
+    f = generate_frame((6720000, 26), package="bga", shape=(2048, 2048))
+    if share:
+        monkeypatch.setattr(bga, "BAND_GAP_SHARE", share)
+    r = score_frame(f.image)
+    near_band = [j for j in r.joints if "bridge" in j.defects and abs(j.y_px - 999) < 40
+                 and abs(j.x_px - 550) < 60]
+    assert len(near_band) == (2 if share else 0)
+
+
 @pytest.mark.parametrize("small_flank", [None, 2])
 def test_a_stray_ball_filling_a_small_ring_hole_is_extra(small_flank, monkeypatch):
     """2048 px development frame (6,720,000, 35), 35 px balls: three stray balls of 9 px lie in via

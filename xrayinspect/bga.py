@@ -1971,7 +1971,39 @@ def _top_centre(masks, att, k):
     return np.array([xs.mean() + x0, ys.mean() + y0])
 
 
-def _gap_saddles(att, labels, site_of, peak, typ_peak):
+#: A gap line that crosses a stitching band or a no-signal area is read across
+#: it: the hidden stretch as the lower of the pixels seen on its two sides
+#: (False: as 0, so a pair the band crosses is never bridged). A band across a
+#: ball's flank beside a neck hid the whole pair's bridge (2048 px development
+#: frame (6,720,000, 65): the neck seen whole, at 0.27 of the balls' peak).
+SADDLE_ACROSS_BANDS = True
+#: ... and a ball cut by a band or the frame's edge is read from its site, not
+#: its seen part's centroid (False: the centroid). The band of that frame cut
+#: a ball's near half off its mask, its centroid moved 11 px away, and the
+#: gap's middle, read for copper denser than a ball, fell on the hidden half.
+SADDLE_CUT_AT_SITE = True
+#: ... where the band hides at most this share of the line's gap (the samples
+#: in neither ball's mask); a line that runs along a band, its gap hidden, is
+#: not judged (a pair on either side of a band's length, 2048 px development
+#: frame (6,720,000, 26), read solid).
+BAND_GAP_SHARE = 0.25
+
+
+def _across_hidden(values, seen, starts, pair):
+    """``values`` along concatenated line segments with each unseen stretch read as the lower of its
+    two seen ends (0 where a stretch reaches its segment's end)."""
+    n = values.size
+    i = np.arange(n)
+    first = starts[pair]
+    last = np.append(starts[1:], n)[pair] - 1
+    before = np.maximum.accumulate(np.where(seen, i, -1))
+    after = np.minimum.accumulate(np.where(seen, i, n)[::-1])[::-1]
+    ok = (before >= first) & (after <= last)
+    lo = np.minimum(values[np.clip(before, 0, n - 1)], values[np.clip(after, 0, n - 1)])
+    return np.where(seen, values, np.where(ok, lo, 0.0))
+
+
+def _gap_saddles(att, labels, site_of, peak, typ_peak, valid=None, centres=None):
     """Lowest attenuation across the straight gap between each pair of neighbouring balls.
 
     Parameters
@@ -1987,6 +2019,16 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     typ_peak : float
         Peak of the typical seated ball: a gap whose middle stands above
         :data:`DENSE_GAP` times it is not judged (ratio 0).
+    valid : ndarray of bool, optional
+        Pixels with signal. Where a line crosses a stitching band or a
+        no-signal area, the hidden stretch reads as the lower of the two
+        pixels seen on either side of it (:data:`SADDLE_ACROSS_BANDS`);
+        a stretch that runs to a line's end reads 0.
+    centres : ndarray, shape (n + 1, 2), optional
+        Centre (x, y), px, to draw a joint's lines from where finite (its
+        mask's centroid elsewhere): a ball cut by a band or the frame's edge
+        has its centroid on its seen part, which moved the gap's middle into
+        the ball itself.
 
     Returns
     -------
@@ -2005,6 +2047,10 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     cnt = np.maximum(np.bincount(lab, minlength=n), 1)
     cx = np.bincount(lab, xs_all, n) / cnt
     cy = np.bincount(lab, ys_all, n) / cnt
+    if centres is not None:
+        given = np.isfinite(centres[:n]).all(axis=1)
+        cx = np.where(given, centres[:n, 0], cx)
+        cy = np.where(given, centres[:n, 1], cy)
     pa, pb = [], []
     for (r, c), a in site_of.items():
         for q in ((r, c + 1), (r + 1, c)):
@@ -2038,13 +2084,22 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     a_, b_ = pa[pair], pb[pair]
     cxa, cya, dxp, dyp, nxp, nyp, offp = cx[pa][pair], cy[pa][pair], dx[pair], dy[pair], nx[pair], ny[pair], off[pair]
     low = np.full(pa.size, np.inf)
+    bands = SADDLE_ACROSS_BANDS and valid is not None and not valid.all()
     for f in (0.0, -0.5, 0.5):
         o = f * offp
         x = np.clip(np.round(cxa + o * nxp + t * dxp).astype(int), 0, w - 1)
         y = np.clip(np.round(cya + o * nyp + t * dyp).astype(int), 0, h - 1)
         own = labels[y, x]
         gap = (own != a_) & (own != b_)
-        v = np.where(gap, att[y, x], np.inf)
+        seen = att[y, x]
+        if bands:
+            shown = valid[y, x]
+            seen = _across_hidden(seen, shown, starts, pair)
+            # a band along the gap hides where a neck would break: not read
+            hidden = np.bincount(pair[gap & ~shown], minlength=pa.size)
+            across = hidden <= BAND_GAP_SHARE * np.bincount(pair[gap], minlength=pa.size)
+            seen = np.where(across[pair] | shown, seen, 0.0)
+        v = np.where(gap, seen, np.inf)
         low = np.minimum(low, np.minimum.reduceat(v, starts))
         if f == 0.0:
             low_centre = low.copy()
@@ -2058,7 +2113,10 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak):
     x = np.clip(np.round(cxa + t * dxp).astype(int), 0, w - 1)
     y = np.clip(np.round(cya + t * dyp).astype(int), 0, h - 1)
     mid = (t >= 0.35) & (t <= 0.65)
-    hi = np.maximum.reduceat(np.where(mid, att[y, x], -np.inf), starts)
+    seen = att[y, x]
+    if bands:
+        seen = _across_hidden(seen, valid[y, x], starts, pair)
+    hi = np.maximum.reduceat(np.where(mid, seen, -np.inf), starts)
     # (against the typical ball: a via ring merged into a ball's mask lifts that ball's own peak)
     dense = hi > DENSE_GAP * typ_peak
     ratio = np.where(dense, 0.0, ratio)
@@ -2809,7 +2867,12 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         if clipped is not None and n:
             hit = np.bincount(masks.labels[clipped], minlength=n + 1)[:n + 1] > 0
             saddle_peak = np.where(hit, np.minimum(masks.peak, typ_peak), masks.peak)
-        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, saddle_peak, typ_peak)
+        cut_centres = None
+        if SADDLE_CUT_AT_SITE:
+            # a ball cut by a band or the frame's edge is drawn from its site
+            cut_centres = np.where((masks.touches_edge & (rc[:, 0] >= 0))[:, None], site_xy, np.nan)
+        saddles = _gap_saddles(prep.att_smooth, masks.labels, site_of, saddle_peak, typ_peak, prep.valid,
+                               cut_centres)
         # a pair closer than its pitch less half the nominal gap touches because
         # a ball moved, not because solder ran between two seated balls
         near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_site, 0.0) if fit is not None else 0.0
