@@ -602,10 +602,12 @@ def test_a_stray_ball_filling_a_small_ring_hole_is_extra(small_flank, monkeypatc
     """2048 px development frame (6,720,000, 35), 35 px balls: three stray balls of 9 px lie in via
     rings whose holes are hardly wider. Read 3 px in from the ring's wall, the hole left 4-8 px,
     under the 12 the ring test asks; read 2 px in (`bga.RING_FLANK_SMALL_PX`), all three are found
-    (before: missed)."""
+    (before: missed). The higher readings of `bga.RING_ISLAND_LEVELS`, added since, find them too:
+    they are off here, so the test reads this rule alone."""
     from xrayinspect import bga
 
     monkeypatch.setattr(bga, "RING_FLANK_SMALL_PX", small_flank)
+    monkeypatch.setattr(bga, "RING_ISLAND_LEVELS", None)
     f = generate_frame((6720000, 35), package="bga", shape=(2048, 2048))
     strays = [t for t in f.truth["joints"] if "extra" in t["defects"]]
     assert len(strays) == 3 and all(8 < t["diameter_px"] < 10 for t in strays)
@@ -614,6 +616,34 @@ def test_a_stray_ball_filling_a_small_ring_hole_is_extra(small_flank, monkeypatc
     found = [t for t in strays if any(np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]) < 4 for j in called)]
     assert len(found) == (0 if small_flank is None else 3)
     assert len(called) == len(found)        # nothing else called stray
+
+
+def _strays_found(seed, monkeypatch=None, **off):
+    """Truth strays of a 1024 px development frame and which of them were called extra; the
+    calls of extra solder no truth stray is near."""
+    from xrayinspect import bga
+
+    for name, value in off.items():
+        monkeypatch.setattr(bga, name, value)
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    strays = [t for t in f.truth["joints"] if "extra" in t["defects"]]
+    called = [j for j in score_frame(f.image).joints if "extra" in j.defects]
+    found = [t for t in strays if _near(called, t["x_px"], t["y_px"], 0.5 * t["diameter_px"] + 2)]
+    false = [j for j in called if not any(np.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"])
+                                          < 0.5 * t["diameter_px"] + 2 for t in strays)]
+    return strays, found, false
+
+
+@pytest.mark.parametrize("levels", [None, (0.6, 0.7)])
+def test_a_stray_ball_as_dense_as_its_via_ring_is_extra(levels, monkeypatch):
+    """Development frame (6,700,000, 121), TIFF-8: a 17 px stray lies in a via ring of 0.4 of a
+    ball's peak, against its wall, as dense as the wall and joined to it up to 0.63 of the ring's
+    top; at 0.3 and 0.5 of it the stray filled the hole. At 0.6 of the top it stands apart, an
+    island in the hole (`bga.RING_ISLAND_LEVELS`), and is found; without those tries it is not."""
+    strays, found, false = _strays_found((6700000, 121), monkeypatch, RING_ISLAND_LEVELS=levels)
+    assert len(strays) == 1 and 15 < strays[0]["diameter_px"] < 20
+    assert len(found) == (0 if levels is None else 1)
+    assert not false
 
 
 def test_a_stray_ball_crossed_by_a_trace_is_extra():
