@@ -646,6 +646,35 @@ def test_a_stray_ball_as_dense_as_its_via_ring_is_extra(levels, monkeypatch):
     assert not false
 
 
+@pytest.mark.parametrize("retry", [None, 0.6])
+def test_a_stray_ball_lying_on_a_trace_is_extra(retry, monkeypatch):
+    """Development frame (6,700,000, 139), 16-bit: a 16 px stray lies on a board trace that stands
+    at 0.5-0.6 of the stray's peak. Its top read above half its peak ran out along the trace, the
+    top's centroid 10 px off the peak (centre at 0.21 of it): missed. Read again above 0.6 of its
+    peak (`bga.STRAY_TOP_RETRY`) the top is the stray's (round 0.98, arms 0.57): found."""
+    strays, found, false = _strays_found((6700000, 139), monkeypatch, STRAY_TOP_RETRY=retry)
+    assert len(strays) == 1 and 14 < strays[0]["diameter_px"] < 18
+    assert len(found) == (0 if retry is None else 1)
+    assert not false
+
+
+@pytest.mark.parametrize("share", [0.65, 1.0])
+def test_two_overlapping_traces_are_not_a_stray_ball_lying_on_a_trace(share, monkeypatch):
+    """Oblique PNG-8 development frame (6,980,000, 16): where two traces overlap, the overlap's top
+    above 0.6 of its peak is round and its arms low, and the second reading of a stray's top
+    (`bga.STRAY_TOP_RETRY`) took it for a stray ball. A sphere's top narrows on the way up (above
+    0.8 of its peak 0.56 of its pixels above 0.6), a plateau's hardly (0.73): read as a dome
+    (`bga.STRAY_DOME_SHARE` 0.65), no false extra; without that test, one."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "STRAY_DOME_SHARE", share)
+    f = generate_frame((6980000, 16), package="bga", shape=(1024, 1024), tilt_deg=30, export="png8")
+    r = score_frame(f.image)
+    assert not [t for t in f.truth["joints"] if np.hypot(t["x_px"] - 554, t["y_px"] - 218) < 40]
+    extras = [j for j in r.joints if "extra" in j.defects]
+    assert len(_near(extras, 554, 218, 10)) == (1 if share == 1.0 else 0)
+
+
 def test_a_stray_ball_crossed_by_a_trace_is_extra():
     """A stray ball a third of a ball across, crossed by board traces (development frame (6,950,000,
     85), balls 106 px): its densest pixel is where a trace crosses it, and its centre stands at 0.89

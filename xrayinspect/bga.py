@@ -989,6 +989,19 @@ STRAY_RAW_CENTRE = 0.9
 #: ... both read on its pixels above this fraction of its own peak (the top of a
 #: sphere is a disc, a crossing trace's a line) ...
 STRAY_TOP_FRACTION = 0.5
+#: ... or, where that top fails, above this fraction (None: no second reading):
+#: a trace under a stray ball stands above half its peak, and the top read at
+#: half ran out along it (development frame (6,700,000, 139): a 16 px stray on
+#: a trace at 0.5-0.6 of its peak, the top's centroid 10 px off the peak).
+STRAY_TOP_RETRY = 0.6
+#: ... where the top narrows as a dome's: above STRAY_DOME_LEVEL of the peak
+#: it holds at most STRAY_DOME_SHARE of its pixels above STRAY_TOP_RETRY (a
+#: sphere's 0.56 at 0.8 over 0.6, a blurred one's less; where two traces
+#: overlap the top is a plateau: 0.73 on oblique development frame
+#: (6,980,000, 16), read as a stray without this test; the stray of (6,700,000,
+#: 139): 0.57).
+STRAY_DOME_LEVEL = 0.8
+STRAY_DOME_SHARE = 0.65
 #: ... whose circularity must exceed this.
 STRAY_ROUNDNESS = 0.55
 #: ... and the ring 1-2 px outside that top stays under this fraction of its
@@ -1008,6 +1021,40 @@ STRAY_MARGIN = 1.0
 #: the band, 7 px wide, lay 2 px from it and was called stray solder (oblique
 #: PNG-8 development frame (6,980,000, 10), twice).
 STRAY_BAND_CLEARANCE_PX = 2
+
+
+def _stray_top(masks, att, att_raw, k, fraction):
+    """Whether joint ``k``'s top above ``fraction`` of its peak is a sphere's: ``(is_stray, (x, y), radius)``.
+
+    ``(x, y)`` is the top's centroid and ``radius`` that of the sphere whose
+    top it is, px; None when the top has under 3 px. A sphere's top is round
+    (:data:`STRAY_ROUNDNESS`), highest at its centre (:data:`STRAY_CENTRE`,
+    on the unsmoothed map too) and falls away on every side
+    (:data:`STRAY_ARMS`).
+    """
+    h, w = att.shape
+    top, x0, y0 = _dense_top(masks, att, k, fraction)
+    ys, xs = np.nonzero(top)
+    if ys.size < 3:
+        return None
+    centre = (xs.mean() + x0, ys.mean() + y0)
+    radius = np.sqrt(ys.size / np.pi) / np.sqrt(1 - fraction ** 2)
+    cyi = min(max(int(round(centre[1])), 0), h - 1)
+    cxi = min(max(int(round(centre[0])), 0), w - 1)
+    ok = bool(att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) and _roundness(top) > STRAY_ROUNDNESS
+    ok = ok and _raw_centre_stands(att_raw, top, x0, y0, cxi, cyi)
+    # a sphere falls away on every side of its top; a piece cut out of a ring
+    # or a trace keeps its arms (as dense as the piece) beyond it
+    ok = ok and _ring_level(att, ys + y0, xs + x0, 0, 2) <= STRAY_ARMS * masks.peak[k]
+    return ok, centre, radius
+
+
+def _dome_shaped(masks, att, k, fraction):
+    """Whether joint ``k``'s top narrows as a dome's from ``fraction`` of its peak to
+    :data:`STRAY_DOME_LEVEL` of it (:data:`STRAY_DOME_SHARE`)."""
+    low = np.count_nonzero(_dense_top(masks, att, k, fraction)[0])
+    high = np.count_nonzero(_dense_top(masks, att, k, STRAY_DOME_LEVEL)[0])
+    return high <= STRAY_DOME_SHARE * low
 
 
 def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
@@ -1073,21 +1120,16 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         cand &= inside
         ringed &= inside
     for k in np.flatnonzero(cand).tolist():
-        top, x0, y0 = _dense_top(masks, att, k, STRAY_TOP_FRACTION)
-        ys, xs = np.nonzero(top)
-        if ys.size < 3:
+        reading = _stray_top(masks, att, att_raw, k, STRAY_TOP_FRACTION)
+        if reading is None:
             continue
-        centre[k] = xs.mean() + x0, ys.mean() + y0
-        radius[k] = np.sqrt(ys.size / np.pi) / np.sqrt(1 - STRAY_TOP_FRACTION ** 2)
-        cyi = min(max(int(round(centre[k, 1])), 0), h - 1)
-        cxi = min(max(int(round(centre[k, 0])), 0), w - 1)
-        out[k] = (att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) & (_roundness(top) > STRAY_ROUNDNESS)
-        if out[k]:
-            out[k] = _raw_centre_stands(att_raw, top, x0, y0, cxi, cyi)
-        if out[k]:
-            # a sphere falls away on every side of its top; a piece cut out of
-            # a ring or a trace keeps its arms (as dense as the piece) beyond it
-            out[k] = _ring_level(att, ys + y0, xs + x0, 0, 2) <= STRAY_ARMS * masks.peak[k]
+        out[k], centre[k], radius[k] = reading
+        if not out[k] and STRAY_TOP_RETRY is not None:
+            # a trace or a ring under a stray lifts its top's flank above half
+            # its peak: the top read higher up stands clear of it
+            again = _stray_top(masks, att, att_raw, k, STRAY_TOP_RETRY)
+            if again is not None and again[0] and _dome_shaped(masks, att, k, STRAY_TOP_RETRY):
+                out[k], centre[k], radius[k] = again
         if not out[k] and STRAY_HOLE_ROUNDNESS is not None:
             hole = _top_in_hole(masks, att, k, att_raw)
             if hole is not None:
