@@ -597,6 +597,28 @@ def test_a_gap_a_stitching_band_runs_along_is_not_read_as_a_bridge(share, monkey
     assert len(near_band) == (2 if share else 0)
 
 
+@pytest.mark.parametrize("reach", [None, 1.0])
+@pytest.mark.parametrize("seed, pair", [((6950000, 40), (609, 332)), ((6950000, 112), (750, 91))])
+def test_a_trace_along_two_balls_line_is_not_a_bridge(seed, pair, reach, monkeypatch):
+    """Development frames (6,950,000, 40) and (6,950,000, 112), 16-bit: a thin trace down a column
+    of balls and a wide one along a row pass under two neighbouring balls and lift the gap between
+    them like a neck; both run on past the balls. The line beyond each ball's outer side carries
+    the trace's level, which is taken off the gap's saddle (`bga.AXIS_REACH`): no bridge there
+    (without it, both balls were called bridged). The truth has no bridge at either pair, and
+    every true bridge of the frame is still called."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "AXIS_REACH", reach)
+    f = generate_frame(seed, package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    pitch = f.truth["scene"]["pitch_px"]
+    at_pair = [j for j in _near(r.joints, *pair, 0.75 * pitch) if "bridge" in j.defects]
+    assert len(at_pair) == (0 if reach else 2)
+    true = [t for t in f.truth["joints"] if "bridge" in t["defects"] and not t.get("partial")]
+    called = [j for j in r.joints if "bridge" in j.defects]
+    assert all(_near(called, t["x_px"], t["y_px"], 0.3 * pitch) for t in true)
+
+
 @pytest.mark.parametrize("small_flank", [None, 2])
 def test_a_stray_ball_filling_a_small_ring_hole_is_extra(small_flank, monkeypatch):
     """2048 px development frame (6,720,000, 35), 35 px balls: three stray balls of 9 px lie in via

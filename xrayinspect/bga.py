@@ -1867,6 +1867,54 @@ CROSSING_MIN = 0.5
 CROSSING_RUN = 0.25
 
 
+#: A trace along the balls' line, under both balls, lifts the gap's saddle
+#: like a neck, and runs on past them; a neck ends at the balls. The level of
+#: the line beyond each ball's outer side (from its mask out to AXIS_REACH
+#: ball diameters or the next joint, over CROSSING_RUN diameters at least;
+#: each value the highest within 2 px across) is taken off the saddle when it
+#: stands at CROSSING_MIN of the bridge level or more on both sides (None: no
+#: such test). Development frames (6,950,000, 40) and (6,950,000, 112): a thin
+#: trace down a column and a wide one along a row read as bridges.
+AXIS_REACH = 1.0
+
+
+def _axis_run(att, labels, cx, cy, ab, d_site):
+    """Density (attenuation) of a line that runs along two balls' line on past both of them.
+
+    ``cx``, ``cy`` the balls' centres (px) and ``ab`` their labels. On each
+    side the line is followed out from the ball's mask along the balls' line
+    to :data:`AXIS_REACH` ball diameters (``d_site``, px) from its centre or
+    the first other joint; each value is the highest within 2 px across it,
+    the side's level its lowest value; a side that runs less than
+    :data:`CROSSING_RUN` diameters (and 3 px) is not read (0). The lower of
+    the two sides.
+    """
+    h, w = att.shape
+    dx, dy = cx[1] - cx[0], cy[1] - cy[0]
+    length = float(np.hypot(dx, dy))
+    if length < 1 or not d_site > 0:
+        return 0.0
+    ux, uy = dx / length, dy / length
+    t = np.arange(0.0, AXIS_REACH * d_site + 0.5, 0.5)[:, None]
+    s = np.arange(-2.0, 2.5, 1.0)[None, :]
+    min_run = max(int(np.ceil(2 * max(CROSSING_RUN * d_site, 3.0))), 2)
+    level = np.inf
+    for (x0, y0), k, sign in (((cx[0], cy[0]), ab[0], -1.0), ((cx[1], cy[1]), ab[1], 1.0)):
+        x = np.clip(np.round(x0 + sign * t * ux - s * uy).astype(int), 0, w - 1)
+        y = np.clip(np.round(y0 + sign * t * uy + s * ux).astype(int), 0, h - 1)
+        lab = labels[y, x]
+        other = ((lab != 0) & (lab != k)).any(axis=1)
+        own = (lab == k).any(axis=1)
+        # from where the ball's own mask ends to the first other joint
+        first = int(np.argmin(own)) if not own.all() else own.size
+        stop = int(np.argmax(other)) if other.any() else other.size
+        run = att[y, x].max(axis=1)[first:stop]
+        if run.size < min_run:
+            return 0.0
+        level = min(level, float(run.min()))
+    return level
+
+
 #: A "neck" whose cross-section at the middle of the gap is wider than the
 #: balls themselves (at half its centre level, PART_WIDTH ball diameters or
 #: more) is not solder drawn between two balls but a part lying across the
@@ -2980,6 +3028,14 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                 if cross >= CROSSING_MIN * SADDLE_FRACTION * lower:
                     bridged = v - cross / lower >= SADDLE_FRACTION or (
                         thin_neck and v_centre - cross / lower >= THIN_NECK_FRACTION)
+            if bridged and AXIS_REACH is not None and not split_pair:
+                # the saddle over a line along the balls' line that runs on past both
+                lower = min(saddle_peak[a], saddle_peak[b])
+                along = _axis_run(prep.att_smooth, masks.labels, masks.cx[[a, b]], masks.cy[[a, b]],
+                                  (a, b), d_site)
+                if along >= CROSSING_MIN * SADDLE_FRACTION * lower:
+                    bridged = v - along / lower >= SADDLE_FRACTION or (
+                        thin_neck and v_centre - along / lower >= THIN_NECK_FRACTION)
             if bridged and PART_WIDTH is not None and not split_pair:
                 width, centre = _gap_width(prep.att_smooth, masks.cx[[a, b]], masks.cy[[a, b]], d_site)
                 if width >= PART_WIDTH * d_site and centre >= PART_LEVEL * min(saddle_peak[a], saddle_peak[b]):
