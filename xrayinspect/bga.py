@@ -1349,10 +1349,10 @@ def _ball_in_ring(masks, att, k, typ_peak, seated):
     ``typ_peak`` is the typical ball's peak attenuation; ``seated`` (bool per
     joint label) marks the balls on sites: a ring touching one, or merged
     with solder beyond it (:data:`RING_BEYOND`), can show that ball's edge
-    through its hole, and is not read.
+    through its hole, and is not read. The ring is read at
+    :data:`RING_LEVEL` of the joint's peak, then at :data:`RING_LEVEL_HIGH`
+    and :data:`RING_ISLAND_LEVELS` of its densest pixel, until a ball is found.
     """
-    import cv2
-
     if RING_FLANK_PX is None or not np.isfinite(typ_peak) or masks.peak[k] <= 0:
         return None
     found = _ball_in_ring_at(masks, att, k, typ_peak, seated, RING_LEVEL * masks.peak[k])
