@@ -1878,6 +1878,18 @@ CROSSING_RUN = 0.25
 AXIS_REACH = 1.0
 
 
+def _pair_direction(cx, cy, d_site):
+    """Unit vector (x, y) from the first ball's centre to the second's, and the fewest 0.5 px
+    samples a line beside them must run (:data:`CROSSING_RUN` diameters and 3 px); None when
+    the centres are under 1 px apart or ``d_site`` (px) is not positive."""
+    dx, dy = cx[1] - cx[0], cy[1] - cy[0]
+    length = float(np.hypot(dx, dy))
+    if length < 1 or not d_site > 0:
+        return None
+    min_run = max(int(np.ceil(2 * max(CROSSING_RUN * d_site, 3.0))), 2)       # samples
+    return dx / length, dy / length, min_run
+
+
 def _axis_run(att, labels, cx, cy, ab, d_site):
     """Density (attenuation) of a line that runs along two balls' line on past both of them.
 
@@ -1890,14 +1902,12 @@ def _axis_run(att, labels, cx, cy, ab, d_site):
     the two sides.
     """
     h, w = att.shape
-    dx, dy = cx[1] - cx[0], cy[1] - cy[0]
-    length = float(np.hypot(dx, dy))
-    if length < 1 or not d_site > 0:
+    direction = _pair_direction(cx, cy, d_site)
+    if direction is None:
         return 0.0
-    ux, uy = dx / length, dy / length
+    ux, uy, min_run = direction
     t = np.arange(0.0, AXIS_REACH * d_site + 0.5, 0.5)[:, None]
     s = np.arange(-2.0, 2.5, 1.0)[None, :]
-    min_run = max(int(np.ceil(2 * max(CROSSING_RUN * d_site, 3.0))), 2)
     level = np.inf
     for (x0, y0), k, sign in (((cx[0], cy[0]), ab[0], -1.0), ((cx[1], cy[1]), ab[1], 1.0)):
         x = np.clip(np.round(x0 + sign * t * ux - s * uy).astype(int), 0, w - 1)
@@ -1998,14 +2008,13 @@ def _gap_crossing(att, labels, cx, cy, d_site):
     beside the gap falls away along them.
     """
     h, w = att.shape
-    dx, dy = cx[1] - cx[0], cy[1] - cy[0]
-    length = float(np.hypot(dx, dy))
-    if length < 1 or not d_site > 0:
+    direction = _pair_direction(cx, cy, d_site)
+    if direction is None:
         return 0.0
-    ux, uy = dx / length, dy / length
+    ux, uy, min_run = direction
+    length = float(np.hypot(cx[1] - cx[0], cy[1] - cy[0]))
     mx, my = 0.5 * (cx[0] + cx[1]), 0.5 * (cy[0] + cy[1])
     t = np.arange(CROSSING_FROM * d_site, CROSSING_REACH * d_site + 0.5, 0.5)[:, None]
-    min_run = max(int(np.ceil(2 * max(CROSSING_RUN * d_site, 3.0))), 2)       # samples
     if t.shape[0] < min_run:
         return 0.0
     # across the gap's whole width: a trace need not cross at its middle,
@@ -2228,6 +2237,7 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak, valid=None, centres=None)
         low = np.minimum(low, np.minimum.reduceat(v, starts))
         if f == 0.0:
             low_centre = low.copy()
+            centre_seen = seen
     lower_peak = np.maximum(np.minimum(peak[pa], peak[pb]), 1e-9)
     with np.errstate(invalid="ignore"):
         ratio = np.where(np.isfinite(low), low / lower_peak, 1.0)
@@ -2235,13 +2245,10 @@ def _gap_saddles(att, labels, site_of, peak, typ_peak, valid=None, centres=None)
     # a solder neck is thinner than the balls it joins; what stands denser than
     # both in the middle of the gap is a via barrel or a part, and hides
     # whether solder runs under it: no call
-    x = np.clip(np.round(cxa + t * dxp).astype(int), 0, w - 1)
-    y = np.clip(np.round(cya + t * dyp).astype(int), 0, h - 1)
+    # (on the centre line, read in the loop above: a stretch a band hides reads as there,
+    # and a line the band hides too much of has a saddle of 0 whatever its middle)
     mid = (t >= 0.35) & (t <= 0.65)
-    seen = att[y, x]
-    if bands:
-        seen = _across_hidden(seen, valid[y, x], starts, pair)
-    hi = np.maximum.reduceat(np.where(mid, seen, -np.inf), starts)
+    hi = np.maximum.reduceat(np.where(mid, centre_seen, -np.inf), starts)
     # (against the typical ball: a via ring merged into a ball's mask lifts that ball's own peak)
     dense = hi > DENSE_GAP * typ_peak
     ratio = np.where(dense, 0.0, ratio)
@@ -3021,21 +3028,20 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                                    min(THIN_CONFINE_FRACTION, THIN_CONFINE_OF_CENTRE * v_centre)
                                    * min(saddle_peak[a], saddle_peak[b]), d_site)
             bridged = v >= (SPLIT_SADDLE_FRACTION if split_pair else SADDLE_FRACTION) or thin_neck
-            if bridged and CROSSING_REACH is not None and not split_pair:
-                # the saddle over what crosses the gap and runs on (a trace)
+            # the saddle over a trace: one that crosses the gap and runs on, or
+            # one along the balls' line that runs on past both of them
+            lines = ((CROSSING_REACH, lambda: _gap_crossing(prep.att_smooth, masks.labels, masks.cx[[a, b]],
+                                                            masks.cy[[a, b]], d_site)),
+                     (AXIS_REACH, lambda: _axis_run(prep.att_smooth, masks.labels, masks.cx[[a, b]],
+                                                    masks.cy[[a, b]], (a, b), d_site)))
+            for reach, read_line in lines:
+                if not bridged or reach is None or split_pair:
+                    continue
                 lower = min(saddle_peak[a], saddle_peak[b])
-                cross = _gap_crossing(prep.att_smooth, masks.labels, masks.cx[[a, b]], masks.cy[[a, b]], d_site)
-                if cross >= CROSSING_MIN * SADDLE_FRACTION * lower:
-                    bridged = v - cross / lower >= SADDLE_FRACTION or (
-                        thin_neck and v_centre - cross / lower >= THIN_NECK_FRACTION)
-            if bridged and AXIS_REACH is not None and not split_pair:
-                # the saddle over a line along the balls' line that runs on past both
-                lower = min(saddle_peak[a], saddle_peak[b])
-                along = _axis_run(prep.att_smooth, masks.labels, masks.cx[[a, b]], masks.cy[[a, b]],
-                                  (a, b), d_site)
-                if along >= CROSSING_MIN * SADDLE_FRACTION * lower:
-                    bridged = v - along / lower >= SADDLE_FRACTION or (
-                        thin_neck and v_centre - along / lower >= THIN_NECK_FRACTION)
+                line = read_line()
+                if line >= CROSSING_MIN * SADDLE_FRACTION * lower:
+                    bridged = v - line / lower >= SADDLE_FRACTION or (
+                        thin_neck and v_centre - line / lower >= THIN_NECK_FRACTION)
             if bridged and PART_WIDTH is not None and not split_pair:
                 width, centre = _gap_width(prep.att_smooth, masks.cx[[a, b]], masks.cy[[a, b]], d_site)
                 if width >= PART_WIDTH * d_site and centre >= PART_LEVEL * min(saddle_peak[a], saddle_peak[b]):
