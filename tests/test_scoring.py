@@ -1639,6 +1639,54 @@ def test_sparse_outer_column_of_rings_is_not_part_of_the_lattice():
     assert (fit.rows, fit.cols) == (4, 4) and (idx >= 0).all()
 
 
+@pytest.mark.parametrize("weight", [6, None])
+def test_recipe_places_a_cut_array_past_blobs_beyond_its_grid(weight, monkeypatch):
+    """A 12 x 12 recipe grid with a 4 x 4 depopulated centre, its first four rows above the frame's
+    top edge, and two blobs on the lattice two rows below the array (parts or strays). The blobs
+    stretched the seen part to 10 rows, which left one placement in the recipe: the array two
+    rows off, its hole two rows up and the two rows under the array expected (development frame
+    6,740,000+172 with its recipe: 84 false missing sites, 33 x 33 balls). Balls outside the
+    grid now count against a placement (``grid.OUTSIDE_WEIGHT``); the blobs are left out of the grid."""
+    from xrayinspect import grid
+
+    monkeypatch.setattr(grid, "OUTSIDE_WEIGHT", weight)
+    rows = cols = 12
+    depop = [(r, c) for r in range(4, 8) for c in range(4, 8)]
+    pitch, top = 30.0, -4
+    sites = [(r, c) for r in range(rows) for c in range(cols) if (r, c) not in depop]
+    xy = {rc: (100 + pitch * rc[1], 20 + pitch * (rc[0] + top)) for rc in sites}
+    seen = [rc for rc in sites if xy[rc][1] >= 8]
+    pts = np.array([xy[rc] for rc in seen] + [(100 + pitch * 3, 20 + pitch * (13 + top)),
+                                             (100 + pitch * 9, 20 + pitch * (13 + top))], float)
+    fit, idx = grid.fit_grid(pts, shape=(400, 500), rows=rows, cols=cols, depopulated=depop, radius_px=8.0)
+    got = {tuple(i) for i in idx[:-2]}
+    empty = fit.expected - got
+    if weight is None:
+        assert empty, "the old placement left no site empty: the test does not reproduce the miss"
+        return
+    assert got == set(seen), sorted(got ^ set(seen))[:6]
+    assert not empty, sorted(empty)
+    assert (idx[-2:] == -1).all()
+
+
+@pytest.mark.parametrize("index, old_false", [(172, 82), (115, 18)])
+def test_recipe_placement_of_an_array_cut_by_the_frame(index, old_false, monkeypatch):
+    """Development frames (6,740,000, 172) (33 x 33 with a 14 x 14 depopulated centre, its top rows
+    above the frame) and (6,740,000, 115) (27 x 23, cut by the edge), scored with their own
+    recipes: blobs on the lattice beyond the array stretched the seen part and the one placement
+    left was off by rows; without a recipe both frames were right. Checked with the old rule off
+    (``grid.OUTSIDE_WEIGHT`` None) as well, so the frames still show the miss."""
+    from xrayinspect import grid
+    from xrayinspect.recipe import parse_recipe
+    from xrayinspect.synth import dict_to_toml
+
+    f = generate_frame((6_740_000, index), package="bga", shape=(1024, 1024))
+    recipe = parse_recipe(dict_to_toml(f.recipe))
+    assert _missing_hits(f, score_frame(f.image, recipe=recipe))[1:] == (0, 0)
+    monkeypatch.setattr(grid, "OUTSIDE_WEIGHT", None)
+    assert _missing_hits(f, score_frame(f.image, recipe=recipe))[1] == old_false
+
+
 @pytest.mark.parametrize("seed, n_misaligned", [(5840060, 6), (5800189, 0)])
 def test_via_rings_beside_the_array_are_not_misaligned_balls(seed, n_misaligned):
     """Via rings a pitch or more beside a BGA (development frames 5840060, 30 x 29, and 5800189,

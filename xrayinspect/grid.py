@@ -419,33 +419,17 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         rmax, cmax = idx[inlier].max(0)
         nrow, ncol = rmax - rmin + 1, cmax - cmin + 1
     depop = {tuple(x) for x in depopulated}
-    occupied = {tuple(x) for x in (idx[inlier] - [rmin, cmin])}
     shift = (0, 0)
     if rows and cols and (nrow <= rows and ncol <= cols):
         # place the seen part in the full grid: the shift that leaves the fewest
         # in-frame expected sites empty, then the most depopulated sites empty
-        best = None
-        others = cKDTree(np.asarray(other_points, float)) if other_points is not None and len(other_points) else None
-        step = float(np.linalg.norm(u))
-        for sr in range(rows - nrow + 1):
-            for sc in range(cols - ncol + 1):
-                o = origin + (rmin - sr) * v + (cmin - sc) * u
-                rr, cc = np.mgrid[0:rows, 0:cols]
-                xy = o + cc[..., None] * u + rr[..., None] * v
-                seen = inside_frame(xy, shape, radius_px, valid)
-                occ = {(r + sr, c + sc) for r, c in occupied}
-                if others is not None:
-                    near, _ = others.query(xy.reshape(-1, 2), k=1)
-                    occ |= {(int(i // cols), int(i % cols)) for i in np.nonzero(near < 0.3 * step)[0]}
-                empty = sum(1 for r in range(rows) for c in range(cols)
-                            if seen[r, c] and (r, c) not in occ and (r, c) not in depop)
-                clash = sum(1 for rc in occ if rc in depop)
-                # a ball on a designed-empty site is strong evidence against a placement;
-                # an empty site may just be hidden (a part over it, a cut ball)
-                score = (empty + 6 * clash, -sr - sc)
-                if best is None or score < best[0]:
-                    best = (score, sr, sc)
-        shift = (best[1], best[2])
+        shift, outside = _place_in_recipe(idx[inlier] - [rmin, cmin], nrow, ncol, rows, cols, depop,
+                                          origin + rmin * v + cmin * u, u, v, shape, radius_px, valid,
+                                          other_points)
+        if outside.any():
+            # lattice points beyond the package's grid are not its balls
+            # (parts or strays that happen to sit on the lattice)
+            inlier[np.flatnonzero(inlier)[outside]] = False
         nrow, ncol = rows, cols
     elif rows and cols:
         nrow, ncol = max(nrow, rows), max(ncol, cols)
@@ -506,6 +490,100 @@ RECIPE_EDGE_SITES = True
 #: cuts by a few px holds no whole ball to fit, and a missing ball there was
 #: never looked for (None: the lattice spans whole balls only).
 EDGE_LINE_SHARE = 0.5
+
+
+#: With a recipe, a ball-like blob on the fitted lattice but outside the
+#: recipe's grid counts this many empty sites against a placement of the seen
+#: part in the grid (None: the grid holds every blob on the lattice), as a
+#: ball on a depopulated site does: a part or a stray two rows beyond an array
+#: cut by the frame's edge stretched the seen part, and the one placement left
+#: put the array two rows off (84 false missing sites).
+OUTSIDE_WEIGHT = 6
+
+
+def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, radius_px, valid,
+                     other_points=None):
+    """Shift ``(row, col)`` of the seen part in the recipe's grid, and which of its balls fall outside it.
+
+    Each placement is scored by the in-frame expected sites it leaves empty,
+    plus 6 per ball on a depopulated site (strong evidence against it; an
+    empty site may just be hidden) and :data:`OUTSIDE_WEIGHT` per ball
+    outside the grid; ties go to the larger shift, as the placements inside
+    the grid always did.
+
+    Parameters
+    ----------
+    rel : ndarray of int, shape (m, 2)
+        ``(row, col)`` of the seen balls, from 0 at the seen part's first row and column.
+    nrow, ncol : int
+        Seen part's rows and columns.
+    rows, cols : int
+        Recipe grid.
+    depop : set of (int, int)
+        Depopulated recipe sites.
+    origin, u, v : ndarray
+        Frame px of the seen part's site (0, 0) and the column and row steps, px.
+    shape, radius_px, valid :
+        As :func:`fit_grid` (which sites are in the frame).
+    other_points : ndarray, shape (k, 2), optional
+        Other blobs, px: a site with one on it counts as occupied.
+
+    Returns
+    -------
+    shift : tuple of int
+        Recipe row and column of the seen part's site (0, 0).
+    outside : ndarray of bool, shape (m,)
+        Balls outside the recipe's grid at that shift.
+    """
+    # the seen part's lattice extended by the recipe's size on every side
+    er, ec = nrow + 2 * rows, ncol + 2 * cols
+    rr, cc = np.mgrid[-rows:nrow + rows, -cols:ncol + cols]
+    xy = origin + cc[..., None] * u + rr[..., None] * v
+    seen = inside_frame(xy, shape, radius_px, valid)
+    occ = np.zeros((er, ec), bool)
+    occ[rel[:, 0] + rows, rel[:, 1] + cols] = True
+    balls = occ.copy()
+    if other_points is not None and len(other_points):
+        # each blob marks the site it lies within 0.3 of a pitch of
+        pts = np.asarray(other_points, float)
+        col, row = np.linalg.solve(np.stack([u, v], 1), (pts - origin).T)
+        ri, ci = np.round(row).astype(int), np.round(col).astype(int)
+        off = np.hypot(*(pts - (origin + ci[:, None] * u + ri[:, None] * v)).T)
+        ok = (off < 0.3 * float(np.linalg.norm(u))) & (ri >= -rows) & (ri < nrow + rows) \
+            & (ci >= -cols) & (ci < ncol + cols)
+        occ[ri[ok] + rows, ci[ok] + cols] = True
+    dep = np.zeros((rows, cols), bool)
+    for r, c in depop:
+        if 0 <= r < rows and 0 <= c < cols:
+            dep[r, c] = True
+    gap = seen & ~occ
+    # balls inside the window of every shift, from one summed-area table
+    table = np.zeros((er + 1, ec + 1), np.int64)
+    table[1:, 1:] = balls.cumsum(0).cumsum(1)
+    srs = np.arange(-(nrow - 1), rows)
+    scs = np.arange(-(ncol - 1), cols)
+    r0, c0 = (rows - srs)[:, None], (cols - scs)[None, :]
+    in_win = table[r0 + rows, c0 + cols] - table[r0, c0 + cols] - table[r0 + rows, c0] + table[r0, c0]
+    outside = int(balls.sum()) - in_win
+    whole = ((srs >= 0) & (srs <= rows - nrow))[:, None] & ((scs >= 0) & (scs <= cols - ncol))[None, :]
+
+    def score(i, j):
+        sr, sc = int(srs[i]), int(scs[j])
+        a, b = rows - sr, cols - sc
+        empty = int((gap[a:a + rows, b:b + cols] & ~dep).sum())
+        clash = int((occ[a:a + rows, b:b + cols] & dep).sum())
+        # ties go to a placement that holds every ball, then to the larger shift
+        return (empty + 6 * clash + (OUTSIDE_WEIGHT or 0) * int(outside[i, j]), not whole[i, j], -sr - sc), sr, sc
+
+    best = min(score(i, j) for i, j in zip(*np.nonzero(whole)))
+    if OUTSIDE_WEIGHT is not None:
+        # a placement leaving balls outside is scored only where those alone
+        # would not already lose to the best placement holding every ball
+        for i, j in zip(*np.nonzero(~whole & (OUTSIDE_WEIGHT * outside < best[0][0]) & (in_win > 0))):
+            best = min(best, score(i, j))
+    sr, sc = best[1], best[2]
+    r, c = rel[:, 0] + sr, rel[:, 1] + sc
+    return (sr, sc), (r < 0) | (r >= rows) | (c < 0) | (c >= cols)
 
 
 def _edge_lines(edge_points, origin, u, v, extent):
