@@ -834,6 +834,30 @@ def test_small_bga_beside_dense_parts_is_not_a_pinless_qfn():
     assert r.verdict == f.truth["frame_verdict"] == "fail"
 
 
+@pytest.mark.parametrize("one_sided_weak", [True, False])
+def test_pins_on_one_side_of_a_cut_part_give_way_to_a_small_clean_lattice(one_sided_weak, monkeypatch):
+    """Development frame (6,760,000, 56), 2048 px: a 4 x 4 BGA of 110 px balls (one missing, one
+    bridged pair) beside a dense part cut by the frame's left edge. The package check took the part
+    for a QFN pad and the QFN reading found eight "pins" along its inner side, none opposite; the
+    clean 16-site lattice stood under the 30 sites needed beside a reading with pins, so the frame
+    was a QFN (both bridges missed, 7 false). Pins on one side of the pad only now count as a
+    doubtful reading (``pipeline.ONE_SIDED_PINS_WEAK``), as mostly missing ones did."""
+    from xrayinspect import pipeline
+
+    monkeypatch.setattr(pipeline, "ONE_SIDED_PINS_WEAK", one_sided_weak)
+    f = generate_frame((6_760_000, 56), package="bga", shape=(2048, 2048))
+    r = score_frame(f.image)
+    if not one_sided_weak:
+        assert r.package == "qfn"
+        return
+    assert r.package == "bga" and r.n_sites == 16
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det == [15, 0, 0], tal.det
+    assert (tal.tp["bridge"], tal.fp["bridge"], tal.fn["bridge"]) == (2, 0, 0)
+    assert (tal.tp["missing"], tal.fp["missing"], tal.fn["missing"]) == (1, 0, 0)
+
+
 @pytest.mark.parametrize("index, n_balls", [(20, 20), (31, 124)])
 def test_a_part_cut_by_the_frame_edge_does_not_make_a_bga_a_qfn(index, n_balls):
     """Zoomed 2048 px views (balls 70-100 px) beside a dense part cut by the frame's edge, which

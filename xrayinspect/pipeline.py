@@ -197,6 +197,14 @@ MIN_BGA_SITES = 30
 #: cut by the frame's edge as a QFN of one "pin"); the smallest arrays are 2 x 3,
 #: the smallest bottom-terminated packages have 6 terminals.
 MIN_BGA_SITES_PINLESS = 6
+#: A QFN reading whose pins do not flank its pad (:func:`pins_flank_pad`) needs
+#: only :data:`MIN_BGA_SITES_PINLESS` sites of a clean ball lattice
+#: (:func:`lattice_is_clean`) to give way to it, as one that misses most of its
+#: pins does (False: :data:`MIN_BGA_SITES`). Development frame (6,760,000, 56),
+#: 2048 px: a 4 x 4 BGA of 110 px balls beside a dense part cut by the frame's
+#: edge was read as a QFN of eight pins along that part (2 bridges missed, 7
+#: false), its 16-site lattice clean.
+ONE_SIDED_PINS_WEAK = True
 #: The pad the QFN scoring settles on lies within this share of the coarse
 #: pad's size of the coarse pad's box (:func:`xrayinspect.qfn.coarse_pad`);
 #: one found elsewhere (the balls of a BGA round a gap, the coarse "pad" a dense
@@ -694,7 +702,8 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
                 and pad_cut_by_frame(joints, image.shape, tol_px=1.0 + binning))))
         mostly_missing = pins_mostly_missing(joints)
         speck = pad_share < MIN_PAD_SHARE
-        if auto and (weak or mostly_missing or speck or not pins_flank_pad(joints, info.get("angle_deg", 0.0))):
+        flanked = pins_flank_pad(joints, info.get("angle_deg", 0.0))
+        if auto and (weak or mostly_missing or speck or not flanked):
             # a large dense part (a shield, an inductor) can look like a lone pad
             # at the coarse scale of the package check; a pad without pins,
             # or with "pins" on one side only (the balls of a BGA beside it)
@@ -702,7 +711,12 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
             # "pad" somewhere else than that part or a speck of it (a bridge
             # amid a ball array), beside a lattice of balls is a BGA frame
             bj, binfo, prep_ball = bga_scored(ball_prep())
-            sites = MIN_BGA_SITES_PINLESS if weak or (mostly_missing and lattice_is_clean(bj, binfo)) \
+            # a clean lattice of round, seated balls outweighs a pin reading
+            # that misses most of its pins or has them on one side of its pad
+            # only (a 4 x 4 BGA of 110 px balls beside a dense part cut by the
+            # frame's edge: eight "pins" along the part's inner side)
+            doubtful = mostly_missing or (ONE_SIDED_PINS_WEAK and not flanked)
+            sites = MIN_BGA_SITES_PINLESS if weak or (doubtful and lattice_is_clean(bj, binfo)) \
                 else MIN_BGA_SITES
             # (sites found only by a dome over something dense do not make a
             # lattice: on a noisy QFN frame its pad, a plate, held 32 of them)
