@@ -1556,6 +1556,25 @@ def test_bare_pad_of_a_missing_corner_ball_is_found_without_a_recipe():
     assert _missing_hits(f, score_frame(f.image)) == (1, 0, 0)
 
 
+@pytest.mark.parametrize("band_share", [None, 0.5])
+def test_bare_pad_of_a_missing_ball_under_a_stitching_band_is_found(band_share, monkeypatch):
+    """Development frame (6,760,000, 45), 2048 px, a tiled JPEG export: a stitching band runs
+    across the lower third of a missing ball's bare pad at (497, 1052). The pad was read only
+    when clear of bands, and the missing ball was not called without a recipe. It is read on the
+    part 2 px or more clear of the band's seam when that is half the disc or more
+    (``bga.GHOST_BAND_SHARE``); no other call moves."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "GHOST_BAND_SHARE", band_share)
+    f = generate_frame((6_760_000, 45), package="bga", shape=(2048, 2048))
+    t = [t for t in f.truth["joints"] if "missing" in t["defects"] and np.hypot(t["x_px"] - 497, t["y_px"] - 1052) < 5]
+    assert len(t) == 1
+    r = score_frame(f.image)
+    called = [j for j in r.joints if "missing" in j.defects and np.hypot(j.x_px - t[0]["x_px"], j.y_px - t[0]["y_px"]) < 5]
+    assert len(called) == (0 if band_share is None else 1)
+    assert _missing_hits(f, r)[1] == 0
+
+
 @pytest.mark.parametrize("edge_share", [None, 0.45])
 def test_bare_pad_of_a_missing_ball_cut_by_the_frame_edge_is_found(edge_share, monkeypatch):
     """Simulator frame (6,700,000, 101): the missing corner ball (0, 26) of a 29 x 27 array sits at
