@@ -834,6 +834,29 @@ def test_small_bga_beside_dense_parts_is_not_a_pinless_qfn():
     assert r.verdict == f.truth["frame_verdict"] == "fail"
 
 
+@pytest.mark.parametrize("excess", [1.3, None])
+def test_via_barrels_over_most_balls_do_not_set_the_ball_peak(excess, monkeypatch):
+    """Development frame (6,770,000, 7), 2048 px: a 6 x 6 array of 110 px balls seen at 24.5
+    degrees, the near-side via rings over the upper left of 24 of them. Those joints peak at
+    2.3-2.7 (copper), the 10 clear balls at 1.1-1.2, so the median peak was copper's: the cap
+    level was set by the rings, 22 balls were cut away for them and the frame was an error row
+    (its lattice misfit). The typical ball peak is now read under the copper level where the
+    median stands far above it (``bga.COPPER_MEDIAN_EXCESS``)."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "COPPER_MEDIAN_EXCESS", excess)
+    f = generate_frame((6_770_000, 7), package="bga", shape=(2048, 2048))
+    r = score_frame(f.image)
+    if excess is None:
+        assert r.status == "error"
+        return
+    assert r.status == "ok" and r.package == "bga"
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det[0] >= 35 and tal.det[1] == 0, tal.det
+    assert tal.fp["misaligned"] == 0 and tal.fp["missing"] == 0
+
+
 @pytest.mark.parametrize("one_sided_weak", [True, False])
 def test_pins_on_one_side_of_a_cut_part_give_way_to_a_small_clean_lattice(one_sided_weak, monkeypatch):
     """Development frame (6,760,000, 56), 2048 px: a 4 x 4 BGA of 110 px balls (one missing, one
