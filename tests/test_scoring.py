@@ -2260,3 +2260,26 @@ def test_a_small_clean_lattice_stands_in_for_a_qfn_reading_missing_its_pins(tmp_
     tal.add(f.truth, r)
     assert tal.det[1] == 0 and tal.det[2] == 0, tal.det
     assert (tal.tp["missing"], tal.fp["missing"], tal.fn["missing"]) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("clear_gap", [0.02, None])
+def test_saddles_of_an_oblique_fine_pitch_are_judged_above_the_typical_gap(clear_gap, monkeypatch):
+    """Fresh development frame (6,750,000, 95), 1024 px: a 39 x 39 array at a 19 px pitch seen at
+    45 degrees. Each ball is drawn as an ellipse across the gap along the tilt, whose blurred
+    flanks overlap: the median gap on that axis stands at 0.054 of the balls' peak (0.017 at most
+    in 198 other frames), and a faint trace across such a gap lifted it over the bridge level (24
+    false bridged balls). The excess of the axis's typical gap over a clear gap is now taken off
+    each saddle (``bga.CLEAR_GAP_LEVEL``)."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "CLEAR_GAP_LEVEL", clear_gap)
+    f = generate_frame((6_750_000, 95), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det[0] > 1300
+    if clear_gap is None:
+        assert tal.fp["bridge"] >= 15, tal.fp["bridge"]
+        return
+    assert tal.fp["bridge"] <= 4 and tal.fn["bridge"] == 0 and tal.tp["bridge"] >= 24, \
+        (tal.tp["bridge"], tal.fp["bridge"], tal.fn["bridge"])

@@ -1923,6 +1923,8 @@ CROSSING_FROM = 0.35
 CROSSING_REACH = 1.0
 CROSSING_MIN = 0.5
 CROSSING_RUN = 0.25
+#: ... along lanes at these angles from square to the balls' line, degrees.
+CROSSING_ANGLES_DEG = (0.0,)
 
 
 #: A trace along the balls' line, under both balls, lifts the gap's saddle
@@ -1934,6 +1936,57 @@ CROSSING_RUN = 0.25
 #: such test). Development frames (6,950,000, 40) and (6,950,000, 112): a thin
 #: trace down a column and a wide one along a row read as bridges.
 AXIS_REACH = 1.0
+
+
+#: A clear gap between two balls stands at this fraction of their peak or
+#: less (blur tails and noise; the median gap of 198 of 200 fresh development
+#: frames at 1024 px, 6,750,000+, stood at 0.017 or less along either axis).
+#: Where the typical gap along an axis stands higher, the balls' blurred
+#: flanks overlap across it (an oblique view at 40-45 degrees of a fine pitch
+#: draws each ball as an ellipse across its gap), and every saddle on that
+#: axis stands the excess higher: it is taken off before a saddle is judged
+#: (None: never). Frames (6,750,000, 95) and (6,750,000, 96), 19 px pitch at
+#: 43-45 degrees: median gaps 0.054 and 0.064 along the tilt, a trace across
+#: a gap read as a bridge (24 and 20 false bridged balls).
+CLEAR_GAP_LEVEL = 0.02
+
+
+def _pair_axis(rc, a, b):
+    """Lattice step ``(|d row|, |d col|)`` between the sites of joints ``a`` and ``b``."""
+    return int(abs(rc[a, 0] - rc[b, 0])), int(abs(rc[a, 1] - rc[b, 1]))
+
+
+def _typical_gap_excess(saddles, rc):
+    """How far the typical gap on each lattice axis stands above a clear gap.
+
+    Parameters
+    ----------
+    saddles : dict
+        ``(a, b) -> (saddle, centre saddle)`` from :func:`_gap_saddles`
+        (fractions of the lower peak).
+    rc : ndarray, shape (n + 1, 2)
+        Site (row, col) of each joint.
+
+    Returns
+    -------
+    collections.defaultdict
+        ``(|d row|, |d col|) -> (excess, centre excess)``: the axis's median
+        saddle (and centre saddle) less :data:`CLEAR_GAP_LEVEL`, at least 0;
+        ``(0, 0)`` for an axis with no pairs, and always with
+        ``CLEAR_GAP_LEVEL`` None.
+    """
+    from collections import defaultdict
+
+    excess = defaultdict(lambda: (0.0, 0.0))
+    if CLEAR_GAP_LEVEL is None:
+        return excess
+    by_axis = defaultdict(list)
+    for (a, b), values in saddles.items():
+        by_axis[_pair_axis(rc, a, b)].append(values)
+    for axis, values in by_axis.items():
+        med = np.median(np.asarray(values, float), axis=0) - CLEAR_GAP_LEVEL
+        excess[axis] = (max(float(med[0]), 0.0), max(float(med[1]), 0.0))
+    return excess
 
 
 def _pair_direction(cx, cy, d_site):
@@ -2079,10 +2132,23 @@ def _gap_crossing(att, labels, cx, cy, d_site):
     # nor square to the balls' line
     half = 0.5 * max(length - d_site, 2.0)
     s = np.arange(-half, half + 0.5, 1.0)[None, :]
+    best_angle = 0.0
+    for angle in CROSSING_ANGLES_DEG:
+        best_angle = max(best_angle, _lanes_level(att, labels, mx, my, ux, uy, t, s, min_run, np.radians(angle)))
+    return best_angle
+
+
+def _lanes_level(att, labels, mx, my, ux, uy, t, s, min_run, angle):
+    """Level of the best lane that crosses a gap at ``angle`` (radians) from square to the balls'
+    line (unit vector ``ux``, ``uy``): see :func:`_gap_crossing`."""
+    h, w = att.shape
+    # the lanes' direction: the square to the balls' line, turned by angle
+    nx = -uy * np.cos(angle) + ux * np.sin(angle)
+    ny = ux * np.cos(angle) + uy * np.sin(angle)
     level = np.inf
     for sign in (-1.0, 1.0):
-        x = np.clip(np.round(mx - sign * t * uy + s * ux).astype(int), 0, w - 1)
-        y = np.clip(np.round(my + sign * t * ux + s * uy).astype(int), 0, h - 1)
+        x = np.clip(np.round(mx + sign * t * nx + s * ux).astype(int), 0, w - 1)
+        y = np.clip(np.round(my + sign * t * ny + s * uy).astype(int), 0, h - 1)
         masked = labels[y, x] != 0
         v = np.where(masked, -np.inf, att[y, x])
         v = np.pad(v, ((0, 0), (2, 2)), constant_values=-np.inf)
@@ -3066,7 +3132,10 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # a pair closer than its pitch less half the nominal gap touches because
         # a ball moved, not because solder ran between two seated balls
         near_pair = fit.pitch_px - DISPLACED_GAP * max(fit.pitch_px - d_site, 0.0) if fit is not None else 0.0
+        gap_floor = _typical_gap_excess(saddles, rc)
         for (a, b), (v, v_centre) in saddles.items():
+            floor, floor_centre = gap_floor[_pair_axis(rc, a, b)]
+            v, v_centre = v - floor, v_centre - floor_centre
             if np.hypot(masks.cx[a] - masks.cx[b], masks.cy[a] - masks.cy[b]) < near_pair:
                 # a wide neck pulls both centroids into the gap (1-2 px each
                 # at a 19 px pitch): the dense tops, which a neck does not
