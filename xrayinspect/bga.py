@@ -1923,8 +1923,13 @@ CROSSING_FROM = 0.35
 CROSSING_REACH = 1.0
 CROSSING_MIN = 0.5
 CROSSING_RUN = 0.25
-#: ... along lanes at these angles from square to the balls' line, degrees.
-CROSSING_ANGLES_DEG = (0.0,)
+#: ... along lanes at these angles from square to the balls' line, degrees;
+#: the best angle's level is the line's. A trace that crosses a gap slantwise
+#: leaves a square lane within a few px (a 45 degree trace through three
+#: gaps in a row, fresh development frame (6,750,000, 95)). On 1,090
+#: development frames ((0.0,) against these) false bridged balls 18 -> 8 in
+#: five frames, no true one lost.
+CROSSING_ANGLES_DEG = (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0)
 
 
 #: A trace along the balls' line, under both balls, lifts the gap's saddle
@@ -2107,7 +2112,8 @@ def _gap_width(att, cx, cy, d_site):
 def _gap_crossing(att, labels, cx, cy, d_site):
     """Density (attenuation) of a line that crosses the gap between two balls and runs on past them.
 
-    Lanes square to the balls' line (centres ``cx``, ``cy``, px), one per px
+    Lanes square to the balls' line (centres ``cx``, ``cy``, px), and turned
+    from square by each of :data:`CROSSING_ANGLES_DEG`, one per px
     across the gap's width, are followed out from :data:`CROSSING_FROM` ball
     diameters (``d_site``, px) on each side of it to :data:`CROSSING_REACH` diameters or
     the first joint mask, whichever comes first; a lane that runs less than
@@ -2116,9 +2122,9 @@ def _gap_crossing(att, labels, cx, cy, d_site):
     slanted line stays in it); the side's level is its highest lane's, the
     gap's the lower side's. A trace crossing the gap keeps its density along
     its lane; a neck does not reach the lanes, and a ring's wall or a blob
-    beside the gap falls away along them.
+    beside the gap falls away along them. The line's level is the best
+    angle's.
     """
-    h, w = att.shape
     direction = _pair_direction(cx, cy, d_site)
     if direction is None:
         return 0.0
