@@ -2933,7 +2933,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
                         depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
                         if ball_like.size else 5.0, other_points=fit_pts[ids],
                         edge_points=fit_pts[ids][masks.touches_edge[ids]],
-                        lattice_shape=(h - int(band_y.sum()), w - int(band_x.sum())))
+                        lattice_shape=(h - int(band_y.sum()), w - int(band_x.sum())),
+                        covered=(masks.labels > 0)[~band_y][:, ~band_x] if pkg is not None else None)
 
     def to_frame(xy):
         """Collapsed (band-free) coordinates back to frame pixels."""
