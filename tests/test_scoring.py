@@ -2320,3 +2320,30 @@ def test_recipe_placement_counts_a_site_under_rings_as_occupied(covered_occupied
     recipe = parse_recipe(dict_to_toml(f.recipe))
     assert _missing_hits(f, score_frame(f.image, recipe=recipe))[1] == false_missing
 
+
+
+@pytest.mark.parametrize("outline_angle", [True, False])
+@pytest.mark.parametrize("index", [7, 27])
+def test_pins_joined_to_a_square_pad_do_not_turn_it_to_a_diamond(outline_angle, index, monkeypatch):
+    """Fresh QFN development frames (5,970,000, 7) and (27), 1024 px: zoomed 3-pin-a-side QFNs
+    (136 and 95 px pitch) whose pins touch the pad. Pad and pins make a cross, whose smallest
+    rectangle stood at 41-49 degrees from the pad's sides: the pins were cut off with a square
+    turned that far, the pad read as a diamond over their inner halves, no pin was left and both
+    frames were error rows. The pad's sides are now read from its outline's edges where the two
+    disagree (``qfn.OUTLINE_ANGLE``)."""
+    from xrayinspect import qfn
+
+    monkeypatch.setattr(qfn, "OUTLINE_ANGLE", outline_angle)
+    f = generate_frame((5_970_000, index), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    if not outline_angle:
+        assert r.status == "error"
+        return
+    assert r.status == "ok" and r.package == "qfn"
+    pins = [j for j in r.joints if j.kind == "pin" and "missing" not in j.defects]
+    truth_pins = [t for t in f.truth["joints"] if t["kind"] == "pin" and "missing" not in t["defects"]]
+    assert len(pins) == len(truth_pins) >= 11
+    pad = [j for j in r.joints if j.kind == "pad"][0]
+    truth_pad = [t for t in f.truth["joints"] if t["kind"] == "pad"][0]
+    assert abs(pad.void_pct - truth_pad["void_pct"]) < 3.0
+    assert abs(pad.via_count - truth_pad["via_count"]) <= 1
