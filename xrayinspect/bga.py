@@ -2138,10 +2138,10 @@ def _gap_crossing(att, labels, cx, cy, d_site):
     # nor square to the balls' line
     half = 0.5 * max(length - d_site, 2.0)
     s = np.arange(-half, half + 0.5, 1.0)[None, :]
-    best_angle = 0.0
+    level = 0.0
     for angle in CROSSING_ANGLES_DEG:
-        best_angle = max(best_angle, _lanes_level(att, labels, mx, my, ux, uy, t, s, min_run, np.radians(angle)))
-    return best_angle
+        level = max(level, _lanes_level(att, labels, mx, my, ux, uy, t, s, min_run, np.radians(angle)))
+    return level
 
 
 def _lanes_level(att, labels, mx, my, ux, uy, t, s, min_run, angle):
@@ -2928,13 +2928,19 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
             xy[:, 1] -= np.cumsum(band_y)[yi]
         return xy
 
+    def collapse_image(img):
+        """A frame-sized image with the band rows and columns taken out (a view when there are none)."""
+        if band_x.any() or band_y.any():
+            return img[~band_y][:, ~band_x]
+        return img
+
     fit_pts = collapse(pts)
     fit, idx = fit_grid(fit_pts[ball_like], shape=prep.att.shape, pitch_px=pitch_px, rows=rows, cols=cols,
                         depopulated=depop, valid=prep.valid, radius_px=0.5 * float(np.median(dia[ball_like]))
                         if ball_like.size else 5.0, other_points=fit_pts[ids],
                         edge_points=fit_pts[ids][masks.touches_edge[ids]],
                         lattice_shape=(h - int(band_y.sum()), w - int(band_x.sum())),
-                        covered=(masks.labels > 0)[~band_y][:, ~band_x] if pkg is not None else None)
+                        covered=collapse_image(masks.labels) if pkg is not None else None)
 
     def to_frame(xy):
         """Collapsed (band-free) coordinates back to frame pixels."""

@@ -379,10 +379,10 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         The frame's shape in the points' coordinates when those are the
         frame's less its stitching bands (default ``shape``): where the
         frame's edges are, for sites cut by them.
-    covered : ndarray of bool, optional
-        Pixels under some blob (any joint's mask), in the points'
-        coordinates. When the seen part must be placed in the recipe's
-        grid, a site under one counts as occupied (see
+    covered : ndarray, optional
+        Joint labels in the points' coordinates (non-zero: under some
+        blob's mask). When the seen part must be placed in the recipe's
+        grid, a site with one within ``radius_px`` counts as occupied (see
         :data:`COVERED_OCCUPIED`).
 
     Returns
@@ -513,6 +513,33 @@ OUTSIDE_WEIGHT = 6
 COVERED_OCCUPIED = True
 
 
+def _near_mask(labels, xy, radius_px):
+    """Whether some mask pixel (``labels`` non-zero) lies within a ball's radius of each point.
+
+    ``xy`` (..., 2) are px; "within" is the elliptical kernel of side
+    ``2 ceil(radius_px) + 1`` centred on the rounded point, pixels outside
+    the frame left out. Read at the points only: dilating the whole frame
+    by a 111 px kernel took 0.25 s at 2048 px.
+    """
+    import cv2
+
+    k = 2 * int(np.ceil(radius_px)) + 1
+    dy, dx = np.nonzero(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    dy, dx = dy - k // 2, dx - k // 2
+    h, w = labels.shape
+    xi = np.round(xy[..., 0]).astype(int).ravel()
+    yi = np.round(xy[..., 1]).astype(int).ravel()
+    out = np.zeros(xi.size, bool)
+    todo = np.flatnonzero((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h))
+    step = max(1, (1 << 20) // dy.size)            # about a million samples at a time
+    for i in range(0, todo.size, step):
+        j = todo[i:i + step]
+        yy, xx = yi[j, None] + dy[None, :], xi[j, None] + dx[None, :]
+        ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        out[j] = (ok & (labels[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)] != 0)).any(axis=1)
+    return out.reshape(xy.shape[:-1])
+
+
 def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, radius_px, valid,
                      other_points=None, covered=None):
     """Shift ``(row, col)`` of the seen part in the recipe's grid, and which of its balls fall outside it.
@@ -539,9 +566,10 @@ def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, ra
         As :func:`fit_grid` (which sites are in the frame).
     other_points : ndarray, shape (k, 2), optional
         Other blobs, px: a site with one on it counts as occupied.
-    covered : ndarray of bool, optional
-        Pixels under some blob: a site with one within ``radius_px`` of its
-        centre counts as occupied (:data:`COVERED_OCCUPIED`).
+    covered : ndarray, optional
+        Joint labels (non-zero: under some blob): a site with such a pixel
+        within ``radius_px`` of its centre counts as occupied
+        (:data:`COVERED_OCCUPIED`).
 
     Returns
     -------
@@ -569,16 +597,9 @@ def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, ra
         occ[ri[ok] + rows, ci[ok] + cols] = True
     if COVERED_OCCUPIED and covered is not None:
         # a site under a ring or a part may hold a ball hidden by it; an
-        # empty site on clear board holds none. A ring's wall need not pass
-        # over the site's centre: any mask pixel within a ball's radius of it
-        import cv2
-
-        k = 2 * int(np.ceil(radius_px)) + 1
-        near = cv2.dilate(covered.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
-        ch, cw = near.shape
-        xi, yi = np.round(xy[..., 0]).astype(int), np.round(xy[..., 1]).astype(int)
-        inside = (xi >= 0) & (xi < cw) & (yi >= 0) & (yi < ch)
-        occ[inside] |= near[yi[inside], xi[inside]]
+        # empty site on clear board holds none
+        # (read only where nothing marked the site yet)
+        occ[~occ] = _near_mask(covered, xy[~occ], radius_px)
     dep = np.zeros((rows, cols), bool)
     for r, c in depop:
         if 0 <= r < rows and 0 <= c < cols:

@@ -579,13 +579,14 @@ OUTLINE_ANGLE = True
 OUTLINE_ANGLE_OFF_DEG = 10.0
 
 
-def _outline_angle(mask):
-    """Direction of a mask's outline edges folded to 90 degrees, degrees (cv2's angle sense).
+def _outline_angle(cs):
+    """Direction of outline edges folded to 90 degrees, degrees (cv2's angle sense).
 
-    The edges between outline points 4 px apart vote with four times their
-    angle, so edges at right angles to each other agree.
+    ``cs`` are the outlines as :func:`cv2.findContours` gives them with
+    every point (``CHAIN_APPROX_NONE``). The edges between outline points
+    4 px apart vote with four times their angle, so edges at right angles to
+    each other agree.
     """
-    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     votes = 0j
     for c in cs:
         p = c[:, 0, :].astype(float)
@@ -605,11 +606,13 @@ def _pad_rect_angle(mask):
     outline edges' (:func:`_outline_angle`) where the two differ by more than
     :data:`OUTLINE_ANGLE_OFF_DEG`.
     """
-    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    # every outline point (the same hull, so the same rectangle, as the
+    # simplified outline's), for the edges' votes too
+    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
     if not OUTLINE_ANGLE:
         return float(ang)
-    alt = _outline_angle(mask)
+    alt = _outline_angle(cs)
     if not np.isfinite(alt):
         return float(ang)
     off = abs(((alt - ang) + 45.0) % 90.0 - 45.0)
@@ -1227,8 +1230,7 @@ def _land_left_by_opening(lab, stats, cents, area, k):
 
 
 def _pad_angle(pad_filled):
-    cs, _ = cv2.findContours(pad_filled.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not cs:
+    if not pad_filled.any():
         return math.nan
     ang = _pad_rect_angle(pad_filled)
     ang = ((ang + 45) % 90) - 45
