@@ -2322,6 +2322,29 @@ def test_recipe_placement_counts_a_site_under_rings_as_occupied(covered_occupied
 
 
 
+@pytest.mark.parametrize("as_judged, false_missing", [(True, 0), (False, 7)])
+def test_recipe_placement_sees_sites_as_they_are_judged(as_judged, false_missing, monkeypatch):
+    """Fresh development frame (6,790,000, 103), an 8 x 8 array of 74 px balls at a 127 px pitch
+    cut by the frame's right edge, scored with its recipe: the seen part is 7 x 7. The column
+    beyond either side of it lay under a whole ball's radius from the edge, so the placement saw
+    neither; the two placements tied and the larger shift won, which put the array's first
+    column on the bare board 23 px inside the frame - a column then judged (its centres in the
+    frame) and read as 7 missing sites. The placement now sees a site on the terms it is judged
+    on (``grid.PLACE_AS_JUDGED``)."""
+    from xrayinspect import grid
+    from xrayinspect.recipe import parse_recipe
+    from xrayinspect.synth import dict_to_toml
+
+    monkeypatch.setattr(grid, "PLACE_AS_JUDGED", as_judged)
+    f = generate_frame((6_790_000, 103), package="bga", shape=(1024, 1024))
+    recipe = parse_recipe(dict_to_toml(f.recipe))
+    r = score_frame(f.image, recipe=recipe)
+    assert _missing_hits(f, r)[1] == false_missing
+    tal = Tally()
+    tal.add(f.truth, r)
+    assert tal.det[0] >= 46
+
+
 @pytest.mark.parametrize("outline_angle", [True, False])
 @pytest.mark.parametrize("index", [7, 27])
 def test_pins_joined_to_a_square_pad_do_not_turn_it_to_a_diamond(outline_angle, index, monkeypatch):

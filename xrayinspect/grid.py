@@ -429,7 +429,8 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         # place the seen part in the recipe's grid (scored by _place_in_recipe)
         shift, outside = _place_in_recipe(idx[inlier] - [rmin, cmin], nrow, ncol, rows, cols, depop,
                                           origin + rmin * v + cmin * u, u, v, shape, radius_px, valid,
-                                          other_points, covered)
+                                          other_points, covered,
+                                          edge_shape=shape if lattice_shape is None else lattice_shape)
         if outside.any():
             # lattice points beyond the package's grid are not its balls
             # (parts or strays that happen to sit on the lattice)
@@ -511,6 +512,15 @@ OUTSIDE_WEIGHT = 6
 #: large rings; the seen 9 x 7 part was placed one column over, leaving the
 #: empty board beside the array as 9 false missing sites.
 COVERED_OCCUPIED = True
+#: ... and a site counts as seen in the placement on the terms its call is
+#: judged on afterwards (:data:`RECIPE_EDGE_SITES`: its centre a quarter of
+#: a ball's radius inside the frame), not only when its whole ball is (False).
+#: Fresh development frame (6,790,000, 103): an 8 x 8 array cut by the
+#: frame's right edge, the seen 7 x 7 part; the column beyond each side was
+#: out of the frame by the whole-ball rule, the two placements tied and the
+#: larger shift put the array one column over: its first column, its centres
+#: 23 px inside the frame on bare board, read as 7 false missing sites.
+PLACE_AS_JUDGED = True
 
 
 def _near_mask(labels, xy, radius_px):
@@ -541,7 +551,7 @@ def _near_mask(labels, xy, radius_px):
 
 
 def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, radius_px, valid,
-                     other_points=None, covered=None):
+                     other_points=None, covered=None, edge_shape=None):
     """Shift ``(row, col)`` of the seen part in the recipe's grid, and which of its balls fall outside it.
 
     Each placement is scored by the in-frame expected sites it leaves empty,
@@ -570,6 +580,10 @@ def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, ra
         Joint labels (non-zero: under some blob): a site with such a pixel
         within ``radius_px`` of its centre counts as occupied
         (:data:`COVERED_OCCUPIED`).
+    edge_shape : tuple, optional
+        Shape whose edges cut the lattice (the frame's, or a tiled
+        composite's): with :data:`PLACE_AS_JUDGED`, a site counts as seen
+        on the terms the expected sites are judged on afterwards.
 
     Returns
     -------
@@ -582,7 +596,11 @@ def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, ra
     er, ec = nrow + 2 * rows, ncol + 2 * cols
     rr, cc = np.mgrid[-rows:nrow + rows, -cols:ncol + cols]
     xy = origin + cc[..., None] * u + rr[..., None] * v
-    seen = inside_frame(xy, shape, radius_px, valid)
+    if PLACE_AS_JUDGED and RECIPE_EDGE_SITES and EDGE_HOLES:
+        seen = inside_frame(xy, shape if edge_shape is None else edge_shape, EDGE_HOLE_MARGIN * radius_px,
+                            valid, valid_margin=radius_px)
+    else:
+        seen = inside_frame(xy, shape, radius_px, valid)
     occ = np.zeros((er, ec), bool)
     occ[rel[:, 0] + rows, rel[:, 1] + cols] = True
     balls = occ.copy()
