@@ -2418,3 +2418,26 @@ def test_voids_are_read_in_balls_cut_free_of_a_joined_via_ring(small, monkeypatc
         assert tal.fp["void"] >= 10, tal.fp["void"]
     else:
         assert tal.fp["void"] <= 2, tal.fp["void"]
+
+
+@pytest.mark.parametrize("dominant", [(0.25, 5.0), None])
+def test_a_zoomed_three_pin_qfn_whose_pins_are_the_median_blob_is_a_qfn(dominant, monkeypatch):
+    """Fresh QFN development frame (5,980,000, 5), 1024 px: a printed pad (windows and channels)
+    163 px a pin pitch, 3 pins a side, each pin an eighth of the pad. At the coarse package check
+    the 12 pins are the median blob and the pad, 7.8 times it, failed "ten times the median"
+    though it held a third of all the blobs' area: read as a BGA, an error row ("no pad grid").
+    A pad holding a quarter of all the blobs' area needs only five times the median
+    (``qfn.PAD_DOMINANT``)."""
+    from xrayinspect import qfn
+
+    monkeypatch.setattr(qfn, "PAD_DOMINANT", dominant)
+    f = generate_frame((5_980_000, 5), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    if dominant is None:
+        assert r.status == "error", r.status
+        return
+    assert r.status == "ok" and r.package == "qfn"
+    (pad,) = [j for j in r.joints if j.kind == "pad"]
+    assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 3.0, (pad.void_pct, f.truth["pad_void_pct"])
+    assert sum(j.kind == "pin" for j in r.joints) == 12
+    assert r.verdict == f.truth["frame_verdict"]

@@ -82,6 +82,16 @@ def coarse_pad_side(image, polarity, valid=None):
     return coarse_pad(image, polarity, valid=valid)[0]
 
 
+#: A pad blob holding at least this share of all the blobs' area needs to be
+#: only this many times the median blob (10 otherwise; None: 10 always). A
+#: zoomed QFN with 3 pins a side has 12 pins each an eighth of the pad's
+#: area: the pins are the median blob, and the pad at 7.8 of it failed the
+#: general rule while it held a third of all the blobs' area (fresh
+#: development frame (5,980,000, 5): an error row, "no pad grid"). A part
+#: beside a BGA is one blob among the many balls, a small share of them.
+PAD_DOMINANT = (0.25, 5.0)
+
+
 def coarse_pad(image, polarity, valid=None):
     """The QFN pad that dominates the frame, found coarsely: its side and its box.
 
@@ -144,7 +154,10 @@ def coarse_pad(image, polarity, valid=None):
         if filled / max(bw * bh, 1) > 0.6 and 0.5 < bw / max(bh, 1) < 2.0:
             # BGA balls are many and alike; a QFN is one big flat pad and its pins
             size = min(area[big], filled)
-            if size > 0.12 * area.sum() and size > 10 * med:
+            many = 10 * med
+            if PAD_DOMINANT is not None and size > PAD_DOMINANT[0] * area.sum():
+                many = PAD_DOMINANT[1] * med
+            if size > 0.12 * area.sum() and size > many:
                 x, y = stats[1 + big, 0], stats[1 + big, 1]
                 box = (scale * x, scale * y, scale * (x + stats[1 + big, 2]), scale * (y + stats[1 + big, 3]))
                 return float(scale * math.sqrt(filled)), tuple(float(b) for b in box)
