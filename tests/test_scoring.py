@@ -2303,19 +2303,23 @@ def test_a_trace_crossing_gaps_slantwise_is_not_a_bridge(angles, monkeypatch):
     assert tal.fp["bridge"] == (2 if angles == (0.0,) else 0), tal.fp["bridge"]
 
 
-@pytest.mark.parametrize("covered_occupied, false_missing", [(True, 0), (False, 9)])
-def test_recipe_placement_counts_a_site_under_rings_as_occupied(covered_occupied, false_missing,
+@pytest.mark.parametrize("covered_occupied, as_judged, false_missing",
+                         [(True, True, 0), (True, False, 0), (False, True, 0), (False, False, 9)])
+def test_recipe_placement_counts_a_site_under_rings_as_occupied(covered_occupied, as_judged, false_missing,
                                                                  monkeypatch):
     """Fresh development frame (6,750,000, 196), a 9 x 8 array of 100 px balls seen at 42.6 degrees
     in a PNG-8, scored with its recipe: its last column lies under a column of large via rings, so
     only 9 x 7 balls are seen, and the seen part was placed one column over, the empty board
     beside the array read as 9 missing sites. A site with a blob's mask within a ball's radius of
-    its centre now counts as occupied in the placement (``grid.COVERED_OCCUPIED``)."""
+    its centre now counts as occupied in the placement (``grid.COVERED_OCCUPIED``); the placement
+    seeing sites as they are judged (``grid.PLACE_AS_JUDGED``, the empty column's centres inside
+    the frame but within a ball's radius of its edge) places it right as well."""
     from xrayinspect import grid
     from xrayinspect.recipe import parse_recipe
     from xrayinspect.synth import dict_to_toml
 
     monkeypatch.setattr(grid, "COVERED_OCCUPIED", covered_occupied)
+    monkeypatch.setattr(grid, "PLACE_AS_JUDGED", as_judged)
     f = generate_frame((6_750_000, 196), package="bga", shape=(1024, 1024))
     recipe = parse_recipe(dict_to_toml(f.recipe))
     assert _missing_hits(f, score_frame(f.image, recipe=recipe))[1] == false_missing
