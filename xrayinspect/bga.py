@@ -343,7 +343,7 @@ def _template_centre(att, own, x0, y0, template):
     return ix, iy
 
 
-def _cut_appendages(masks, only, att=None, *, least=None, largest=None, labels=None):
+def _cut_appendages(masks, only, att=None, *, least=None, largest=None, copy=False):
     """Cut from a seated ball what is joined to its rim: a via ring or pad seen beside it.
 
     A dense ring at a ball's rim (a via barrel beside the ball in an oblique
@@ -354,20 +354,20 @@ def _cut_appendages(masks, only, att=None, *, least=None, largest=None, labels=N
     :data:`APPENDAGE_CENTRE` ``"template"``), else where the mask's largest
     inscribed circle is (the lobe is smaller than the ball); when the
     centroid lies well off that centre, the mask is cut to the typical
-    ball's outline around it. Updates ``masks`` in place; with ``labels``
-    given, cuts a copy of that label image instead (``masks`` left as it
-    is) and returns the copy, or None when nothing was cut.
+    ball's outline around it. Updates ``masks`` in place; with ``copy``,
+    cuts a copy of its labels instead (``masks`` left as it is) and returns
+    the copy, or None when nothing was cut.
 
     ``least`` (share of the typical radius, default :data:`APPENDAGE_SHIFT`)
     is how far off the centroid must lie, ``largest`` (multiple of the
     typical area, default :data:`APPENDAGE_LARGEST` or
     :data:`APPENDAGE_LARGEST_INSCRIBED`) how large a mask is looked at.
-    Returns whether anything was cut (without ``labels``).
+    Returns whether anything was cut (without ``copy``).
     """
     import cv2
 
-    own_labels = labels is None
-    lab = masks.labels if own_labels else labels
+    own_labels = not copy
+    lab = masks.labels
     n = masks.n
     ys, xs = nonzero_yx(lab)
     l = lab[ys, xs]
@@ -3092,7 +3092,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     if APPENDAGE_SMALL is not None and APPENDAGE_SHIFT is not None and site_of and not sliced:
         # (cut in a copy: see APPENDAGE_SMALL)
         cut = _cut_appendages(masks, is_site, prep.att_smooth, least=APPENDAGE_SMALL[1],
-                              largest=APPENDAGE_SMALL[0], labels=masks.labels)
+                              largest=APPENDAGE_SMALL[0], copy=True)
         if cut is not None:
             void_labels = cut
     vs = ball_voids(void_att, void_labels, n,

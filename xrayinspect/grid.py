@@ -456,7 +456,7 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
     if depop or (rows and cols):
         # a site whose centre is in the frame shows enough of a ball to tell
         # it is there, as without a recipe
-        judged = edge_seen if RECIPE_EDGE_SITES else seen
+        judged = _recipe_judged(xy, shape, edge_shape, radius_px, valid)
         fit.expected = {(r, c) for r in range(fit.rows) for c in range(fit.cols)
                         if judged[r, c] and (r, c) not in depop}
     else:
@@ -521,6 +521,20 @@ COVERED_OCCUPIED = True
 #: larger shift put the array one column over: its first column, its centres
 #: 23 px inside the frame on bare board, read as 7 false missing sites.
 PLACE_AS_JUDGED = True
+
+
+def _recipe_judged(xy, shape, edge_shape, radius_px, valid):
+    """Which sites ``xy`` (..., 2; px) a recipe's expected-site call is judged at.
+
+    Those whose centre lies :data:`EDGE_HOLE_MARGIN` ball radii inside
+    ``edge_shape`` (the edges that cut the lattice) with
+    :data:`RECIPE_EDGE_SITES` and :data:`EDGE_HOLES`, else those whose whole
+    ball (``radius_px``) lies inside ``shape``; invalid pixels (``valid``
+    False) within a ball's radius leave a site out either way.
+    """
+    if RECIPE_EDGE_SITES and EDGE_HOLES:
+        return inside_frame(xy, edge_shape, EDGE_HOLE_MARGIN * radius_px, valid, valid_margin=radius_px)
+    return inside_frame(xy, shape, radius_px, valid)
 
 
 def _near_mask(labels, xy, radius_px):
@@ -596,9 +610,8 @@ def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, ra
     er, ec = nrow + 2 * rows, ncol + 2 * cols
     rr, cc = np.mgrid[-rows:nrow + rows, -cols:ncol + cols]
     xy = origin + cc[..., None] * u + rr[..., None] * v
-    if PLACE_AS_JUDGED and RECIPE_EDGE_SITES and EDGE_HOLES:
-        seen = inside_frame(xy, shape if edge_shape is None else edge_shape, EDGE_HOLE_MARGIN * radius_px,
-                            valid, valid_margin=radius_px)
+    if PLACE_AS_JUDGED:
+        seen = _recipe_judged(xy, shape, shape if edge_shape is None else edge_shape, radius_px, valid)
     else:
         seen = inside_frame(xy, shape, radius_px, valid)
     occ = np.zeros((er, ec), bool)

@@ -612,17 +612,20 @@ def _outline_angle(cs):
     return math.degrees(np.angle(votes) / 4)
 
 
-def _pad_rect_angle(mask):
+def _pad_rect_angle(mask, cs=None, rect=None):
     """Angle (degrees, as :func:`cv2.minAreaRect` gives it) of a pad's sides.
 
     The minimum-area rectangle's angle, or with :data:`OUTLINE_ANGLE` the
     outline edges' (:func:`_outline_angle`) where the two differ by more than
-    :data:`OUTLINE_ANGLE_OFF_DEG`.
+    :data:`OUTLINE_ANGLE_OFF_DEG`. ``cs`` (the mask's outer outlines with
+    every point) and ``rect`` (their minimum-area rectangle) when the caller
+    has them already.
     """
     # every outline point (the same hull, so the same rectangle, as the
     # simplified outline's), for the edges' votes too
-    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs))
+    if cs is None:
+        cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    (_, _), (_, _), ang = cv2.minAreaRect(np.concatenate(cs)) if rect is None else rect
     if not OUTLINE_ANGLE:
         return float(ang)
     alt = _outline_angle(cs)
@@ -839,11 +842,12 @@ def _detached_pins(lab, stats, k):
     side = PIN_CUT_FRACTION * math.sqrt(area)
     if side < 5:
         return None
-    cs, _ = cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    (_, _), (rw, rh), _ = cv2.minAreaRect(np.concatenate(cs))
+    cs, _ = cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    rect = cv2.minAreaRect(np.concatenate(cs))
+    (_, _), (rw, rh), _ = rect
     if area > PIN_CUT_FILL * rw * rh:
         return None         # fills its rectangle: nothing sticks out
-    ang = _pad_rect_angle(own)
+    ang = _pad_rect_angle(own, cs, rect)
     # the turned square is the sum of two turned segments: opening by each in
     # turn costs the segments' length per pixel, not the square's area
     ks = int(math.ceil(side * 1.5)) | 1

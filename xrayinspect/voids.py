@@ -342,8 +342,8 @@ def _drop_nonconvex(vid, nvo, vx, vy, owner_area, depth=None):
     ``owner_area`` holds the area (px) of the joint of each void (index =
     void label); only voids of at least :data:`NONCONVEX_MIN_FRAC` of it are
     tested (a few per frame). ``depth`` (per void label, its deepest
-    shortfall over its joint's peak) opens the outline of the deep ones
-    first (:data:`NONCONVEX_OPEN_DEPTH`).
+    shortfall over its joint's peak; None: no outline opened) opens the
+    outline of those at least :data:`NONCONVEX_OPEN_DEPTH` deep first.
     """
     size = np.bincount(vid, minlength=nvo + 1)
     big = np.flatnonzero((size >= np.maximum(10, NONCONVEX_MIN_FRAC * owner_area)) & (np.arange(nvo + 1) > 0))
@@ -354,7 +354,7 @@ def _drop_nonconvex(vid, nvo, vx, vy, owner_area, depth=None):
     drop = np.zeros(nvo + 1, bool)
     for v in big.tolist():
         sel = order[ends[v] - size[v]:ends[v]]
-        opened = NONCONVEX_OPEN_DEPTH is not None and depth is not None and depth[v] >= NONCONVEX_OPEN_DEPTH
+        opened = depth is not None and depth[v] >= NONCONVEX_OPEN_DEPTH
         drop[v] = _solidity(vx[sel], vy[sel], opened=opened) < NONCONVEX_SOLIDITY
     return _renumber_without(vid, nvo, drop)
 
@@ -800,12 +800,15 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     if nvo and model == "dome" and NONCONVEX_SOLIDITY is not None:
         owner_area = np.zeros(nvo + 1)
         owner_area[wid] = area[lab[ji]]        # a void lies in one joint
-        # (a void's depth counted inside the ball's inner 0.6 of radius only:
-        # the hole of a via ring joined to the rim is deep and never a bubble)
-        deepest = np.zeros(nvo + 1)
-        np.maximum.at(deepest, wid, np.where(rho[ji] < CRESCENT_RHO, short[ji] / np.maximum(peak[ji], 1e-9), 0.0))
-        # (a slice's voids are holes as deep as the solder: not told by depth)
-        wid, nvo = _drop_nonconvex(wid, nvo, wx, wy, owner_area, None if sliced else deepest)
+        deepest = None
+        if NONCONVEX_OPEN_DEPTH is not None and not sliced:
+            # (a slice's voids are holes as deep as the solder: not told by
+            # depth; a void's depth is counted inside the ball's inner 0.6 of
+            # radius only: the hole of a via ring joined to the rim is deep
+            # and never a bubble)
+            deepest = np.zeros(nvo + 1)
+            np.maximum.at(deepest, wid, np.where(rho[ji] < CRESCENT_RHO, short[ji] / np.maximum(peak[ji], 1e-9), 0.0))
+        wid, nvo = _drop_nonconvex(wid, nvo, wx, wy, owner_area, deepest)
         kept = wid > 0
         wy, wx, wid, ji = wy[kept], wx[kept], wid[kept], ji[kept]
     vl = np.zeros((h, w), np.int32)
