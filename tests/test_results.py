@@ -68,3 +68,14 @@ def test_old_sidecar_without_n_sites_counts_sites_from_joints():
                     {"joint_id": 2, "kind": "ball", "grid_row": -1, "grid_col": -1}]}
     back = FrameResult.from_sidecar(d)
     assert back.n_sites == 2 and math.isnan(back.seconds)
+
+
+def test_largest_void_of_a_frame_leaves_out_joints_not_judged_for_voids():
+    """A ball cut by the frame's edge holds a fragment's void %, never judged: it must not set max_void_pct."""
+    from xrayinspect.results import JointResult
+    whole = JointResult(joint_id=0, void_pct=12.0, area_px=300.0)
+    cut = JointResult(joint_id=1, void_pct=31.5, area_px=120.0, partial=True)
+    r = FrameResult(frame="edge.tif", package="bga", joints=[whole, cut])
+    assert float(r.frame_row()["max_void_pct"]) == pytest.approx(12.0)
+    only_cut = FrameResult(frame="edge2.tif", package="bga", joints=[cut])
+    assert float(only_cut.frame_row()["max_void_pct"]) == 0.0

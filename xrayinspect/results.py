@@ -117,7 +117,9 @@ class FrameResult:
     def frame_row(self):
         """The frame as a ``frames.csv`` row."""
         ok = self.status == "ok"
-        voids = [j.void_pct for j in self.joints if j.kind != "pin" or True]
+        # a joint cut by the frame's edge or covered is not judged for voids
+        # (its area is a fragment's), so it does not set the frame's largest
+        voids = [j.void_pct for j in self.joints if not j.partial]
         d = {
             "frame": self.frame, "package": self.package, "status": self.status, "error": self.error,
             "n_joints": sum(j.area_px > 0 for j in self.joints) if ok else "",
