@@ -2445,3 +2445,27 @@ def test_a_zoomed_three_pin_qfn_whose_pins_are_the_median_blob_is_a_qfn(dominant
     assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 3.0, (pad.void_pct, f.truth["pad_void_pct"])
     assert sum(j.kind == "pin" for j in r.joints) == 12
     assert r.verdict == f.truth["frame_verdict"]
+
+
+@pytest.mark.parametrize("interior", [None, 0.75])
+def test_pieces_of_a_pad_cut_apart_by_a_large_void_are_the_pad_not_pins(interior, monkeypatch):
+    """Fresh QFN development frame (5,980,000, 37), 1024 px: a zoomed printed pad, 4 pins a side
+    at 131 px, whose lower half a large void (22.8 % of the pad) and a window's channel cut into
+    irregular lands as large as its pins. Taken for pins they left the pad its upper half
+    (0.4 % void), put 4 false bridges and missing pins round it and failed a passing frame.
+    Lands deep inside the ring of pins, inside the pad's box mirrored about the ring's centre
+    and not shaped like the package's pins are pieces of the pad (``qfn.PIN_RING_INTERIOR``)."""
+    from xrayinspect import qfn
+
+    monkeypatch.setattr(qfn, "PIN_RING_INTERIOR", interior)
+    f = generate_frame((5_980_000, 37), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.status == "ok" and r.package == "qfn"
+    (pad,) = [j for j in r.joints if j.kind == "pad"]
+    pins = [j for j in r.joints if j.kind == "pin"]
+    if interior is None:
+        assert pad.void_pct < 2.0 and r.verdict == "fail", (pad.void_pct, r.verdict)
+        return
+    assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 5.0, (pad.void_pct, f.truth["pad_void_pct"])
+    assert len(pins) == 16 and not any(j.defects for j in pins)
+    assert r.verdict == f.truth["frame_verdict"] == "pass"

@@ -1093,7 +1093,67 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         if not more:
             break
         pad_ids += more
-    pad_ids.sort()
+    joints, info, interior = _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids)
+    if interior:
+        # lands deep inside the ring of pins are pieces of a pad that a large
+        # void or a window's channel cut apart: measured with the pad
+        joints, info, _ = _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids + interior,
+                                        look_inside=False)
+    info["share_above"] = above
+    return joints, info
+
+
+#: A land whose centre lies deeper inside the hull of the pin centres than
+#: this many pin lengths (the median pin's long side), and inside the pad's
+#: box or that box mirrored about the ring's centre, is a piece of the pad that
+#: a large void or a channel cut off, not a pin (None: off). Pins lie on that
+#: hull, a side's pins along its edge; the mirror keeps an inner row of pins
+#: (a dual-row QFN round a whole pad) a row of pins. A land shaped like
+#: PIN_LIKE_COUNT others (PIN_LIKE_AREA, PIN_LIKE_ELONGATION) stays a pin.
+PIN_RING_INTERIOR = 0.75
+
+
+def _interior_lands(pin_ids, stats, cents, pad_box):
+    """The ``pin_ids`` that are pieces of the pad (see :data:`PIN_RING_INTERIOR`).
+
+    ``pad_box``: (x0, y0, x1, y1) px, the box of the pad as measured.
+    """
+    if PIN_RING_INTERIOR is None or len(pin_ids) < 6:
+        return []
+    pts = cents[pin_ids].astype(np.float32)
+    hull = cv2.convexHull(pts)
+    if len(hull) < 3 or cv2.contourArea(hull) <= 0:
+        return []
+    (cx, cy), _, _ = cv2.minAreaRect(hull)
+    x0, y0, x1, y1 = pad_box
+    bx0, bx1 = min(x0, 2 * cx - x1), max(x1, 2 * cx - x0)
+    by0, by1 = min(y0, 2 * cy - y1), max(y1, 2 * cy - y0)
+    long_side = np.maximum(stats[pin_ids, 2], stats[pin_ids, 3]).astype(float)
+    elong = long_side / np.maximum(np.minimum(stats[pin_ids, 2], stats[pin_ids, 3]), 1)
+    area = stats[pin_ids, cv2.CC_STAT_AREA].astype(float)
+    length = float(np.median(long_side))
+    out = []
+    for i, (k, (x, y)) in enumerate(zip(pin_ids, pts)):
+        if not (bx0 <= x <= bx1 and by0 <= y <= by1) \
+                or cv2.pointPolygonTest(hull, (float(x), float(y)), True) <= PIN_RING_INTERIOR * length:
+            continue
+        # a land shaped like the package's pins stays a pin wherever it lies
+        # (a false land on the ring, a via ring, can put a side's pin inside)
+        like = (np.abs(area / area[i] - 1) < PIN_LIKE_AREA) & (np.abs(elong / elong[i] - 1) < PIN_LIKE_ELONGATION)
+        if int(like.sum()) - 1 < PIN_LIKE_COUNT:
+            out.append(k)
+    return out
+
+
+def _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids, look_inside=True):
+    """The pad measured from the segments ``pad_ids`` and the pins round it.
+
+    Returns the joints (pad first), the frame's info and the lands taken for
+    pins that lie deep inside their ring (:func:`_interior_lands`).
+    """
+    att = prep.att_smooth
+    h, w = att.shape
+    pad_ids = sorted(pad_ids)
     pad_mask = _member(lab, pad_ids, n)
     # voids are holes in the solder: fill each segment's holes (channels between
     # windows are outside every segment and stay out)
@@ -1145,6 +1205,9 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     if pin_ids:
         med = float(np.median(area[pin_ids]))
         pin_ids = [k for k in pin_ids if 0.25 * med <= area[k] <= 4.0 * med]
+    interior = _interior_lands(pin_ids, stats, cents, (px0, py0, px1, py1)) if look_inside else []
+    if interior:
+        return None, None, interior
     angle = _pad_angle(pad_filled)
     pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep,
                  rotation_deg=angle if math.isfinite(angle) else 0.0)
@@ -1163,8 +1226,8 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
     for i, j in enumerate(joints):
         j.joint_id = i
     info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": angle,
-            "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled, "share_above": above}
-    return joints, info
+            "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled}
+    return joints, info, []
 
 
 #: A pin whose peak attenuation is under this share of the pins' median holds
