@@ -2492,3 +2492,69 @@ def test_a_ball_clipped_only_under_a_via_ring_on_its_rim_reads_its_void(aside_fi
         assert j.void_pct < 2.0, j.void_pct
         return
     assert abs(j.void_pct - t["void_pct"]) < 5.0 and "void" in j.defects, (j.void_pct, t["void_pct"], j.defects)
+
+
+@pytest.mark.parametrize("long_", [1.5, None])
+def test_pins_are_not_taken_into_a_pad_whose_two_windows_joined(long_, monkeypatch):
+    """Fresh QFN development frame (5,990,000, 1), 1024 px: a 2 x 2 printed pad beside 3 pins a
+    side. Its two right windows, joined, make the largest segment, twice a window long: every pin
+    lay within its reach, none had like lands further out, and the 12 pins were taken into the
+    pad; the frame was read as a BGA of 6 balls. A long land with like lands anywhere is a pin
+    (``qfn.PIN_LIKE_LONG``)."""
+    from xrayinspect import qfn
+
+    monkeypatch.setattr(qfn, "PIN_LIKE_LONG", long_)
+    f = generate_frame((5_990_000, 1), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    if long_ is None:
+        assert r.package == "bga", r.package
+        return
+    assert r.status == "ok" and r.package == "qfn"
+    (pad,) = [j for j in r.joints if j.kind == "pad"]
+    assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 2.0, (pad.void_pct, f.truth["pad_void_pct"])
+    assert sum(j.kind == "pin" and "missing" not in j.defects for j in r.joints) >= 11
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_qfn_whose_pad_holds_the_piece_the_package_check_saw_is_a_qfn(holds, monkeypatch):
+    """Fresh QFN development frame (5,990,000, 7), 1024 px: a tiled JPEG export (3 x 2 tiles
+    with black bands) of a 44-pin QFN whose pad a large double void (24 %) and the bands cut
+    apart. The package check saw one piece of the pad; the QFN reading found the whole pad and
+    all 44 pins, but its centre lay outside the piece's box, so the reading was doubted and the
+    left column of pins, a lattice of 11 "balls", won. A pad whose outline holds the centre of
+    what the check saw stands where the check saw it (``pipeline.PAD_HOLDS_CHECK``)."""
+    from xrayinspect import pipeline
+
+    monkeypatch.setattr(pipeline, "PAD_HOLDS_CHECK", holds)
+    f = generate_frame((5_990_000, 7), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    if not holds:
+        assert r.package == "bga", r.package
+        return
+    assert r.status == "ok" and r.package == "qfn"
+    (pad,) = [j for j in r.joints if j.kind == "pad"]
+    assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 3.0, (pad.void_pct, f.truth["pad_void_pct"])
+    assert sum(j.kind == "pin" for j in r.joints) == 44
+    assert r.verdict == f.truth["frame_verdict"]
+
+
+@pytest.mark.parametrize("through", [True, False])
+def test_a_void_through_a_pins_thin_solder_is_sized_as_a_hole_not_a_sphere(through, monkeypatch):
+    """Fresh QFN development frame (5,990,000, 12), 1024 px: a pin's void, a hole through its
+    solder layer (13.2 % of the pin), read 19.7 % total and 15.1 % largest (the sphere rule
+    1.5 x volume / depth, and the grown mask) and failed a passing frame. A void in a flat land
+    is sized as a hole: missing volume over its own depth, no larger than its grown mask, the
+    largest void too (``voids.FLAT_THROUGH``)."""
+    from xrayinspect import voids
+
+    monkeypatch.setattr(voids, "FLAT_THROUGH", through)
+    f = generate_frame((5_990_000, 12), package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    assert r.status == "ok" and r.package == "qfn"
+    (t,) = [j for j in f.truth["joints"] if j["kind"] == "pin" and abs(j["x_px"] - 212) < 20 and abs(j["y_px"] - 371) < 20]
+    j = min((j for j in r.joints if j.kind == "pin"), key=lambda j: math.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]))
+    if not through:
+        assert j.void_pct > 18.0 and "void" in j.defects, (j.void_pct, j.defects)
+        return
+    assert abs(j.void_pct - t["void_pct"]) < 3.0 and not j.defects, (j.void_pct, t["void_pct"], j.defects)
+    assert r.verdict == f.truth["frame_verdict"] == "pass"

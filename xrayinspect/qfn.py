@@ -42,6 +42,13 @@ PIN_FLOOR_PX = 7
 PIN_LIKE_AREA = 0.15
 PIN_LIKE_ELONGATION = 0.2
 PIN_LIKE_COUNT = 3
+#: ... and a land at least this many times as long as wide is a pin when its
+#: like lands lie anywhere (None: only further out than the pad's reach, as
+#: for a square land, which may be a window among its alike windows). Two
+#: windows of a 2 x 2 print joined by solder make a largest segment twice a
+#: window long, whose reach took in all 12 pins round it (fresh development
+#: frame (5,990,000, 1): the pins merged into the pad, read as a BGA).
+PIN_LIKE_LONG = 1.5
 #: Pins lie within this many pad half-widths of the pad centre (a QFN pad is about half its body).
 PIN_REACH = 2.4
 #: A via's copper rim rises this far above the pad level (fraction of the level).
@@ -1071,7 +1078,14 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
             & (np.abs(cents[:, 1] - cents[big, 1]) < grow * 1.6)) & (area > 0)
 
     def pin_like(k):
-        like = far & (np.abs(area / area[k] - 1) < PIN_LIKE_AREA) & (np.abs(elong / elong[k] - 1) < PIN_LIKE_ELONGATION)
+        like = (np.abs(area / area[k] - 1) < PIN_LIKE_AREA) & (np.abs(elong / elong[k] - 1) < PIN_LIKE_ELONGATION)
+        if PIN_LIKE_LONG is not None and elong[k] >= PIN_LIKE_LONG:
+            # a long land with like lands anywhere is a pin: the largest
+            # segment may be two windows joined, whose reach spans the pins
+            like &= area > 0
+            like[k] = False
+        else:
+            like &= far
         return int(like.sum()) >= PIN_LIKE_COUNT
 
     pad_ids = [k for k in range(1, n) if area[k] > 0.15 * area[big] and near(k, big)

@@ -67,6 +67,10 @@ VOLUME_AREA = True
 #: ... for the largest void as well (blur makes a small void shallower, and its
 #: volume-over-depth area larger, than it is).
 VOLUME_LARGEST = False
+#: A void in a flat land (a QFN pin) is a hole through its thin solder layer,
+#: sized as a cylinder, missing volume over its depth, no larger than its
+#: grown mask, the largest void too (False: sized as a sphere, as a ball's).
+FLAT_THROUGH = True
 #: Pixels around each void whose shortfall is summed into its volume.
 VOLUME_RING = 2
 #: ... and at most this multiple of its pixel area: the sphere rule holds for a
@@ -843,6 +847,15 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             # beyond that edge (it is read at a tenth of the depth), so it
             # bounds the area from above, for the largest void too
             est = np.minimum(vol / np.maximum(a0[owner], 1e-9), vsz)
+            est[0] = 0
+            vsz = est
+        elif model == "flat" and FLAT_THROUGH:
+            # a void in a thin flat layer (a pin's solder) is a hole through
+            # it, flat-bottomed: its area is its missing volume over its own
+            # depth (the land's level holds the copper too), and the grown
+            # mask, read at a tenth of the level, bounds it from above
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est = np.where(depth > 0, np.minimum(vol / depth, vsz), vsz)
             est[0] = 0
             vsz = est
         else:
