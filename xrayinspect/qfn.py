@@ -53,6 +53,9 @@ PIN_LIKE_LONG = 1.5
 PIN_REACH = 2.4
 #: A via's copper rim rises this far above the pad level (fraction of the level).
 VIA_RIM_FRACTION = 0.35
+#: Pixels of a via's barrel (this far round its hole, px of the scoring scale)
+#: within this distance of a void are void too (0: never).
+VIA_BARREL_PX = 3
 #: A QFN has at least this many perimeter pins; a pad candidate with fewer
 #: around it is looked past ...
 MIN_PINS = 4
@@ -967,6 +970,13 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
         pad_filled &= ~channels
     wettable = pad_filled & ~via_mask
     voids = _member(vl, void_ids, nv) & wettable
+    if VIA_BARREL_PX and via_ids and voids.any():
+        # a via's copper barrel, seen end on, is far denser than the solder
+        # round it: where a void reaches the barrel the solder is missing over
+        # it too, though its shortfall cannot show against the copper
+        kb = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * VIA_BARREL_PX + 1,) * 2)
+        barrel = cv2.dilate(via_mask.astype(np.uint8), kb).astype(bool) & wettable & ~voids
+        voids |= barrel & cv2.dilate(voids.astype(np.uint8), kb).astype(bool)
     if rect is not None:
         # a drawn outline (not a threshold's) holds the blurred edge of the
         # solder along the rectangle and the channels: a rim pixel is a void
