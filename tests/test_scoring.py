@@ -978,6 +978,15 @@ def _qfn_pad(seed):
     return f, r, truth, pads[0]
 
 
+def _qfn_with(monkeypatch, module, attr, value, seed):
+    """A fresh 1024 px QFN development frame scored with ``module.attr`` set to ``value``:
+    the frame, its result and its pad (None without one)."""
+    monkeypatch.setattr(module, attr, value)
+    f = generate_frame(seed, package="qfn", shape=(1024, 1024))
+    r = score_frame(f.image)
+    return f, r, next((j for j in r.joints if j.kind == "pad"), None)
+
+
 def test_qfn_void_open_to_the_pad_edge_is_counted():
     """A void that reaches the pad's edge leaves a bay in the solder, not a hole; the pad's
     outline (its convex hull) still holds it (development frame: 21.3 % truth, read 1.4 % before)."""
@@ -2435,14 +2444,11 @@ def test_a_zoomed_three_pin_qfn_whose_pins_are_the_median_blob_is_a_qfn(dominant
     (``qfn.PAD_DOMINANT``)."""
     from xrayinspect import qfn
 
-    monkeypatch.setattr(qfn, "PAD_DOMINANT", dominant)
-    f = generate_frame((5_980_000, 5), package="qfn", shape=(1024, 1024))
-    r = score_frame(f.image)
+    f, r, pad = _qfn_with(monkeypatch, qfn, "PAD_DOMINANT", dominant, (5_980_000, 5))
     if dominant is None:
         assert r.status == "error", r.status
         return
     assert r.status == "ok" and r.package == "qfn"
-    (pad,) = [j for j in r.joints if j.kind == "pad"]
     assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 3.0, (pad.void_pct, f.truth["pad_void_pct"])
     assert sum(j.kind == "pin" for j in r.joints) == 12
     assert r.verdict == f.truth["frame_verdict"]
@@ -2458,11 +2464,8 @@ def test_pieces_of_a_pad_cut_apart_by_a_large_void_are_the_pad_not_pins(interior
     and not shaped like the package's pins are pieces of the pad (``qfn.PIN_RING_INTERIOR``)."""
     from xrayinspect import qfn
 
-    monkeypatch.setattr(qfn, "PIN_RING_INTERIOR", interior)
-    f = generate_frame((5_980_000, 37), package="qfn", shape=(1024, 1024))
-    r = score_frame(f.image)
+    f, r, pad = _qfn_with(monkeypatch, qfn, "PIN_RING_INTERIOR", interior, (5_980_000, 37))
     assert r.status == "ok" and r.package == "qfn"
-    (pad,) = [j for j in r.joints if j.kind == "pad"]
     pins = [j for j in r.joints if j.kind == "pin"]
     if interior is None:
         assert pad.void_pct < 2.0 and r.verdict == "fail", (pad.void_pct, r.verdict)
@@ -2503,14 +2506,11 @@ def test_pins_are_not_taken_into_a_pad_whose_two_windows_joined(long_, monkeypat
     (``qfn.PIN_LIKE_LONG``)."""
     from xrayinspect import qfn
 
-    monkeypatch.setattr(qfn, "PIN_LIKE_LONG", long_)
-    f = generate_frame((5_990_000, 1), package="qfn", shape=(1024, 1024))
-    r = score_frame(f.image)
+    f, r, pad = _qfn_with(monkeypatch, qfn, "PIN_LIKE_LONG", long_, (5_990_000, 1))
     if long_ is None:
         assert r.package == "bga", r.package
         return
     assert r.status == "ok" and r.package == "qfn"
-    (pad,) = [j for j in r.joints if j.kind == "pad"]
     assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 2.0, (pad.void_pct, f.truth["pad_void_pct"])
     assert sum(j.kind == "pin" and "missing" not in j.defects for j in r.joints) >= 11
 
@@ -2525,14 +2525,11 @@ def test_a_qfn_whose_pad_holds_the_piece_the_package_check_saw_is_a_qfn(holds, m
     what the check saw stands where the check saw it (``pipeline.PAD_HOLDS_CHECK``)."""
     from xrayinspect import pipeline
 
-    monkeypatch.setattr(pipeline, "PAD_HOLDS_CHECK", holds)
-    f = generate_frame((5_990_000, 7), package="qfn", shape=(1024, 1024))
-    r = score_frame(f.image)
+    f, r, pad = _qfn_with(monkeypatch, pipeline, "PAD_HOLDS_CHECK", holds, (5_990_000, 7))
     if not holds:
         assert r.package == "bga", r.package
         return
     assert r.status == "ok" and r.package == "qfn"
-    (pad,) = [j for j in r.joints if j.kind == "pad"]
     assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 3.0, (pad.void_pct, f.truth["pad_void_pct"])
     assert sum(j.kind == "pin" for j in r.joints) == 44
     assert r.verdict == f.truth["frame_verdict"]
@@ -2547,9 +2544,7 @@ def test_a_void_through_a_pins_thin_solder_is_sized_as_a_hole_not_a_sphere(throu
     largest void too (``voids.FLAT_THROUGH``)."""
     from xrayinspect import voids
 
-    monkeypatch.setattr(voids, "FLAT_THROUGH", through)
-    f = generate_frame((5_990_000, 12), package="qfn", shape=(1024, 1024))
-    r = score_frame(f.image)
+    f, r, _ = _qfn_with(monkeypatch, voids, "FLAT_THROUGH", through, (5_990_000, 12))
     assert r.status == "ok" and r.package == "qfn"
     (t,) = [j for j in f.truth["joints"] if j["kind"] == "pin" and abs(j["x_px"] - 212) < 20 and abs(j["y_px"] - 371) < 20]
     j = min((j for j in r.joints if j.kind == "pin"), key=lambda j: math.hypot(j.x_px - t["x_px"], j.y_px - t["y_px"]))
