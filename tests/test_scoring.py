@@ -1285,7 +1285,10 @@ def test_a_qfn_reading_missing_most_of_its_pins_with_no_lattice_is_an_error_row(
     full = 255 if f.image.dtype == np.uint8 else 65535
     noisy = np.clip(np.rint(g + np.random.default_rng(0).normal(0, sd, g.shape)), 0, full).astype(f.image.dtype)
     r = score_frame(noisy)
-    assert r.status == "error" and "no package model fits" in r.error and "pins" in r.error, r.error
+    # (why: its pins mostly missing, or, since the noise inside the ring of pins counts with the
+    # pad (qfn.PIN_RING_INTERIOR), its pad a speck of what the package check saw)
+    assert r.status == "error" and "no package model fits" in r.error, r.error
+    assert "pins its pin rows imply are missing" in r.error or "its pad covers" in r.error, r.error
     r = score_frame(f.image)
     assert r.status == "ok" and r.package == "qfn"
     tal = Tally()
