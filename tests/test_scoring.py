@@ -2574,3 +2574,25 @@ def test_void_reaching_a_thermal_vias_barrel_takes_in_the_barrel(monkeypatch):
             (pad,) = [j for j in r.joints if j.kind == "pad"]
             errs.append(abs(pad.void_pct - f.truth["pad_void_pct"]))
         assert errs[1] < errs[0] - 0.3 and errs[1] < 1.6, (i, errs)
+
+
+@pytest.mark.parametrize("sized", [2.0, None])
+def test_a_bridged_pin_within_a_prints_reach_is_a_pin(sized, monkeypatch):
+    """Fresh QFN development frame (5,990,000, 1): of its bottom pins, two are bridged; the
+    bridge's solder grows one of them past the pins' likeness (1.23 x their area), and it stood
+    within the reach of the print's windows, so it was taken for part of the pad and the bridge
+    was missed (a failing frame passed). A pin-sized segment of the "pad" centred outside the
+    box of its other segments and on the ring of pins is a pin (``qfn.PIN_SIZED``)."""
+    from xrayinspect import qfn
+
+    f, r, pad = _qfn_with(monkeypatch, qfn, "PIN_SIZED", sized, (5_990_000, 1))
+    assert r.status == "ok" and r.package == "qfn"
+    truth = [(t["x_px"], t["y_px"]) for t in f.truth["joints"] if "bridge" in t["defects"]]
+    assert len(truth) == 2
+    found = [j for j in r.joints if "bridge" in j.defects]
+    if sized is None:
+        assert not found and r.verdict == "pass"
+        return
+    assert len(found) == 2 and all(min(math.hypot(j.x_px - x, j.y_px - y) for x, y in truth) < 15 for j in found)
+    assert r.verdict == f.truth["frame_verdict"] == "fail"
+    assert abs(pad.void_pct - f.truth["pad_void_pct"]) < 1.0

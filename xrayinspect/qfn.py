@@ -1117,11 +1117,13 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
         if not more:
             break
         pad_ids += more
-    joints, info, interior = _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids)
-    if interior:
+    joints, info, (interior, on_ring) = _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids)
+    if interior or on_ring:
         # lands deep inside the ring of pins are pieces of a pad that a large
-        # void or a window's channel cut apart: measured with the pad
-        joints, info, _ = _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids + interior,
+        # void or a window's channel cut apart: measured with the pad; a
+        # pin-sized segment of the "pad" standing in the ring is a pin
+        pad_ids = [k for k in pad_ids if k not in on_ring] + interior
+        joints, info, _ = _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids,
                                         look_inside=False)
     info["share_above"] = above
     return joints, info
@@ -1169,11 +1171,52 @@ def _interior_lands(pin_ids, stats, cents, pad_box):
     return out
 
 
+#: A segment taken for part of the pad that is pin-sized (within this factor
+#: of the median pin's area either way), centred outside the box of the pad's
+#: other segments and within PIN_RING_EDGE pin lengths of the hull of the pin
+#: centres (or beyond it) is a pin of the ring (None: off). A pin bridged to its
+#: neighbour, its land grown by the bridge's solder past the pins' likeness,
+#: stood within the reach of a print's windows (fresh development frame
+#: (5,990,000, 1)).
+PIN_SIZED = 2.0
+PIN_RING_EDGE = 0.25
+
+
+def _pins_in_pad(pad_ids, pin_ids, stats, cents, area):
+    """The ``pad_ids`` that are pins of the ring round the pad (see :data:`PIN_SIZED`)."""
+    if PIN_SIZED is None or len(pin_ids) < 6 or len(pad_ids) < 2:
+        return []
+    pts = cents[pin_ids].astype(np.float32)
+    hull = cv2.convexHull(pts)
+    if len(hull) < 3 or cv2.contourArea(hull) <= 0:
+        return []
+    med = float(np.median(area[pin_ids]))
+    length = float(np.median(np.maximum(stats[pin_ids, 2], stats[pin_ids, 3])))
+    out = []
+    for k in pad_ids:
+        if not med / PIN_SIZED <= area[k] <= PIN_SIZED * med:
+            continue
+        rest = [m for m in pad_ids if m != k]
+        x0, y0 = stats[rest, 0].min(), stats[rest, 1].min()
+        x1, y1 = (stats[rest, 0] + stats[rest, 2]).max(), (stats[rest, 1] + stats[rest, 3]).max()
+        x, y = float(cents[k, 0]), float(cents[k, 1])
+        if x0 <= x <= x1 and y0 <= y <= y1:
+            continue
+        if cv2.pointPolygonTest(hull, (x, y), True) < PIN_RING_EDGE * length:
+            out.append(k)
+    if len(out) == len(pad_ids):
+        return []
+    return out
+
+
 def _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids, look_inside=True):
     """The pad measured from the segments ``pad_ids`` and the pins round it.
 
-    Returns the joints (pad first), the frame's info and the lands taken for
-    pins that lie deep inside their ring (:func:`_interior_lands`).
+    Returns the joints (pad first), the frame's info and, when ``look_inside``,
+    the lands taken for pins that lie deep inside their ring
+    (:func:`_interior_lands`) and the pad's segments that are pins of the
+    ring (:func:`_pins_in_pad`); then the joints and info are None when
+    either is not empty.
     """
     att = prep.att_smooth
     h, w = att.shape
@@ -1229,9 +1272,11 @@ def _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids, look_
     if pin_ids:
         med = float(np.median(area[pin_ids]))
         pin_ids = [k for k in pin_ids if 0.25 * med <= area[k] <= 4.0 * med]
-    interior = _interior_lands(pin_ids, stats, cents, (px0, py0, px1, py1)) if look_inside else []
-    if interior:
-        return None, None, interior
+    if look_inside:
+        interior = _interior_lands(pin_ids, stats, cents, (px0, py0, px1, py1))
+        on_ring = _pins_in_pad(pad_ids, pin_ids, stats, cents, area)
+        if interior or on_ring:
+            return None, None, (interior, on_ring)
     angle = _pad_angle(pad_filled)
     pins = _pins(lab, pin_ids, stats, cents, area, att, (pcx, pcy), prep,
                  rotation_deg=angle if math.isfinite(angle) else 0.0)
@@ -1251,7 +1296,7 @@ def _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids, look_
         j.joint_id = i
     info = {"pad_void_pct": float(pad_void), "pitch_px": _pin_pitch(pins), "angle_deg": angle,
             "n_sites": 0, "labels": lab, "void_labels": vlab, "pad_mask": pad_filled}
-    return joints, info, []
+    return joints, info, ([], [])
 
 
 #: A pin whose peak attenuation is under this share of the pins' median holds
