@@ -53,9 +53,11 @@ PIN_LIKE_LONG = 1.5
 PIN_REACH = 2.4
 #: A via's copper rim rises this far above the pad level (fraction of the level).
 VIA_RIM_FRACTION = 0.35
-#: Pixels of a via's barrel (this far round its hole, px of the scoring scale)
-#: within this distance of a void are void too (0: never).
-VIA_BARREL_PX = 3
+#: A via's barrel pixels under a void are void (False: never). The copper
+#: barrel seen end on hides the missing solder's shortfall over it, while the
+#: hole in the solder is the drill only; where the barrel ends is read from
+#: the vias' own radial profile (:func:`_barrel_under_voids`).
+VIA_BARREL = True
 #: A QFN has at least this many perimeter pins; a pad candidate with fewer
 #: around it is looked past ...
 MIN_PINS = 4
@@ -970,13 +972,11 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
         pad_filled &= ~channels
     wettable = pad_filled & ~via_mask
     voids = _member(vl, void_ids, nv) & wettable
-    if VIA_BARREL_PX and via_ids and voids.any():
+    if VIA_BARREL and via_ids and voids.any():
         # a via's copper barrel, seen end on, is far denser than the solder
         # round it: where a void reaches the barrel the solder is missing over
         # it too, though its shortfall cannot show against the copper
-        kb = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * VIA_BARREL_PX + 1,) * 2)
-        barrel = cv2.dilate(via_mask.astype(np.uint8), kb).astype(bool) & wettable & ~voids
-        voids |= barrel & cv2.dilate(voids.astype(np.uint8), kb).astype(bool)
+        voids |= _barrel_under_voids(vcents[via_ids], vstats[via_ids, cv2.CC_STAT_AREA], voids, wettable, raw_att)
     if rect is not None:
         # a drawn outline (not a threshold's) holds the blurred edge of the
         # solder along the rectangle and the channels: a rim pixel is a void
@@ -1009,6 +1009,67 @@ def _measure_pad(att, raw_att, pad_filled, solder, n_segments):
                       void_count=int(len(void_ids)), via_count=len(via_ids), peak_att=level,
                       contour=pad_contour, void_contours=vcont[1:])
     return pad, pad_filled, pad_solder, vlab
+
+
+def _barrel_under_voids(centres, hole_px, voids, wettable, att):
+    """Barrel pixels of thermal vias that lie under a void, px mask.
+
+    Parameters
+    ----------
+    centres : ndarray (n, 2)
+        The vias' hole centres (x, y), px.
+    hole_px : ndarray (n,)
+        Their holes' areas, px.
+    voids, wettable : ndarray of bool
+        The pad's voids and wettable area (holes and their rims left out).
+    att : ndarray
+        Attenuation.
+
+    Returns
+    -------
+    ndarray of bool
+        Barrel pixels that are void.
+
+    Notes
+    -----
+    The barrels' outer edge is read from the vias' median radial profile of
+    ``att`` about their centres: the copper ring's peak plus its half width
+    on the hole's side (blur widens the ring alike on both sides). A pixel
+    within that edge, outside the voids, is void when the pixel just beyond
+    the edge on the same ray from its via's centre is void.
+    """
+    h, w = voids.shape
+    reach = int(4 * math.sqrt(float(np.max(hole_px)) / math.pi)) + 8
+    step = 0.5                                         # px per profile bin
+    profiles, views = [], []
+    for cx, cy in centres:
+        y0, y1 = max(int(cy) - reach, 0), min(int(cy) + reach + 1, h)
+        x0, x1 = max(int(cx) - reach, 0), min(int(cx) + reach + 1, w)
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        d = np.hypot(yy - cy, xx - cx)
+        b = (d / step).astype(np.intp).ravel()
+        prof = np.bincount(b, att[y0:y1, x0:x1].ravel()) / np.maximum(np.bincount(b), 1)
+        profiles.append(prof[:int(reach / step)])
+        views.append((cx, cy, y0, x0, d))
+    n = min(len(p) for p in profiles)
+    prof = np.median(np.stack([p[:n] for p in profiles]), axis=0)
+    peak = int(np.argmax(prof))
+    inside = np.flatnonzero(prof[:peak + 1] < 0.5 * (prof[:peak + 1].min() + prof[peak]))
+    out = np.zeros_like(voids)
+    if peak == 0 or inside.size == 0:
+        return out
+    edge = (2 * peak - inside[-1]) * step              # px from a via's centre
+    for cx, cy, y0, x0, d in views:
+        hh, ww = d.shape
+        zy, zx = np.nonzero((d <= edge) & wettable[y0:y0 + hh, x0:x0 + ww] & ~voids[y0:y0 + hh, x0:x0 + ww])
+        if zy.size == 0:
+            continue
+        t = (edge + 1.5) / np.maximum(d[zy, zx], 1e-6)
+        qy = np.clip(np.rint(cy + (zy + y0 - cy) * t).astype(np.intp), 0, h - 1)
+        qx = np.clip(np.rint(cx + (zx + x0 - cx) * t).astype(np.intp), 0, w - 1)
+        hit = voids[qy, qx]
+        out[zy[hit] + y0, zx[hit] + x0] = True
+    return out
 
 
 def _shift(joint, dx, dy):
