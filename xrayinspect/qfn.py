@@ -1051,8 +1051,10 @@ def _barrel_under_voids(centres, hole_px, voids, wettable, att):
         prof = np.bincount(b, att[y0:y1, x0:x1].ravel()) / np.maximum(np.bincount(b), 1)
         profiles.append(prof[:int(reach / step)])
         views.append((cx, cy, y0, x0, d))
-    n = min(len(p) for p in profiles)
-    prof = np.median(np.stack([p[:n] for p in profiles]), axis=0)
+    # (a via by the box's edge has a shorter profile: the whole ones decide)
+    whole = [p for p in profiles if len(p) == int(reach / step)] or profiles
+    n = min(len(p) for p in whole)
+    prof = np.median(np.stack([p[:n] for p in whole]), axis=0)
     peak = int(np.argmax(prof))
     inside = np.flatnonzero(prof[:peak + 1] < 0.5 * (prof[:peak + 1].min() + prof[peak]))
     out = np.zeros_like(voids)
