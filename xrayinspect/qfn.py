@@ -1202,17 +1202,26 @@ def _score_qfn_once(prep, *, recipe, limits, pixel_size_um=None, open_level=Fals
 PIN_RING_INTERIOR = 0.75
 
 
-def _interior_lands(pin_ids, stats, cents, pad_box):
+def _ring_of_pins(pin_ids, stats, cents):
+    """The hull of the pin centres and the median pin's long side, px (None under 6 pins or a flat hull)."""
+    if len(pin_ids) < 6:
+        return None
+    hull = cv2.convexHull(cents[pin_ids].astype(np.float32))
+    if len(hull) < 3 or cv2.contourArea(hull) <= 0:
+        return None
+    return hull, float(np.median(np.maximum(stats[pin_ids, 2], stats[pin_ids, 3])))
+
+
+def _interior_lands(pin_ids, stats, cents, pad_box, ring):
     """The ``pin_ids`` that are pieces of the pad (see :data:`PIN_RING_INTERIOR`).
 
-    ``pad_box``: (x0, y0, x1, y1) px, the box of the pad as measured.
+    ``pad_box``: (x0, y0, x1, y1) px, the box of the pad as measured;
+    ``ring``: :func:`_ring_of_pins`.
     """
-    if PIN_RING_INTERIOR is None or len(pin_ids) < 6:
+    if PIN_RING_INTERIOR is None or ring is None:
         return []
+    hull, length = ring
     pts = cents[pin_ids].astype(np.float32)
-    hull = cv2.convexHull(pts)
-    if len(hull) < 3 or cv2.contourArea(hull) <= 0:
-        return []
     (cx, cy), _, _ = cv2.minAreaRect(hull)
     x0, y0, x1, y1 = pad_box
     bx0, bx1 = min(x0, 2 * cx - x1), max(x1, 2 * cx - x0)
@@ -1220,7 +1229,6 @@ def _interior_lands(pin_ids, stats, cents, pad_box):
     long_side = np.maximum(stats[pin_ids, 2], stats[pin_ids, 3]).astype(float)
     elong = long_side / np.maximum(np.minimum(stats[pin_ids, 2], stats[pin_ids, 3]), 1)
     area = stats[pin_ids, cv2.CC_STAT_AREA].astype(float)
-    length = float(np.median(long_side))
     out = []
     for i, (k, (x, y)) in enumerate(zip(pin_ids, pts)):
         if not (bx0 <= x <= bx1 and by0 <= y <= by1) \
@@ -1245,16 +1253,12 @@ PIN_SIZED = 2.0
 PIN_RING_EDGE = 0.25
 
 
-def _pins_in_pad(pad_ids, pin_ids, stats, cents, area):
-    """The ``pad_ids`` that are pins of the ring round the pad (see :data:`PIN_SIZED`)."""
-    if PIN_SIZED is None or len(pin_ids) < 6 or len(pad_ids) < 2:
+def _pins_in_pad(pad_ids, pin_ids, stats, cents, area, ring):
+    """The ``pad_ids`` that are pins of the ring round the pad (see :data:`PIN_SIZED`); ``ring``: :func:`_ring_of_pins`."""
+    if PIN_SIZED is None or ring is None or len(pad_ids) < 2:
         return []
-    pts = cents[pin_ids].astype(np.float32)
-    hull = cv2.convexHull(pts)
-    if len(hull) < 3 or cv2.contourArea(hull) <= 0:
-        return []
+    hull, length = ring
     med = float(np.median(area[pin_ids]))
-    length = float(np.median(np.maximum(stats[pin_ids, 2], stats[pin_ids, 3])))
     out = []
     for k in pad_ids:
         if not med / PIN_SIZED <= area[k] <= PIN_SIZED * med:
@@ -1336,8 +1340,9 @@ def _pad_and_pins(prep, limits, lab, stats, cents, area, mask, n, pad_ids, look_
         med = float(np.median(area[pin_ids]))
         pin_ids = [k for k in pin_ids if 0.25 * med <= area[k] <= 4.0 * med]
     if look_inside:
-        interior = _interior_lands(pin_ids, stats, cents, (px0, py0, px1, py1))
-        on_ring = _pins_in_pad(pad_ids, pin_ids, stats, cents, area)
+        ring = _ring_of_pins(pin_ids, stats, cents)
+        interior = _interior_lands(pin_ids, stats, cents, (px0, py0, px1, py1), ring)
+        on_ring = _pins_in_pad(pad_ids, pin_ids, stats, cents, area, ring)
         if interior or on_ring:
             return None, None, (interior, on_ring)
     angle = _pad_angle(pad_filled)
