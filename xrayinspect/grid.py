@@ -167,6 +167,11 @@ def lattice_warp(sites, offsets, pitch_px, *, min_points=None):
 #: Start the lattice fit from the two steps measured apart (:func:`lattice_steps`),
 #: not one pitch at the rows' angle (False).
 AFFINE_START = True
+#: ... but only where the measured steps put at least as many balls on the
+#: lattice as one pitch at the rows' angle does (False: always the steps). A
+#: few strays among few balls (a tiled frame whose bands cut every other
+#: column) can make the steps' median a vector no lattice has.
+AFFINE_START_VOTE = True
 
 
 def _neighbours(points):
@@ -252,6 +257,7 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
         pitch = float(pitch_px)
     u = pitch * np.array([np.cos(ang), np.sin(ang)])
     v = pitch * np.array([-np.sin(ang), np.cos(ang)])
+    bases = [(u, v)]
     if AFFINE_START:
         steps = lattice_steps(points, ang, neighbours)
         if steps is not None:
@@ -259,18 +265,24 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
             # trusted where both steps are near the pitch (a recipe's, or the
             # neighbours'): a squeeze of an oblique view, not another lattice
             if all(0.6 < np.hypot(*w) / pitch < 1.4 for w in (su, sv)):
-                u, v = su, sv
+                bases = [(su, sv)] + (bases if AFFINE_START_VOTE else [])
     # start from the point that puts the most others on the lattice (a stray
-    # blob near the middle would otherwise shift every index)
+    # blob near the middle would otherwise shift every index); of the start
+    # bases, the one that puts the most there (the steps on a tie)
     c = np.median(points, 0)
     cand = np.argsort(((points - c) ** 2).sum(1))[:12]
-    basis = np.stack([u, v], 1)
     best = -1
-    for i in cand:
-        rc = np.linalg.solve(basis, (points - points[i]).T).T
-        hits = int((np.abs(rc - np.round(rc)).max(1) < 0.2).sum())
-        if hits > best:
-            best, origin = hits, points[i].copy()
+    for bu, bv in bases:
+        basis = np.stack([bu, bv], 1)
+        if abs(np.linalg.det(basis)) < 1e-9:
+            continue
+        for i in cand:
+            rc = np.linalg.solve(basis, (points - points[i]).T).T
+            hits = int((np.abs(rc - np.round(rc)).max(1) < 0.2).sum())
+            if hits > best:
+                best, origin, u, v = hits, points[i].copy(), bu, bv
+    if best < 0:
+        raise np.linalg.LinAlgError("no lattice basis")
     inlier = np.ones(len(points), bool)
     for it in range(iterations):
         basis = np.stack([u, v], 1)
@@ -402,6 +414,9 @@ def fit_grid(points, *, shape, pitch_px=None, rows=None, cols=None, depopulated=
         return None, np.full((len(points), 2), -1)
     origin, u, v, idx = canonical(origin, u, v, idx)
     inlier &= _main_cluster(idx, inlier)
+    if EDGE_SIDE_TOLERANCE is not None:
+        edge_points = _cut_from_their_site(edge_points, origin, u, v,
+                                           shape if lattice_shape is None else lattice_shape, radius_px)
     if not (rows and cols) and TRIM_SHARE is not None:
         inlier = _trim_sparse_edges(idx, inlier, origin, u, v, shape, radius_px, valid, edge_points)
     if inlier.sum() < 4:
@@ -665,6 +680,38 @@ def _place_in_recipe(rel, nrow, ncol, rows, cols, depop, origin, u, v, shape, ra
     return (sr, sc), (r < 0) | (r >= rows) | (c < 0) | (c >= cols)
 
 
+#: A joint cut by the frame's edge stands for a ball on its site only if its
+#: centroid lies no nearer that edge than the site, less this share of the
+#: pitch: the edge takes a ball's far side off, so what is left of it lies
+#: inland of its centre. Via rings cut by the edge beyond the array's last
+#: row stand on the outer side of the next row's sites and had added that row
+#: to the grid as missing balls (None: any cut joint near a site counts).
+EDGE_SIDE_TOLERANCE = 0.1
+
+
+def _cut_from_their_site(edge_points, origin, u, v, shape, radius_px):
+    """The edge joints (centroids, px) that a ball on their nearest site, cut by the frame's edge, could leave.
+
+    Only joints within 1.5 ball radii (``radius_px``) of the frame's border
+    (``shape``, in the points' coordinates) are judged; the others are cut by
+    a stitching band, whose side is not known here, and kept.
+    """
+    if edge_points is None or not len(edge_points):
+        return edge_points
+    pts = np.asarray(edge_points, float)
+    basis = np.stack([u, v], 1)
+    site = origin + np.round(np.linalg.solve(basis, (pts - origin).T).T) @ basis.T
+    h, w = shape
+    keep = np.ones(len(pts), bool)
+    tol = EDGE_SIDE_TOLERANCE * float(np.linalg.norm(u))
+    for axis, size in ((0, w), (1, h)):
+        for inland_of, at in ((pts[:, axis], site[:, axis]), (size - 1 - pts[:, axis], size - 1 - site[:, axis])):
+            # distance from the border: the joint's centroid, and its site's
+            near = inland_of <= 1.5 * radius_px
+            keep &= ~(near & (inland_of < at - tol))
+    return pts[keep]
+
+
 def _edge_lines(edge_points, origin, u, v, extent):
     """The lattice's extent ``(rmin, cmin, rmax, cmax)`` grown by the outer lines that edge joints fill."""
     rmin, cmin, rmax, cmax = (int(e) for e in extent)
@@ -807,7 +854,41 @@ def _isolated_holes(occ, rows, cols, seen, known=None):
             filled = sum(q in occ for q in nb)
             if len(nb) >= 5 and filled >= len(nb) - 1:
                 holes.add((r, c))
+            elif NOTCH_HOLES and _notch(occ, r, c, rows, cols, known):
+                holes.add((r, c))
     return holes
+
+
+#: With no recipe, an empty site that notches the straight edge of a
+#: depopulated block is a missing ball (False: only sites with all but one
+#: neighbour filled are): designed depopulation leaves straight rows and
+#: columns, so an empty site whose two neighbours along the block's edge, the
+#: next ones beyond them and the three sites behind it all hold balls, while
+#: the three on the block's side are empty, is one ball gone from the edge.
+NOTCH_HOLES = True
+
+
+def _notch(occ, r, c, rows, cols, known=None):
+    """Whether the empty site ``(r, c)`` notches a straight edge of filled sites (see :data:`NOTCH_HOLES`)."""
+    def filled(q):
+        return q in occ
+
+    def empty(q):
+        # beyond the lattice, or beyond the frame's edge, a site is not empty
+        # by sight: the edge must be seen
+        inside = 0 <= q[0] < rows and 0 <= q[1] < cols
+        return inside and q not in occ and (known is None or bool(known[q]))
+
+    for along, across in (((0, 1), (1, 0)), ((1, 0), (0, 1))):
+        line = [(r + k * along[0], c + k * along[1]) for k in (-2, -1, 1, 2)]
+        if not all(filled(q) for q in line):
+            continue
+        for side in (1, -1):
+            behind = [(r + side * across[0] + k * along[0], c + side * across[1] + k * along[1]) for k in (-1, 0, 1)]
+            front = [(r - side * across[0] + k * along[0], c - side * across[1] + k * along[1]) for k in (-1, 0, 1)]
+            if all(filled(q) for q in behind) and all(empty(q) for q in front):
+                return True
+    return False
 
 
 def _main_cluster(idx, inlier, gap=2):
