@@ -699,16 +699,16 @@ def _cut_from_their_site(edge_points, origin, u, v, shape, radius_px):
     if edge_points is None or not len(edge_points):
         return edge_points
     pts = np.asarray(edge_points, float)
-    basis = np.stack([u, v], 1)
-    site = origin + np.round(np.linalg.solve(basis, (pts - origin).T).T) @ basis.T
+    frac, near = _lattice_coords(pts, origin, u, v)
+    site = origin + near @ np.stack([u, v])            # the nearest site's centre, px
     h, w = shape
-    keep = np.ones(len(pts), bool)
     tol = EDGE_SIDE_TOLERANCE * float(np.linalg.norm(u))
+    keep = np.ones(len(pts), bool)
     for axis, size in ((0, w), (1, h)):
-        for inland_of, at in ((pts[:, axis], site[:, axis]), (size - 1 - pts[:, axis], size - 1 - site[:, axis])):
-            # distance from the border: the joint's centroid, and its site's
-            near = inland_of <= 1.5 * radius_px
-            keep &= ~(near & (inland_of < at - tol))
+        # distances (px) of the joint's centroid and of its site from each
+        # of the two borders across this axis
+        for own, its_site in ((pts[:, axis], site[:, axis]), (size - 1 - pts[:, axis], size - 1 - site[:, axis])):
+            keep &= ~((own <= 1.5 * radius_px) & (own < its_site - tol))
     return pts[keep]
 
 
@@ -737,11 +737,15 @@ def _sites_of(points, origin, u, v):
 
     A joint cut by the frame's edge keeps its centroid inside its site's disc.
     """
-    basis = np.stack([u, v], 1)
-    frac = np.linalg.solve(basis, (np.asarray(points, float) - origin).T).T    # (col, row)
-    near = np.round(frac)
-    on = np.hypot(*(basis @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
+    frac, near = _lattice_coords(points, origin, u, v)
+    on = np.hypot(*(np.stack([u, v], 1) @ (frac - near).T)) < 0.3 * float(np.linalg.norm(u))
     return near[on][:, ::-1].astype(int)
+
+
+def _lattice_coords(points, origin, u, v):
+    """Points (px) in lattice units ``(col, row)``, and the nearest whole site's, float arrays (k, 2)."""
+    frac = np.linalg.solve(np.stack([u, v], 1), (np.asarray(points, float) - origin).T).T
+    return frac, np.round(frac)
 
 
 def _edge_sites(edge_points, fit):
@@ -870,9 +874,6 @@ NOTCH_HOLES = True
 
 def _notch(occ, r, c, rows, cols, known=None):
     """Whether the empty site ``(r, c)`` notches a straight edge of filled sites (see :data:`NOTCH_HOLES`)."""
-    def filled(q):
-        return q in occ
-
     def empty(q):
         # beyond the lattice, or beyond the frame's edge, a site is not empty
         # by sight: the edge must be seen
@@ -881,12 +882,12 @@ def _notch(occ, r, c, rows, cols, known=None):
 
     for along, across in (((0, 1), (1, 0)), ((1, 0), (0, 1))):
         line = [(r + k * along[0], c + k * along[1]) for k in (-2, -1, 1, 2)]
-        if not all(filled(q) for q in line):
+        if not all(q in occ for q in line):
             continue
         for side in (1, -1):
             behind = [(r + side * across[0] + k * along[0], c + side * across[1] + k * along[1]) for k in (-1, 0, 1)]
             front = [(r - side * across[0] + k * along[0], c - side * across[1] + k * along[1]) for k in (-1, 0, 1)]
-            if all(filled(q) for q in behind) and all(empty(q) for q in front):
+            if all(q in occ for q in behind) and all(empty(q) for q in front):
                 return True
     return False
 
