@@ -342,8 +342,9 @@ def test_onnx_and_torch_make_identical_calls_on_the_sample_data(monkeypatch):
 
 
 def test_classifier_calls_no_hip_on_a_ct_slice(monkeypatch):
-    """The rules judge no head-in-pillow on a CT slice (balls cut to flat discs); the model, trained
-    on radiographs, must not call any there either (it called 44 on the sample slice)."""
+    """On a CT slice (balls cut to flat discs) the rules judge head-in-pillow by a head's narrowing
+    alone (`bga.SLICE_HIP`; the sample slice has none); the model, trained on radiographs, must
+    neither add a hip there (it called 44 on the sample slice) nor take away one the rules gave."""
     from pathlib import Path
 
     from xrayinspect.pipeline import score_file
@@ -354,11 +355,15 @@ def test_classifier_calls_no_hip_on_a_ct_slice(monkeypatch):
     path = Path(__file__).resolve().parents[1] / "sample_data" / "bga_ct_slice.tif"
     rules = score_file(path)
     both = score_file(path, classifier=classify.load_classifier("default"))
-    assert not rules.hip_judged and rules.count("hip") == 0
+    assert rules.sliced and rules.count("hip") == 0
     assert both.count("hip") == 0
     assert sum(j.classifier_label in CLASSES for j in both.joints) > 50     # the model still labelled them
     assert classify.combine([], 0.0, [0.0, 0.0, 0.0, 1.0, 0.0], CLASSES, {"hip_add": 0.5},
                             hip_judged=False)[0] == []
+    sure_hip, no_hip = [0.0, 0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert classify.combine([], 0.0, sure_hip, CLASSES, {"hip_add": 0.5}, sliced=True)[0] == []
+    assert classify.combine(["hip"], 5.0, no_hip, CLASSES, {"hip": 0.5}, sliced=True)[0] == ["hip"]
+    assert classify.combine(["hip"], 5.0, no_hip, CLASSES, {"hip": 0.5})[0] == []     # a radiograph: the model decides
 
 
 def test_train_cli_with_calibration_frames(tmp_path, capsys):

@@ -34,7 +34,7 @@ def test_pad_truncated_balls_are_projections_not_slices(altsim, seed):
     # 2026-12-03 (voids sized as holes, head-in-pillow not judged)
     image, truth = altsim.render(seed)
     res = score_frame(image)
-    assert res.hip_judged
+    assert res.hip_judged and not res.sliced
     t = Tally()
     t.add(truth, res)
     s = t.summary()

@@ -206,7 +206,7 @@ def _normalise(raw, lo, span):
 
 # --------------------------------------------------------------------------- policy
 
-def combine(rule_defects, hip_score, proba, classes, thresholds=None, *, hip_judged=True):
+def combine(rule_defects, hip_score, proba, classes, thresholds=None, *, hip_judged=True, sliced=False):
     """Merge rule calls with a model's probabilities for one joint.
 
     Parameters
@@ -231,6 +231,10 @@ def combine(rule_defects, hip_score, proba, classes, thresholds=None, *, hip_jud
         False where the frame cannot show head-in-pillow at all (a CT slice,
         :attr:`~xrayinspect.results.FrameResult.hip_judged`): the model then calls no ``hip``,
         as the rules call none; it was trained on radiographs only.
+    sliced : bool
+        The frame is a slice (:attr:`~xrayinspect.results.FrameResult.sliced`): the rules'
+        ``hip`` (a head narrower than its neighbours) stands as it is and the model, which never
+        saw a slice, neither adds nor removes one.
 
     Returns
     -------
@@ -261,7 +265,10 @@ def combine(rule_defects, hip_score, proba, classes, thresholds=None, *, hip_jud
         else:
             rule_hip_stands = False
         add_at = th["hip_add"] if "hip_add" in th else th.get("hip")
-        if hip_judged and ((add_at is not None and p_hip >= add_at) or keep_rule_hip or rule_hip_stands):
+        if sliced:
+            if hip_judged and "hip" in rule:
+                out.append("hip")
+        elif hip_judged and ((add_at is not None and p_hip >= add_at) or keep_rule_hip or rule_hip_stands):
             out.append("hip")
         bridge_add = th.get("bridge_add")
         if bridge_add is not None and "bridge" in classes and float(p[classes.index("bridge")]) >= bridge_add:
@@ -359,7 +366,8 @@ def apply_classifier(image, result, classifier, polarity) -> None:
         j = joints[k]
         had_bridge = "bridge" in j.defects
         j.defects, j.classifier_label, j.classifier_confidence = combine(
-            j.defects, j.hip_score, p, classifier.classes, th, hip_judged=getattr(result, "hip_judged", True))
+            j.defects, j.hip_score, p, classifier.classes, th, hip_judged=getattr(result, "hip_judged", True),
+            sliced=getattr(result, "sliced", False))
         if "bridge" in j.defects and not had_bridge:
             added_bridge.append(j)
         j.verdict = "fail" if j.defects else "pass"

@@ -780,6 +780,7 @@ def score_frame(image, *, recipe=None, profile=None, frame="", meta=None, classi
     r.more_grids = [a["grid"] for a in info.get("arrays", [])[1:]]
     r.pad_void_pct = float(info.get("pad_void_pct", math.nan))
     r.hip_judged = bool(info.get("hip_judged", True))
+    r.sliced = bool(info.get("sliced", False))
     if keep_masks:
         r.masks = {"labels": info.get("labels"), "void_labels": info.get("void_labels")}
     if classifier is not None:

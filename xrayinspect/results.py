@@ -95,7 +95,8 @@ class FrameResult:
     seconds: float = math.nan
     grid: dict = field(default_factory=dict)        # fitted lattice: origin, steps, rows, cols
     shape: tuple = ()
-    hip_judged: bool = True     # False: the frame cannot show head-in-pillow (a CT or laminography slice)
+    hip_judged: bool = True     # False: the frame cannot show head-in-pillow
+    sliced: bool = False        # the frame is a slice (CT, laminography), not a radiograph
     annotation_px: int = 0      # pixels of burned-in text / scale bars filled in before scoring
     repaired_px: int = 0        # stuck detector pixels and dead/hot line pixels filled in before scoring
     more_grids: list = field(default_factory=list)  # the lattices of a frame's further arrays (joint ``array`` 1, 2, ...)
@@ -156,6 +157,7 @@ class FrameResult:
                 # from the joints; seconds is frames.csv's timing column: both must survive a reload
                 "n_sites": int(self.n_sites or 0), "seconds": _none(_float(self.seconds)),
                 "grid": self.grid, "shape": list(self.shape), "hip_judged": bool(self.hip_judged),
+                "sliced": bool(self.sliced),
                 "annotation_px": int(self.annotation_px or 0), "repaired_px": int(self.repaired_px or 0),
                 "more_grids": list(self.more_grids), "joints": joints}
 
@@ -187,7 +189,7 @@ class FrameResult:
                 polarity=d.get("polarity", ""), profile=d.get("profile", ""),
                 pad_void_pct=_nan(d.get("pad_void_pct")), joints=joints, grid=d.get("grid", {}),
                 shape=tuple(d.get("shape", ())), seconds=_nan(d.get("seconds")),
-                hip_judged=bool(d.get("hip_judged", True)), annotation_px=int(d.get("annotation_px") or 0),
+                hip_judged=bool(d.get("hip_judged", True)), sliced=bool(d.get("sliced", False)), annotation_px=int(d.get("annotation_px") or 0),
                 repaired_px=int(d.get("repaired_px") or 0),
                 more_grids=list(d.get("more_grids") or []))
         n_sites = d.get("n_sites")
