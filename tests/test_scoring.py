@@ -779,13 +779,13 @@ def test_balls_under_a_via_barrel_are_measured_not_judged():
     assert 5 <= len(covered) <= 20 and all(not j.defects for j in covered)
 
 
-@pytest.mark.parametrize("seed, found", [((6960000, 1), 9), ((6960000, 10), 3), ((6960000, 14), 5)])
-def test_head_in_pillow_in_a_ct_slice_is_told_by_its_narrowing(monkeypatch, seed, found):
+@pytest.mark.parametrize("seed, found, false", [((6960000, 2), 8, 0), ((6960000, 14), 6, 0), ((6960000, 25), 7, 0)])
+def test_head_in_pillow_in_a_ct_slice_is_told_by_its_narrowing(monkeypatch, seed, found, false):
     """Cut at the balls' mid-height, a head that never collapsed onto its pillow is narrower than
     its collapsed neighbours (0.89-0.93 of the typical diameter on 30 development slices, whole
     balls 0.96 or more): `bga.SLICE_HIP` judges it by that narrowing alone. Development slices
-    6,960,000+1, +10, +14: 9 of 13, 3 of 3 and 5 of 6 heads found, none false; without the rule,
-    none called."""
+    6,960,000+2, +14, +25: 8 of 8, 6 of 6 and 7 of 7 heads found, none false (4 of 8, 5 and 2
+    with the narrowing weighed at 0.8 as in radiographs); without the rule, none called."""
     from xrayinspect import bga
 
     f = generate_frame(seed, package="bga", shape=(1024, 1024), modality="ct")
@@ -793,7 +793,12 @@ def test_head_in_pillow_in_a_ct_slice_is_told_by_its_narrowing(monkeypatch, seed
     assert r.sliced and r.hip_judged
     t = Tally()
     t.add(f.truth, r)
-    assert t.tp["hip"] >= found and t.fp["hip"] == 0
+    assert t.tp["hip"] >= found and t.fp["hip"] <= false
+    monkeypatch.setattr(bga, "SLICE_HIP_WEIGHT", 0.8)
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.tp["hip"] < found
     monkeypatch.setattr(bga, "SLICE_HIP", False)
     r = score_frame(f.image)
     assert not r.hip_judged and r.count("hip") == 0

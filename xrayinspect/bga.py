@@ -2509,17 +2509,25 @@ HIP_NARROWING_ALONE = 0.8
 #: balls only): cut at the balls' mid-height, an uncollapsed head is narrower
 #: than its collapsed neighbours (30 development slices, 6,960,000+: heads
 #: 0.89-0.93 of the median diameter, every other whole ball 0.96 or more but
-#: for 57 of 19,324 - voided, bridged or stray - that the rule leaves out;
-#: 42 of 70 heads found, none false). False: no ``hip`` on a slice.
+#: for 57 of 19,324 - voided, bridged or stray - that the rule leaves out).
+#: False: no ``hip`` on a slice.
 SLICE_HIP = True
 #: ... for balls of this share of the typical diameter or more: a head is the
 #: sphere its collapsed neighbours were before they spread (development
 #: slices: heads 0.89-0.93 of the typical diameter; two balls of bridged pairs
 #: whose masks were cut apart, called head-in-pillow without this, 0.64 and 0.73).
 SLICE_HIP_NARROWEST = 0.8
+#: ... its narrowing's z-score counting in full: the 0.8 of
+#: :data:`HIP_NARROWING_ALONE` is for radiographs whose window clipped the
+#: balls' tops (ordinary balls read narrow there); a slice's disc has a hard
+#: edge. Development slices, head-in-pillow found / false / missed at 0.8 ->
+#: 1.0: 42/0/28 -> 66/2/4 (6,960,000+), 39/0/16 -> 52/2/3 (6,965,000+),
+#: 28/0/13 -> 40/0/1 (6,966,000+, 2048 px; 4 more false on 6,965,000+ before
+#: voided balls were left out, below).
+SLICE_HIP_WEIGHT = 1.0
 
 
-def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None):
+def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None, alone_weight=None):
     """Neighbour-relative head-in-pillow score per ball.
 
     A ball that did not collapse onto its pad is smaller than its neighbours
@@ -2550,6 +2558,9 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
         Labels within 2 px of a band with no image (a stitched export's black
         band): a ball cut by one can read whole, a pixel short of the band,
         and so narrow; the narrowing alone does not judge them.
+    alone_weight : float, optional
+        Weight of the narrowing's z-score where it judges alone (default
+        :data:`HIP_NARROWING_ALONE`).
 
     Returns
     -------
@@ -2585,7 +2596,8 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
         round_ = circ >= np.median(circ[nb], axis=1) - HIP_ROUND_TOLERANCE
         if beside_band is not None:
             round_ &= ~beside_band
-        score = np.where(round_, np.maximum(score, HIP_NARROWING_ALONE * zd), score)
+        w = HIP_NARROWING_ALONE if alone_weight is None else alone_weight
+        score = np.where(round_, np.maximum(score, w * zd), score)
     return score
 
 
@@ -3136,12 +3148,16 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # a slice (at the balls' mid-height) shows no height or peak, but a
         # head that never collapsed onto its pillow is narrower there than its
         # collapsed neighbours: judged by its narrowing alone, round ones only
-        hip = _hip_scores(dia, np.ones(n + 1), pts, usable_hip, peaks_known=False, circ=circ)
+        hip = _hip_scores(dia, np.ones(n + 1), pts, usable_hip, peaks_known=False, circ=circ,
+                          alone_weight=SLICE_HIP_WEIGHT)
         if usable_hip.any():
             # ... no narrower than a ball that never collapsed can be: a mask
             # cut smaller than that (one of a bridged pair split apart) is not
             # a head
             hip[dia < SLICE_HIP_NARROWEST * np.median(dia[usable_hip])] = 0.0
+        # ... and only balls that serve as neighbours: a void cut by the slice
+        # at the ball's rim narrows its disc as a head does
+        hip[~usable_hip] = np.minimum(hip[~usable_hip], 0.0)
     else:
         hip = np.zeros(n + 1)
     stray, stray_xy, stray_r = _stray_solder(masks, prep.att_smooth, fit, fit_pts, rc, att_raw=prep.att)
