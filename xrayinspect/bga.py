@@ -2946,7 +2946,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         # hole in it (at the rim, a notch), inside the joint all the same
         d_ball = float(equivalent_diameter(typical_area(masks.area_px[1:])))
         masks = segment_joints(prep.att_smooth, prep.valid, diameter_px=d_ball, core_fraction=CORE_FRACTION,
-                               edge_fraction=SLICE_EDGE_FRACTION)
+                               edge_fraction=SLICE_EDGE_FRACTION, flat=True)
         _fill_to_hull(masks)
     n = masks.n
     if OPEN_MASKS and n and not sliced:

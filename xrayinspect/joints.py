@@ -269,8 +269,19 @@ def _cc_stats(lab, idx, n, w):
     return st, lv
 
 
-def _split_merged(core_lab, att_smooth, stats, big):
+#: In a slice, a core holding two joints is split where its distance to its
+#: own edge narrows (a bridged pair's neck), not at a share of its level.
+SLICE_SPLIT_BY_SHAPE = True
+
+
+def _split_merged(core_lab, att_smooth, stats, big, flat=False):
     """Split cores that hold two or more joints (a bridge, touching balls).
+
+    A core is cut at rising shares of its peak until it falls apart: of its
+    attenuation (each ball's dome rises above the neck between them) or,
+    with ``flat``, of its distance to its own edge (a slice shows balls and
+    the neck between them at one level, noise on it: the cut at 0.9 of the
+    peak fell into 4-7 pieces of noise; the discs are wider than the neck).
 
     Returns the label image (its dtype widened if the new labels need it)
     and ``{old label: [new labels]}`` of the cores split.
@@ -281,13 +292,19 @@ def _split_merged(core_lab, att_smooth, stats, big):
         x, y, bw, bh = stats[k, :4]
         sl = (slice(y, y + bh), slice(x, x + bw))
         own = core_lab[sl] == k
-        vals = att_smooth[sl]
+        if flat:
+            vals = cv2.distanceTransform(np.pad(own, 1).view(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        else:
+            vals = att_smooth[sl]
         pk = float(vals[own].max())
         for frac in (0.6, 0.75, 0.9):
             n, parts = cv2.connectedComponents((own & (vals > frac * pk)).astype(np.uint8), connectivity=8)
             if n - 1 >= 2:
                 sizes = np.bincount(parts.ravel())[1:]
-                if (sizes >= 0.15 * own.sum() / (n - 1)).sum() >= 2:
+                # (a distance cut leaves each disc's middle only: parts of
+                # like size, not shares of the whole core)
+                least = 0.3 * sizes.max() if flat else 0.15 * own.sum() / (n - 1)
+                if (sizes >= least).sum() >= 2:
                     if nxt + n > np.iinfo(core_lab.dtype).max:
                         core_lab = core_lab.astype(np.int32)
                     sub = core_lab[sl]
@@ -333,7 +350,7 @@ def _thin_lines(dense):
 
 
 def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTION,
-                   bridge_fraction=BRIDGE_FRACTION, core_fraction=0.3, max_area_frac=6.0):
+                   bridge_fraction=BRIDGE_FRACTION, core_fraction=0.3, max_area_frac=6.0, flat=False):
     """Label compact solder joints.
 
     Parameters
@@ -354,6 +371,9 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     max_area_frac : float
         Cores larger than this multiple of the nominal joint area are not
         joints (large components, package edges).
+    flat : bool
+        The joints are flat discs (a CT or laminography slice): a core that
+        holds two is split by its shape, not by its attenuation.
 
     Returns
     -------
@@ -423,7 +443,7 @@ def segment_joints(att_smooth, valid, *, diameter_px, edge_fraction=EDGE_FRACTIO
     stats_k[1:] = stats[kept]
     med_core = np.median(area[kept])
     big = [i for i in range(1, n_kept + 1) if stats_k[i, 4] > 1.7 * med_core]
-    core_lab, split = _split_merged(core_lab, att_smooth, stats_k, big)
+    core_lab, split = _split_merged(core_lab, att_smooth, stats_k, big, flat=flat and SLICE_SPLIT_BY_SHAPE)
     # the core component (of ``lab``) each label comes from
     origin = np.concatenate([[0], kept])
     if split:
