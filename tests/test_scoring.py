@@ -828,6 +828,28 @@ def test_bridged_pair_in_a_ct_slice_is_split_at_its_neck(monkeypatch, seed, brid
     assert t.fp["misaligned"] > 0
 
 
+@pytest.mark.parametrize("seed, strays", [((6965000, 11), 2), ((6960000, 14), 2)])
+def test_stray_ball_in_a_ct_slice_is_read_as_a_flat_disc(monkeypatch, seed, strays):
+    """A slice cuts a stray ball to a disc level to its edge, noise on it: its centre pixel is no
+    higher than the rest of its top (0.85 of the top's 90th percentile on 6,965,000+11), and the
+    sphere's test (centre pixel at 0.9 of it) let 8 of 31 development strays go (6,960,000+ and
+    6,965,000+; 1 now, a 4 px disc). Read as a flat
+    disc (`bga.SLICE_FLAT_STRAYS`: the 3 x 3 middle against the top's median) every stray of these
+    slices is called, none false."""
+    from xrayinspect import bga
+
+    f = generate_frame(seed, package="bga", shape=(1024, 1024), modality="ct")
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.tp["extra"] == strays and t.fp["extra"] == 0 and t.fn["extra"] == 0
+    monkeypatch.setattr(bga, "SLICE_FLAT_STRAYS", False)
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.fn["extra"] == strays
+
+
 def test_small_blurred_ct_slices_are_read_as_slices():
     """Small blurred CT slices (development frames 6960007 and 6960002, balls 13-14 px) fall to 0.8
     of their peak at 0.65 of the radius, where a slice was looked for: they were read as

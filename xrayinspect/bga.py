@@ -1075,6 +1075,10 @@ STRAY_CENTRE = 0.85
 #: development frame) but not in the map itself (0.53-0.90 on 40 development
 #: frames, where true stray balls read 0.95 or more).
 STRAY_RAW_CENTRE = 0.9
+#: In a slice a stray ball is read as a flat disc (:func:`_stray_top`'s
+#: ``flat``): its centre pixel against its top's 90th percentile failed on
+#: noise alone (a development slice's stray at 0.85 of its top, 6,965,000+11).
+SLICE_FLAT_STRAYS = True
 #: ... both read on its pixels above this fraction of its own peak (the top of a
 #: sphere is a disc, a crossing trace's a line) ...
 STRAY_TOP_FRACTION = 0.5
@@ -1112,14 +1116,17 @@ STRAY_MARGIN = 1.0
 STRAY_BAND_CLEARANCE_PX = 2
 
 
-def _stray_top(masks, att, att_raw, k, fraction):
+def _stray_top(masks, att, att_raw, k, fraction, flat=False):
     """Whether joint ``k``'s top above ``fraction`` of its peak is a sphere's: ``(is_stray, (x, y), radius)``.
 
     ``(x, y)`` is the top's centroid and ``radius`` that of the sphere whose
     top it is, px; None when the top has under 3 px. A sphere's top is round
     (:data:`STRAY_ROUNDNESS`), highest at its centre (:data:`STRAY_CENTRE`,
     on the unsmoothed map too) and falls away on every side
-    (:data:`STRAY_ARMS`).
+    (:data:`STRAY_ARMS`). With ``flat`` (a slice: a stray ball is a disc,
+    level to its edge, noise on it) its centre stands at the top's level
+    rather than above it: the 3 x 3 mean at its centre is read against the
+    top's median, on both maps (a via barrel's drill hole still reads low).
     """
     h, w = att.shape
     top, x0, y0 = _dense_top(masks, att, k, fraction)
@@ -1130,8 +1137,19 @@ def _stray_top(masks, att, att_raw, k, fraction):
     radius = np.sqrt(ys.size / np.pi) / np.sqrt(1 - fraction ** 2)
     cyi = min(max(int(round(centre[1])), 0), h - 1)
     cxi = min(max(int(round(centre[0])), 0), w - 1)
-    ok = bool(att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) and _roundness(top) > STRAY_ROUNDNESS
-    ok = ok and _raw_centre_stands(att_raw, top, x0, y0, cxi, cyi)
+    if flat:
+        def level(a):
+            return float(np.median(a[y0:y0 + top.shape[0], x0:x0 + top.shape[1]][top.view(bool)]))
+
+        def middle(a):
+            return float(a[max(cyi - 1, 0):cyi + 2, max(cxi - 1, 0):cxi + 2].mean())
+
+        ok = middle(att) >= STRAY_CENTRE * level(att) and _roundness(top) > STRAY_ROUNDNESS
+        if att_raw is not None and STRAY_RAW_CENTRE is not None:
+            ok = ok and middle(att_raw) >= STRAY_RAW_CENTRE * level(att_raw)
+    else:
+        ok = bool(att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) and _roundness(top) > STRAY_ROUNDNESS
+        ok = ok and _raw_centre_stands(att_raw, top, x0, y0, cxi, cyi)
     # a sphere falls away on every side of its top; a piece cut out of a ring
     # or a trace keeps its arms (as dense as the piece) beyond it
     ok = ok and _ring_level(att, ys + y0, xs + x0, 0, 2) <= STRAY_ARMS * masks.peak[k]
@@ -1146,7 +1164,7 @@ def _dome_shaped(masks, att, k, fraction):
     return high <= STRAY_DOME_SHARE * low
 
 
-def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
+def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None, flat=False):
     """Which joints off every site look like stray solder balls.
 
     Parameters
@@ -1162,6 +1180,9 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
     att_raw : ndarray, optional
         Unsmoothed attenuation map, for the centre test of
         :data:`STRAY_RAW_CENTRE`.
+    flat : bool
+        The frame is a slice: a stray ball is a flat disc, not a dome
+        (:func:`_stray_top`; the dome test of the retry is not made).
 
     Returns
     -------
@@ -1209,7 +1230,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None):
         cand &= inside
         ringed &= inside
     for k in np.flatnonzero(cand).tolist():
-        reading = _stray_top(masks, att, att_raw, k, STRAY_TOP_FRACTION)
+        reading = _stray_top(masks, att, att_raw, k, STRAY_TOP_FRACTION, flat=flat and SLICE_FLAT_STRAYS)
         if reading is None:
             continue
         out[k], centre[k], radius[k] = reading
@@ -3160,7 +3181,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
         hip[~usable_hip] = np.minimum(hip[~usable_hip], 0.0)
     else:
         hip = np.zeros(n + 1)
-    stray, stray_xy, stray_r = _stray_solder(masks, prep.att_smooth, fit, fit_pts, rc, att_raw=prep.att)
+    stray, stray_xy, stray_r = _stray_solder(masks, prep.att_smooth, fit, fit_pts, rc, att_raw=prep.att, flat=sliced)
     stray &= (area < 3 * max(med_area, 1)) & (area >= 6) & ~residue
     for k in np.flatnonzero(stray & ~masks.touches_edge).tolist():
         # the mask of a small stray runs out along the skirts and traces
