@@ -297,7 +297,7 @@ def evaluate(n_bga=20, n_qfn=10, size=1024, workers=2, keep=None, seed_bga=SEED_
         Base seeds (evaluation-only ranges by default).
     modality : {"radiograph", "ct"}
         What the BGA frames are: projections, or reconstructed slices through
-        the balls' mid-height (head-in-pillow is not judged on slices).
+        the balls' mid-height (head-in-pillow judged there by a head's narrowing alone).
     n_boot : int
         Resamples of the frames for the no-recipe figures' 95% intervals
         (:func:`xrayinspect.evaluation.bootstrap_intervals`).
