@@ -82,6 +82,14 @@ VOLUME_RING = 2
 #: bubble, not for a long thin shortfall (a trace edge), whose depth is small
 #: for its volume.
 VOLUME_CAP = 2.0
+#: In a slice a void is a hole through the solder, its blurred edge halfway
+#: down: it is seeded and grown at this share of the level (None: as in a
+#: projection).
+SLICE_HOLE_LEVEL = 0.5
+#: A slice's balls are not fitted a profile exponent each, windowed export or
+#: not: a slice has no dome to bend, and the exponent bent each small disc's
+#: profile down over its central hole (a 12 px disc's 34 % hole read 0).
+SLICE_NO_GAMMA = True
 
 
 #: A frame's shared ball profile is a slice's (CT, laminography), not a
@@ -745,7 +753,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
             a0 = _neighbour_level(a0, mx, my, area > 0)
         expected = a0[lab] * shape
         search = rho < RHO_MAX
-        if (FIT_GAMMA if fit_gamma is None else fit_gamma):
+        if (FIT_GAMMA if fit_gamma is None else fit_gamma) and not (sliced and SLICE_NO_GAMMA):
             expected = _fit_scale_gamma(a, shape, lab, n, fit_px & (shape > 0.05) & (a > 0), expected)
         if REFIT:
             # a large void pulls the quantile down; refit each ball's scale from
@@ -773,10 +781,14 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     k8 = (DOME_WINDOWED_FACTOR if model == "dome" else WINDOWED_FACTOR) \
         if (FIT_GAMMA if fit_gamma is None else fit_gamma) else 1.0
 
+    seed_frac, grow_frac = SEED_FRACTION, GROW_FRACTION
+    if sliced and SLICE_HOLE_LEVEL is not None:
+        seed_frac, grow_frac = max(seed_frac, SLICE_HOLE_LEVEL), max(grow_frac, SLICE_HOLE_LEVEL)
+
     def hysteresis(short, peak):
         """Seed and grow pixels of the voids: shortfalls clear of the noise and of a share of the peak."""
-        return (search & (short > np.maximum(SEED_SIGMA * sigma, k8 * SEED_FRACTION * peak)),
-                search & (short > np.maximum(GROW_SIGMA * sigma, k8 * GROW_FRACTION * peak)))
+        return (search & (short > np.maximum(SEED_SIGMA * sigma, k8 * seed_frac * peak)),
+                search & (short > np.maximum(GROW_SIGMA * sigma, k8 * grow_frac * peak)))
 
     seed, grow = hysteresis(short, peak)
     if model == "dome" and not sliced and large_void is not None and len(large_void):
