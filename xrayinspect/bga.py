@@ -1079,6 +1079,16 @@ STRAY_RAW_CENTRE = 0.9
 #: ``flat``): its centre pixel against its top's 90th percentile failed on
 #: noise alone (a development slice's stray at 0.85 of its top, 6,965,000+11).
 SLICE_FLAT_STRAYS = True
+#: ... its 3 x 3 middle at this share of its top's median level or more, on
+#: both maps: a slice's disc is cupped (its middle stands at 0.89-0.93 of its
+#: top on development slices, 6,967,000+92), a via barrel's cross-section is
+#: a ring round an empty drill hole (the board's level, well under half).
+SLICE_STRAY_MIDDLE = 0.7
+#: ... and its peak no more than this multiple of the typical ball's: a slice
+#: shows material, not height, and the reconstruction's edge overshoot lifts a
+#: small disc most (a 7 px stray at 1.32 x, 6,967,000+22); copper and
+#: solder stand alike, only a denser metal above it.
+SLICE_STRAY_MAX_PEAK = 1.6
 #: ... both read on its pixels above this fraction of its own peak (the top of a
 #: sphere is a disc, a crossing trace's a line) ...
 STRAY_TOP_FRACTION = 0.5
@@ -1144,9 +1154,9 @@ def _stray_top(masks, att, att_raw, k, fraction, flat=False):
         def middle(a):
             return float(a[max(cyi - 1, 0):cyi + 2, max(cxi - 1, 0):cxi + 2].mean())
 
-        ok = middle(att) >= STRAY_CENTRE * level(att) and _roundness(top) > STRAY_ROUNDNESS
-        if att_raw is not None and STRAY_RAW_CENTRE is not None:
-            ok = ok and middle(att_raw) >= STRAY_RAW_CENTRE * level(att_raw)
+        ok = middle(att) >= SLICE_STRAY_MIDDLE * level(att) and _roundness(top) > STRAY_ROUNDNESS
+        if att_raw is not None:
+            ok = ok and middle(att_raw) >= SLICE_STRAY_MIDDLE * level(att_raw)
     else:
         ok = bool(att[cyi, cxi] >= STRAY_CENTRE * masks.peak[k]) and _roundness(top) > STRAY_ROUNDNESS
         ok = ok and _raw_centre_stands(att_raw, top, x0, y0, cxi, cyi)
@@ -1221,7 +1231,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None, flat=False):
     # ball: denser than a ball (which the peak test below drops) or not
     ringed = cand.copy()
     if on.any():
-        cand &= masks.peak <= STRAY_MAX_PEAK * typ_peak
+        cand &= masks.peak <= (SLICE_STRAY_MAX_PEAK if flat and SLICE_FLAT_STRAYS else STRAY_MAX_PEAK) * typ_peak
     if fit is not None:
         basis = np.stack([fit.u, fit.v], 1)
         c, r = np.linalg.solve(basis, (fit_pts - fit.origin).T)
