@@ -293,7 +293,11 @@ def _split_merged(core_lab, att_smooth, stats, big, flat=False):
         sl = (slice(y, y + bh), slice(x, x + bw))
         own = core_lab[sl] == k
         if flat:
-            vals = cv2.distanceTransform(np.pad(own, 1).view(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+            # (a void is a hole in a slice's core: filled, or the distance
+            # round it would hide its disc's middle)
+            solid = np.pad(own, 1).astype(np.uint8)
+            outside = cv2.floodFill(solid.copy(), None, (0, 0), 2)[1] == 2
+            vals = cv2.distanceTransform((~outside).view(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
         else:
             vals = att_smooth[sl]
         pk = float(vals[own].max())
