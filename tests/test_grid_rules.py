@@ -110,3 +110,28 @@ def test_missing_ball_on_the_edge_of_a_depopulated_block_is_called(index, notch,
     assert all(_near(q, truth_missing, 0.35 * pitch) for q in called)
     found = sum(_near(p, called, 0.35 * pitch) for p in truth_missing)
     assert (found == len(truth_missing)) == notch
+
+
+def test_a_recipes_pitch_is_voted_on_where_the_neighbours_disagree(tmp_path, monkeypatch):
+    """Development frame (6,700,000, 1), a double-sided board: a 4 x 4 array of 90 px balls at a
+    160 px pitch with chip capacitors on the far side across its gaps. Their end caps made the
+    neighbours' spacing 92 px; the recipe's pitch (0.7-1.4 of it only) was set aside, the lattice
+    fitted 10 sites at a 92 px pitch and 7 of them were called missing. `grid.RECIPE_PITCH_VOTE`
+    puts the recipe's pitch to the vote: 16 sites, the pitch within 1 %."""
+    from xrayinspect.evaluation import Tally
+    from xrayinspect.recipe import parse_recipe
+
+    f = generate_frame((6_700_000, 1), package="bga", shape=(1024, 1024), underside_parts=True)
+    path = tmp_path / ("frame" + f.suffix)
+    write_frame(path, f.image, pixel_size_um=f.truth["pixel_size_um"], bits_used=f.truth["detector"]["bits_used"])
+    image, meta = read_frame(path)
+    recipe = parse_recipe(f.recipe)
+    r = score_frame(image, meta=meta, recipe=recipe)
+    t = Tally()
+    t.add(f.truth, r)
+    assert r.package == "bga" and r.n_sites == 16
+    assert r.pitch_px == pytest.approx(160.0, rel=0.01)
+    assert t.fp["missing"] == 0 and t.fp["extra"] == 0
+    monkeypatch.setattr(grid, "RECIPE_PITCH_VOTE", False)
+    r = score_frame(image, meta=meta, recipe=recipe)
+    assert not r.pitch_px == pytest.approx(160.0, rel=0.1)
