@@ -1192,7 +1192,8 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None, flat=False):
         :data:`STRAY_RAW_CENTRE`.
     flat : bool
         The frame is a slice: a stray ball is a flat disc, not a dome
-        (:func:`_stray_top`; the dome test of the retry is not made).
+        (:func:`_stray_top`'s ``flat``, :data:`SLICE_STRAY_MAX_PEAK`; the retry
+        higher up its top is read as a dome's, as before).
 
     Returns
     -------
@@ -2536,8 +2537,8 @@ HIP_ROUND_TOLERANCE = 0.03
 #: independent renderer's round heads 4.7-11).
 HIP_NARROWING_ALONE = 0.8
 #: Judge head-in-pillow in a slice (CT, laminography) by a ball's narrowing
-#: alone (its :data:`HIP_NARROWING_ALONE`-weighted diameter z-score, round
-#: balls only): cut at the balls' mid-height, an uncollapsed head is narrower
+#: alone (its diameter's z-score, :data:`SLICE_HIP_WEIGHT`, round balls that
+#: serve as neighbours only): cut at the balls' mid-height, an uncollapsed head is narrower
 #: than its collapsed neighbours (30 development slices, 6,960,000+: heads
 #: 0.89-0.93 of the median diameter, every other whole ball 0.96 or more but
 #: for 57 of 19,324 - voided, bridged or stray - that the rule leaves out).
