@@ -1213,6 +1213,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None, flat=False):
     """
     h, w = att.shape
     n = masks.n
+    flat = flat and SLICE_FLAT_STRAYS
     out = np.zeros(n + 1, bool)
     centre = np.stack([masks.cx, masks.cy], 1).astype(float)
     radius = np.zeros(n + 1)
@@ -1232,7 +1233,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None, flat=False):
     # ball: denser than a ball (which the peak test below drops) or not
     ringed = cand.copy()
     if on.any():
-        cand &= masks.peak <= (SLICE_STRAY_MAX_PEAK if flat and SLICE_FLAT_STRAYS else STRAY_MAX_PEAK) * typ_peak
+        cand &= masks.peak <= (SLICE_STRAY_MAX_PEAK if flat else STRAY_MAX_PEAK) * typ_peak
     if fit is not None:
         basis = np.stack([fit.u, fit.v], 1)
         c, r = np.linalg.solve(basis, (fit_pts - fit.origin).T)
@@ -1241,7 +1242,7 @@ def _stray_solder(masks, att, fit, fit_pts, rc, att_raw=None, flat=False):
         cand &= inside
         ringed &= inside
     for k in np.flatnonzero(cand).tolist():
-        reading = _stray_top(masks, att, att_raw, k, STRAY_TOP_FRACTION, flat=flat and SLICE_FLAT_STRAYS)
+        reading = _stray_top(masks, att, att_raw, k, STRAY_TOP_FRACTION, flat=flat)
         if reading is None:
             continue
         out[k], centre[k], radius[k] = reading

@@ -262,12 +262,17 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
     # one neighbour search for the angle, the pitch and the two steps
     neighbours = _neighbours(points)
     pitch, ang = lattice_orientation(points, neighbours)
+    # the recipe's pitch replaces the neighbours' spacing where they agree;
+    # where they do not, it is put to the vote (RECIPE_PITCH_VOTE)
+    recipe_voted = False
     if pitch_px and 0.7 < pitch / pitch_px < 1.4:
         pitch = float(pitch_px)
+    elif pitch_px and RECIPE_PITCH_VOTE:
+        recipe_voted = True
     u = pitch * np.array([np.cos(ang), np.sin(ang)])
     v = pitch * np.array([-np.sin(ang), np.cos(ang)])
     bases = [(u, v)]
-    if pitch_px and RECIPE_PITCH_VOTE and not 0.7 < pitch / pitch_px < 1.4:
+    if recipe_voted:
         # the neighbours measured another spacing than the recipe's pitch
         # (parts or their end caps between large balls): the recipe's pitch
         # at the rows' angle is put to the vote as well
@@ -297,8 +302,7 @@ def fit_lattice(points, *, pitch_px=None, iterations=4):
                 best, origin, u, v = hits, points[i].copy(), bu, bv
     if best < 0:
         raise np.linalg.LinAlgError("no lattice basis")
-    if pitch_px and RECIPE_PITCH_VOTE and not 0.7 < pitch / pitch_px < 1.4 \
-            and abs(np.hypot(*u) / pitch_px - 1) < 0.05:
+    if recipe_voted and abs(np.hypot(*u) / pitch_px - 1) < 0.05:
         pitch = float(pitch_px)         # (the recipe's basis won: its residual cuts too)
     inlier = np.ones(len(points), bool)
     for it in range(iterations):

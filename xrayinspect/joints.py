@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .measure import components_with_stats, flat_nonzero
+from .measure import components_with_stats, fill_holes, flat_nonzero
 
 #: Fraction of a joint's peak attenuation that marks its edge (calibrated).
 EDGE_FRACTION = 0.16
@@ -295,9 +295,8 @@ def _split_merged(core_lab, att_smooth, stats, big, flat=False):
         if flat:
             # (a void is a hole in a slice's core: filled, or the distance
             # round it would hide its disc's middle)
-            solid = np.pad(own, 1).astype(np.uint8)
-            outside = cv2.floodFill(solid.copy(), None, (0, 0), 2)[1] == 2
-            vals = cv2.distanceTransform((~outside).view(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+            solid = np.pad(fill_holes(own), 1).view(np.uint8)
+            vals = cv2.distanceTransform(solid, cv2.DIST_L2, 5)[1:-1, 1:-1]
         else:
             vals = att_smooth[sl]
         pk = float(vals[own].max())
