@@ -727,6 +727,25 @@ def test_a_stray_ball_with_a_wide_flank_is_extra_and_a_trace_crossing_is_not(see
     assert t.tp["extra"] == extras
 
 
+@pytest.mark.parametrize("sphere", [True, False])
+def test_a_stray_ball_cut_high_up_by_the_board_noise_is_extra(sphere, monkeypatch):
+    """Development frame (6,850,000, 59): a 21 px stray among 98 px balls at 0.27 of their peak,
+    where the board's noise set the faint level at 0.72 of the stray's own peak. Cut that high, the
+    sphere reaches 1.4 x the blob's radius: its own flank stood at 0.34 of its peak 3-4 px out (the
+    limit 0.3) and it was dropped as a trace crossing. The ring read is the one past the sphere's
+    edge (`bga.FAINT_FAR_SPHERE`: 4-6 px out here, 0.25 of the peak); off, the stray is lost."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "FAINT_FAR_SPHERE", sphere)
+    f = generate_frame((6850000, 59), package="bga", shape=(1024, 1024))
+    r = score_frame(f.image)
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.fp["extra"] == 0
+    found = any("extra" in j.defects and np.hypot(j.x_px - 453, j.y_px - 634) < 4 for j in r.joints)
+    assert found == sphere
+
+
 @pytest.mark.parametrize("seed", [(5200001, 3), (5600000, 28)])
 def test_small_via_rings_between_balls_are_not_extra(seed):
     """Dog-bone via rings at cell centres are round, small and faint like a stray ball, but dip at

@@ -1782,6 +1782,13 @@ FAINT_FALL_FAR = 4
 #: crossings for strays on 6,700,000+200); a via ring's top, 9 px, is too
 #: small to be read so.
 FAINT_FAR_LEVEL = 0.3
+#: ... and that ring starts where the sphere the blob is the top of ends (not
+#: 2 px out): cut at a fraction f of its peak, a sphere's disc of radius r
+#: reaches r / sqrt(1 - f^2), so a stray cut high up (a 21 px stray in a frame
+#: whose board noise set the level at 0.72 of its peak, development frame
+#: (6,850,000, 59)) still had its own flank at 0.34 of its peak 3-4 px out
+#: (None: the ring FAINT_FALL_FAR - 2 px wide from 2 px out, as before).
+FAINT_FAR_SPHERE = True
 #: A faint blob this close to a joint's mask (px, square) is that joint's skirt,
 #: not a stray (2 until 2026-12-06: a 4 px stray between four 13 px balls of
 #: development frame (6,700,000, 86) lay 2 px from two of their masks; 1 px found
@@ -1855,6 +1862,21 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
     return out
 
 
+def _far_ring(area, cut):
+    """Inner and outer reach (px, square rings) of the ring beyond a faint blob read by :data:`FAINT_FAR_LEVEL`.
+
+    ``area`` (px) is the blob's above its level, ``cut`` that level as a
+    fraction of its peak. 2 to :data:`FAINT_FALL_FAR` px, or, with
+    :data:`FAINT_FAR_SPHERE`, as wide but starting where the sphere whose
+    top the blob is ends.
+    """
+    inner = 2
+    if FAINT_FAR_SPHERE and 0 < cut < 1:
+        r = math.sqrt(area / math.pi)
+        inner = max(inner, math.ceil(r / math.sqrt(1.0 - min(cut, 0.95) ** 2) - r))
+    return inner, inner + FAINT_FALL_FAR - 2
+
+
 def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, att_raw=None):
     """Stray-ball candidates above one ``level`` (see :func:`_faint_strays`), list of dict."""
     import cv2
@@ -1888,7 +1910,7 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, 
         arms = _ring_level(att, yy + y0, xx + x0, 0, 2)
         if arms > 0.5 * pk and (FAINT_FALL is None or arms > FAINT_FALL * level):
             if FAINT_FALL_FAR is None or a < np.pi * FAINT_FALL_FAR ** 2 \
-                    or _ring_level(att, yy + y0, xx + x0, 2, FAINT_FALL_FAR) > FAINT_FAR_LEVEL * pk:
+                    or _ring_level(att, yy + y0, xx + x0, *_far_ring(a, level / pk)) > FAINT_FAR_LEVEL * pk:
                 continue
         cov = np.cov(np.stack([xx, yy])) if a > 2 else np.eye(2)
         ev = np.linalg.eigvalsh(cov + np.eye(2) / 12)
