@@ -68,3 +68,28 @@ def test_a_frame_without_a_field_edge_keeps_all_its_pixels(kwargs):
         valid = invalid_bands(f.image)
         bands = (~valid).all(axis=0)[None, :] | (~valid).all(axis=1)[:, None]
         assert not (~valid & ~bands).any()
+
+
+@pytest.mark.parametrize("white", [True, False])
+def test_an_inverted_composites_white_stitching_bands_hold_no_image(white, monkeypatch):
+    """Development frame (6,700,000, 27), a tiled 8-bit JPEG with three 12 px stitching bands,
+    exported inverted (solder bright, `scripts/robustness.py`'s `invert`): its bands are at full
+    scale, not black, and were read as image - 213 of its 831 balls lost. Narrow runs of lines
+    nearly all at the frame's top level, inside the frame, are bands too
+    (`preprocess.WHITE_BAND_MAX_WIDTH`); the plain frame's valid area is unchanged."""
+    from xrayinspect import preprocess
+
+    if not white:
+        monkeypatch.setattr(preprocess, "WHITE_BAND_MAX_WIDTH", None)
+    f = generate_frame((6700000, 27), package="bga", shape=(1024, 1024))
+    inverted = (255 - f.image).astype(np.uint8)
+    bands = ~invalid_bands(inverted)
+    t = Tally()
+    t.add(f.truth, score_frame(inverted))
+    if white:
+        # the three bands (and a px beside each) and nothing else
+        assert np.array_equal(bands, ~invalid_bands(f.image))
+        assert t.det[2] <= 5, t.det
+    else:
+        assert not bands.any()
+        assert t.det[2] > 100, t.det

@@ -157,7 +157,9 @@ def invalid_bands(image):
     if image.size and image.min() > 0.02 * image.max():
         # no pixel near zero (the threshold below is at most 2 % of the top,
         # and a no-signal area is at the frame's minimum, zero or near it)
-        return np.ones(image.shape, bool)
+        valid = np.ones(image.shape, bool)
+        _white_bands(image, valid)
+        return valid
     # JPEG ringing lifts a black band a few grey levels: "black" is near zero
     top = float(np.percentile(image[::4, ::4], 99.9)) if image.size else 0.0
     zero = image <= max(0.02 * top, 0)
@@ -169,10 +171,56 @@ def invalid_bands(image):
         cols = np.convolve(cols, [1, 1, 1], "same") > 0
         valid[rows, :] = False
         valid[:, cols] = False
+    _white_bands(image, valid)
     dead = _dead_area(image, valid)
     if dead is not None:
         valid &= ~dead
     return valid
+
+
+#: An inverted export (solder bright) shows a tiled composite's stitching
+#: bands at full scale: runs of rows (or columns) nearly all at the frame's
+#: top level, at most this many px wide (None: black bands only) ...
+WHITE_BAND_MAX_WIDTH = 32
+#: ... inside the frame, with the lines beside the run holding under this
+#: share of such pixels (a saturated stretch of air is wide, and reaches the
+#: frame's edge).
+WHITE_BAND_BESIDE = 0.5
+
+
+def _white_bands(image, valid):
+    """Mark a composite's stitching bands stored at full scale invalid (in place).
+
+    A band holds no image, whatever grey the export gave it: an inverted
+    display turns its zero counts to the top level. No solder line runs the
+    whole width of a frame, and air saturating the detector is a wide area
+    at the frame's edge, not a narrow line inside it.
+    """
+    if WHITE_BAND_MAX_WIDTH is None or image.size == 0:
+        return
+    top = float(image.max())
+    lo = float(np.percentile(image[::4, ::4], 0.1))
+    if top <= lo:
+        return
+    full = image >= top - 0.02 * (top - lo)
+    for axis in (1, 0):
+        share = np.count_nonzero(full, axis=axis) / max(image.shape[axis], 1)
+        line = share > 0.9
+        if not line.any():
+            continue
+        n = line.size
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], line.view(np.int8), [0]))))
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            if a == 0 or b == n or b - a > WHITE_BAND_MAX_WIDTH:
+                continue
+            beside = np.concatenate((share[max(a - 3, 0):a], share[b:b + 3]))
+            if beside.size and beside.max() >= WHITE_BAND_BESIDE:
+                continue
+            lo_i, hi_i = max(a - 1, 0), min(b + 1, n)
+            if axis == 1:
+                valid[lo_i:hi_i, :] = False
+            else:
+                valid[:, lo_i:hi_i] = False
 
 
 def _dead_area(image, valid):
