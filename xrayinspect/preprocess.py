@@ -199,7 +199,7 @@ def _white_bands(image, valid):
     if WHITE_BAND_MAX_WIDTH is None or image.size == 0:
         return
     top = float(image.max())
-    lo = float(np.percentile(image[::4, ::4], 0.1))
+    lo = float(image[::4, ::4].min())
     if top <= lo:
         return
     full = image >= top - 0.02 * (top - lo)
