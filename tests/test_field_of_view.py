@@ -90,6 +90,11 @@ def test_an_inverted_composites_white_stitching_bands_hold_no_image(white, monke
         # the three bands (and a px beside each) and nothing else
         assert np.array_equal(bands, ~invalid_bands(f.image))
         assert t.det[2] <= 5, t.det
+        # a detector's hot column at full scale is one line, not a band
+        # (`preprocess.WHITE_BAND_MIN_WIDTH`; the line repair's business)
+        hot = f.image.copy()
+        hot[:, 200] = 255
+        assert np.array_equal(invalid_bands(hot), invalid_bands(f.image))
     else:
         assert not bands.any()
         assert t.det[2] > 100, t.det
