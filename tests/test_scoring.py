@@ -268,6 +268,24 @@ def test_gap_hole_depth_tells_a_ring_from_a_bulging_neck():
     assert _gap_hole_depth(np.maximum(balls, ring), *args) > 0.5
 
 
+def test_grey_hole_filling_is_reconstruction_by_erosion():
+    """`bga._filled_holes` (cv2 erosions, to keep scikit-image's morphology off the scoring path)
+    fills every walled-in low spot of blurred noise to its lowest wall, as scikit-image does."""
+    from skimage.morphology import reconstruction
+
+    from xrayinspect.bga import _filled_holes
+
+    rng = np.random.default_rng(7)
+    for shape in ((40, 70), (61, 33), (5, 5)):
+        img = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 2)
+        seed = img.astype(np.float64)
+        seed[1:-1, 1:-1] = img.max()
+        want = reconstruction(seed, img.astype(np.float64), method="erosion")
+        got = _filled_holes(img)
+        assert np.allclose(got, want, atol=1e-6)
+        assert (got > img + 1e-4).any() or shape == (5, 5)
+
+
 NOISE_FRAMES = {
     "gaussian_512_u16": lambda: np.random.default_rng(0).normal(1000, 30, (512, 512)).astype(np.uint16),
     "gaussian_96_u16": lambda: np.random.default_rng(1).normal(1000, 30, (96, 96)).astype(np.uint16),
