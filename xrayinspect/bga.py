@@ -2315,7 +2315,7 @@ def _gap_hole_depth(att, labels, ab, cx, cy, d_site):
     pad = int(np.ceil(d_site)) + 2
     x0, x1 = max(int(min(cx)) - pad, 0), min(int(max(cx)) + pad + 1, w)
     y0, y1 = max(int(min(cy)) - pad, 0), min(int(max(cy)) + pad + 1, h)
-    crop = att[y0:y1, x0:x1].astype(np.float64)
+    crop = np.asarray(att[y0:y1, x0:x1], np.float32)
     if min(crop.shape) < 3:
         return 0.0
     yy, xx = np.mgrid[y0:y1, x0:x1]
@@ -2352,6 +2352,8 @@ def _filled_holes(image):
             break
         filled = nxt
     return filled
+
+
 #: Two balls whose centres are closer than the pitch less this share of the
 #: nominal gap (pitch - diameter) were pushed together (misaligned), not bridged.
 DISPLACED_GAP = 0.5
