@@ -1802,6 +1802,24 @@ def test_bare_pad_of_a_missing_ball_cut_by_the_frame_edge_is_found(edge_share, m
     assert _missing_hits(f, r)[1] == 0
 
 
+@pytest.mark.parametrize("taken_share", [None, 0.25])
+def test_bare_pad_of_a_missing_ball_beside_a_via_ring_is_found(taken_share, monkeypatch):
+    """Simulator frame (6,880,000, 5), 2048 px, no recipe: the missing corner ball (29, 0) leaves
+    its bare pad, but a via ring's wall reaches a few pixels into the site's centre disc. Any
+    joint pixel there took the site (`bga.GHOST_TAKEN_SHARE` None) and the ball was not called;
+    now the pad is read on the free pixels unless joints cover a quarter of the disc."""
+    from xrayinspect import bga
+
+    monkeypatch.setattr(bga, "GHOST_TAKEN_SHARE", taken_share)
+    f = generate_frame((6880000, 5), package="bga", shape=(2048, 2048))
+    t = [t for t in f.truth["joints"] if "missing" in t["defects"] and (t["grid_row"], t["grid_col"]) == (29, 0)]
+    assert len(t) == 1
+    r = score_frame(f.image)
+    called = [j for j in r.joints if "missing" in j.defects and np.hypot(j.x_px - t[0]["x_px"], j.y_px - t[0]["y_px"]) < 5]
+    assert len(called) == (0 if taken_share is None else 1)
+    assert _missing_hits(f, r)[1] == 0
+
+
 @pytest.mark.parametrize("seed,site", [((6700000, 133), (10, 37)), ((6700000, 168), (9, 31))])
 @pytest.mark.parametrize("share", [None, 0.5])
 def test_a_missing_ball_in_a_column_the_frame_edge_cuts_is_found(seed, site, share, monkeypatch):
