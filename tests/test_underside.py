@@ -261,3 +261,8 @@ def test_part_over_one_ball_reads_the_denser_top():
     # both balls as dense (a neck summed over both): no part over one of them
     both = cap + 0.3 * ((np.abs(yy - 30) <= 4) & (np.abs(xx - 28) <= 4))
     assert bga._part_over_one_ball(balls + neck + both, [30, 60], [30, 30], d, 1.0) is None
+    # a clipped top is a lower bound: the plain ball's must be read, the dense one's may be clipped
+    clip_plain = np.zeros(xx.shape, bool)
+    clip_plain[29:32, 29:32] = True
+    assert bga._part_over_one_ball(balls + neck + cap, [30, 60], [30, 30], d, 1.0, clip_plain) is None
+    assert bga._part_over_one_ball(balls + neck + cap, [30, 60], [30, 30], d, 1.0, clip_plain[:, ::-1]) == 1
