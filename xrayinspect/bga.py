@@ -932,7 +932,7 @@ GHOST_BAND_SHARE = 0.5
 #: read on the free pixels. Development frame (6,880,000, 5), 2048 px: the
 #: missing corner ball (29, 0), its bare pad 5.7 noise sigmas and 0.059 of a
 #: ball's peak over its ring, was not called because a via ring's wall
-#: covered a few pixels of the disc; on 1,020 development frames (16 sets)
+#: covered a few pixels of the disc; on 1,004 development frames (16 sets)
 #: that was the only call that moved.
 GHOST_TAKEN_SHARE = 0.25
 
@@ -2375,7 +2375,7 @@ def _filled_holes(image):
 #: is the densest pixel within 0.45 diameters of a ball's centre, over the
 #: typical peak): 31 false pairs of the undercut set (6,700,000+, 30 frames,
 #: 44 deg tilts) denser ball 1.10-2.03, plainer 0.97-1.15; 21 of them meet
-#: all three. 1,531 true pairs of 1,020 frames (16 sets): one meets them
+#: all three. 1,531 true pairs of the other 974 frames (15 sets): one meets them
 #: (6,810,000+87, 8-bit JPEG: a 27 % void in the plainer ball, the simulator's
 #: neck summed over both balls' tops). Scored: the undercut set's false
 #: bridged balls 68 -> 29 (bridge F1 0.744 -> 0.870), 6,870,000+130's two (a
