@@ -1038,7 +1038,7 @@ def _ghost_pad_sites(att, valid, labels, fit, to_frame, skip, r_ball, typ_peak, 
             # a stitching band beside the site takes part of its ring, not
             # its pad: the ring's valid part is read (at least half of it)
             taken = lab[centre_w] > 0
-            if taken.mean() > GHOST_TAKEN_SHARE if GHOST_TAKEN_SHARE is not None else taken.any():
+            if taken.any() if GHOST_TAKEN_SHARE is None else (taken.mean() > GHOST_TAKEN_SHARE):
                 continue
             if not valid[win][inner_w].all():
                 if GHOST_BAND_SHARE is None:
