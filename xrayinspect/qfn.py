@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .measure import circularity, components_with_stats, contours_by_label, equivalent_diameter, fill_holes
-from .preprocess import _coarse, _otsu, open_ellipse, prepare
+from .preprocess import _coarse, _otsu, open_ellipse
 from .results import JointResult
 
 #: A pad void is where attenuation falls this far below the pad's solder level (fraction).
