@@ -2690,6 +2690,25 @@ def test_a_noisy_qfn_with_a_printed_pad_is_a_qfn(speck, monkeypatch):
     assert r.verdict == f.truth["frame_verdict"]
 
 
+@pytest.mark.parametrize("hole", [0.1, None])
+def test_two_pins_a_via_ring_joins_are_not_bridged(hole, monkeypatch):
+    """Fresh QFN development frame (6,910,000, 8), TIFF-16, 9 pins a side: a via ring touches the
+    ends of two neighbouring pins, and its copper wall, denser than their solder, joins them into
+    one land, which was split in two and both halves called bridged (a passing frame failed).
+    The land encloses the ring's drill hole, 0.45 of a pin's area; solder run between two pins
+    fills what it spans (``qfn.PIN_RING_HOLE``)."""
+    from xrayinspect import qfn
+
+    f, r, pad = _qfn_with(monkeypatch, qfn, "PIN_RING_HOLE", hole, (6_910_000, 8))
+    assert r.status == "ok" and r.package == "qfn" and pad is not None
+    t = Tally()
+    t.add(f.truth, r)
+    assert t.tp["bridge"] + t.fn["bridge"] == 0            # no pin of this frame is bridged
+    assert t.fp["bridge"] == (0 if hole else 2), t.fp["bridge"]
+    assert sum(j.kind == "pin" for j in r.joints) == 36
+    assert (r.verdict == f.truth["frame_verdict"]) == bool(hole)
+
+
 @pytest.mark.parametrize("interior", [None, 0.75])
 def test_pieces_of_a_pad_cut_apart_by_a_large_void_are_the_pad_not_pins(interior, monkeypatch):
     """Fresh QFN development frame (5,980,000, 37), 1024 px: a zoomed printed pad, 4 pins a side
