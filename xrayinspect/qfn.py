@@ -166,11 +166,12 @@ def coarse_pad(image, polarity, valid=None):
         return 0.0, None
     ids = np.arange(1, n)
     area = stats[ids, cv2.CC_STAT_AREA].astype(float)
-    if COARSE_SPECK_PX is not None and (area >= COARSE_SPECK_PX).sum() >= 2:
+    if COARSE_SPECK_PX is not None:
         # specks of a coarse pixel or two are the board's noise through the
         # top-hat, not balls or pins: among them they would be the median blob
-        ids = ids[area >= COARSE_SPECK_PX]
-        area = stats[ids, cv2.CC_STAT_AREA].astype(float)
+        kept = area >= COARSE_SPECK_PX
+        if kept.sum() >= 2:
+            ids, area = ids[kept], area[kept]
     med = float(np.median(area))
     # the largest compact, roughly square blob (a pad; windows filled in)
     for big in np.argsort(area)[::-1][:5]:
@@ -1571,8 +1572,8 @@ def _pins(lab, pin_ids, stats, cents, area, att, centre, prep, rotation_deg=0.0)
             own = lab[y0:y0 + bh, x0:x0 + bw] == k
             ringed = PIN_RING_HOLE is not None and \
                 np.count_nonzero(fill_holes(own) & ~own) >= PIN_RING_HOLE * med
-            ys, xs = np.nonzero(lab == k)
-            pts = np.stack([xs, ys], 1).astype(float)
+            ys, xs = np.nonzero(own)
+            pts = np.stack([xs + x0, ys + y0], 1).astype(float)
             c = pts.mean(0)
             evals, evecs = np.linalg.eigh(np.cov((pts - c).T))
             axis = evecs[:, -1]
