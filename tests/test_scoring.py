@@ -1339,6 +1339,39 @@ def test_hip_score_needs_a_taller_ball_not_only_a_smaller_one():
     assert (others < HIP_THRESHOLD).all()
 
 
+def test_a_row_of_balls_a_faint_trace_lifts_is_not_head_in_pillow():
+    """A trace too faint to take off (4 % of a ball's peak) lifts the dome fitted to the balls it
+    crosses by 2-3 times its height, and no ball along it is narrower: in a clean frame that rise
+    alone made a row of head-in-pillow calls (independent renderer, 8-bit). A ball the trace
+    explains is judged by its narrowing alone; a head on the same trace, narrower and taller
+    than the trace explains, is still called."""
+    from xrayinspect.bga import HIP_TRACE_LIFT, _hip_scores
+    from xrayinspect.rules import HIP_THRESHOLD
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:10, 0:10]
+    pts = np.column_stack([xx.ravel() * 30.0, yy.ravel() * 30.0])
+    n = len(pts)
+    diam = 20.0 * (1 + 0.005 * rng.standard_normal(n))
+    peak = 2.0 * (1 + 0.005 * rng.standard_normal(n))
+    row = np.flatnonzero(yy.ravel() == 4)
+    peak[row] *= 1.11                                # lifted 11 % by a trace of 4 %
+    bump = np.zeros(n)
+    bump[row] = 0.04
+    head = row[6]
+    diam[head] *= 0.92                               # a head on the trace: narrower, much taller
+    peak[head] *= 1.25
+    usable = np.ones(n, bool)
+    before = _hip_scores(diam, peak, pts, usable)
+    assert (before[np.setdiff1d(row, head)] >= HIP_THRESHOLD).all()
+    after = _hip_scores(diam, peak, pts, usable, trace_bump=bump)
+    assert (after[np.setdiff1d(row, head)] < HIP_THRESHOLD).all()
+    assert after[head] >= HIP_THRESHOLD
+    assert np.log(1.11) <= HIP_TRACE_LIFT * 0.04 < np.log(1.11 * 1.25)
+    # with no trace reported the scores are as before
+    assert np.array_equal(_hip_scores(diam, peak, pts, usable, trace_bump=np.zeros(n)), before)
+
+
 @pytest.mark.parametrize("seed", [(5600000, 18), (6950000, 172)])
 def test_bga_beside_a_dense_part_is_not_a_qfn_whose_pins_are_the_balls(seed):
     """(5600000, 18): an oblique BGA (34 degrees) beside a large dense part: the part looked like a

@@ -118,3 +118,21 @@ def test_a_band_as_dense_as_a_ball_is_not_taken_for_a_trace():
     found = crossing_traces(att + part + trace, labels, SIDE * SIDE)
     assert not found[labels == 13].any()
     assert found[labels == 7].max() > 0.6 * 0.25
+
+
+def test_a_trace_too_faint_to_take_off_is_reported_with_its_height():
+    """A trace of 4 % of a ball's peak is under ``MIN_BUMP``: left in the ball, but its height
+    is reported (head-in-pillow discounts the rise of peak it causes); one taken off is not."""
+    from xrayinspect import traces
+
+    att, labels, centres = _board(seed=3)
+    peak = float(att[labels == 13].max())
+    faint = _segment(att.shape, centres[13], 20.0, R + 8) * (0.04 * peak / 0.25)
+    strong = _segment(att.shape, centres[7], 30.0, R + 8)
+    found, bumps = crossing_traces(att + faint + strong, labels, SIDE * SIDE, with_bumps=True)
+    assert not found[labels == 13].any()
+    assert 0.5 * 0.04 < bumps[13] < 1.5 * 0.04
+    assert found[labels == 7].max() > 0.6 * 0.25 and bumps[7] == 0.0
+    others = np.setdiff1d(np.arange(1, SIDE * SIDE), [7, 13])
+    assert (bumps[others] < traces.MIN_BUMP).all()
+    assert np.array_equal(found, crossing_traces(att + faint + strong, labels, SIDE * SIDE))

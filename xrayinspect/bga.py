@@ -2772,7 +2772,27 @@ SLICE_HIP_NARROWEST = 0.8
 SLICE_HIP_WEIGHT = 1.0
 
 
-def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None, alone_weight=None):
+#: A board trace left in a ball (too faint to take off, or ending under it)
+#: lifts the dome fitted to the ball's flanks more than its own height (the
+#: flanks are where the dome is low): a ball whose peak stands no more than
+#: this many times the trace's height (both as shares of the peak; the log
+#: of the peak's ratio to its neighbours') above its neighbours' is judged by
+#: its narrowing alone (None: no such test). Independent-renderer 8-bit
+#: frames (scripts/altsim.py): rows of balls along a trace of 0.04 of a
+#: ball's peak read 0.9-2.9 x its height higher and no narrower, 16 of them
+#: head-in-pillow calls; the simulator's heads, taller, 3.8-33 x the trace
+#: that entered them. Not applied to a frame that carried an unsharp mask
+#: (xrayinspect.sharpening): the mask's halo, undone or not, pairs in the ring
+#: like a trace (a renderer head rising 0.091 beside a bump of 0.079).
+HIP_TRACE_LIFT = 3.0
+#: ... for traces of at least this share of the ball's peak: fainter ring
+#: bumps that pair up are common (a quarter of the balls of a development set
+#: at 0.02) and a head's rise of 5-6 % in an unsharp-masked frame is 2-4 x them.
+HIP_TRACE_LEAST = 0.03
+
+
+def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None, alone_weight=None,
+                trace_bump=None):
     """Neighbour-relative head-in-pillow score per ball.
 
     A ball that did not collapse onto its pad is smaller than its neighbours
@@ -2806,6 +2826,12 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
     alone_weight : float, optional
         Weight of the narrowing's z-score where it judges alone (default
         :data:`HIP_NARROWING_ALONE`).
+    trace_bump : ndarray of float, optional
+        Per label, the height of a board trace left in the ball (a share of
+        its peak; 0: none), from :func:`xrayinspect.traces.crossing_traces`:
+        a ball whose rise of peak such a trace explains
+        (:data:`HIP_TRACE_LIFT`) is judged by its narrowing alone, at the
+        weight above.
 
     Returns
     -------
@@ -2843,6 +2869,11 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
             round_ &= ~beside_band
         w = HIP_NARROWING_ALONE if alone_weight is None else alone_weight
         score = np.where(round_, np.maximum(score, w * zd), score)
+    if trace_bump is not None and HIP_TRACE_LIFT is not None:
+        bump = np.asarray(trace_bump, float)[:n]
+        lifted = (bump >= HIP_TRACE_LEAST) & (rp <= HIP_TRACE_LIFT * bump)
+        w = HIP_NARROWING_ALONE if alone_weight is None else alone_weight
+        score = np.where(lifted, np.minimum(score, w * zd), score)
     return score
 
 
@@ -3355,10 +3386,15 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     typ_peak = float(np.median(masks.peak[on_site])) if on_site.size else np.inf
     d_site = float(np.median(dia[on_site])) if on_site.size else 0.0
     void_att = prep.att_smooth if VOID_SOURCE == "smooth" else _light_smooth(prep.att)
+    trace_bump = None
     if TRACES_THROUGH and not sliced:
         # a trace under a ball would hold its peak and leave the rest of it void
-        trace = crossing_traces(void_att, masks.labels, n, peak=masks.peak)
+        trace, trace_bump = crossing_traces(void_att, masks.labels, n, peak=masks.peak, with_bumps=True)
         void_att = np.maximum(void_att - trace, 0).astype(void_att.dtype)
+        if getattr(getattr(prep, "inspection", None), "amount", 0.0) > 0:
+            # an unsharp mask, even undone, leaves a halo in the ring that
+            # pairs like a faint trace (a head of 0.09 beside a bump of 0.08)
+            trace_bump = None
     void_labels = masks.labels
     if APPENDAGE_SMALL is not None and APPENDAGE_SHIFT is not None and site_of and not sliced:
         # (cut in a copy: see APPENDAGE_SMALL)
@@ -3388,7 +3424,8 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     hip_judged = not sliced or SLICE_HIP
     if not sliced:
         hip = _hip_scores(dia, vs.dome_peak, pts, usable_hip, peaks_known=not vs.heights_hidden, circ=circ,
-                          beside_band=_beside_band(masks, prep.valid) if vs.heights_hidden else None)
+                          beside_band=_beside_band(masks, prep.valid) if vs.heights_hidden else None,
+                          trace_bump=trace_bump)
     elif SLICE_HIP:
         # a slice (at the balls' mid-height) shows no height or peak, but a
         # head that never collapsed onto its pillow is narrower there than its
