@@ -1372,6 +1372,34 @@ def test_a_row_of_balls_a_faint_trace_lifts_is_not_head_in_pillow():
     assert np.array_equal(_hip_scores(diam, peak, pts, usable, trace_bump=np.zeros(n)), before)
 
 
+def test_peaks_that_are_only_bounds_neither_speak_nor_serve_as_reference():
+    """Where the window clipped most balls' tops, a ball fitted to the few pixels its clipped centre
+    left reads far below the clipped level (a third of an independent-renderer frame's balls at
+    0.7-1.4 against 2.05-2.09): as references they made their neighbours "taller", 11 false heads.
+    Peaks marked as bounds are left out; a head among the known peaks is still called."""
+    from xrayinspect.bga import _hip_scores
+    from xrayinspect.rules import HIP_THRESHOLD
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:12, 0:12]
+    pts = np.column_stack([xx.ravel() * 30.0, yy.ravel() * 30.0])
+    n = len(pts)
+    diam = 20.0 * (1 + 0.005 * rng.standard_normal(n))
+    peak = 2.07 * (1 + 0.002 * rng.standard_normal(n))
+    bound = rng.random(n) < 0.35
+    peak[bound] = rng.uniform(0.7, 1.4, bound.sum())
+    head = int(np.flatnonzero(~bound)[40])
+    diam[head] *= 0.9
+    peak[head] *= 1.3
+    usable = np.ones(n, bool)
+    before = _hip_scores(diam, peak, pts, usable, peaks_known=False)
+    assert (before[~bound] >= HIP_THRESHOLD).sum() >= 10
+    after = _hip_scores(diam, peak, pts, usable, peaks_known=False, peak_bound=bound)
+    others = np.setdiff1d(np.arange(n), [head])
+    assert (after[others] < HIP_THRESHOLD).all()
+    assert after[head] >= HIP_THRESHOLD
+
+
 @pytest.mark.parametrize("seed", [(5600000, 18), (6950000, 172)])
 def test_bga_beside_a_dense_part_is_not_a_qfn_whose_pins_are_the_balls(seed):
     """(5600000, 18): an oblique BGA (34 degrees) beside a large dense part: the part looked like a

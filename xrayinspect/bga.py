@@ -2792,7 +2792,7 @@ HIP_TRACE_LEAST = 0.03
 
 
 def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, beside_band=None, alone_weight=None,
-                trace_bump=None):
+                trace_bump=None, peak_bound=None):
     """Neighbour-relative head-in-pillow score per ball.
 
     A ball that did not collapse onto its pad is smaller than its neighbours
@@ -2832,6 +2832,10 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
         a ball whose rise of peak such a trace explains
         (:data:`HIP_TRACE_LIFT`) is judged by its narrowing alone, at the
         weight above.
+    peak_bound : ndarray of bool, optional
+        Per label, the peak is only a lower bound
+        (:attr:`~xrayinspect.voids.VoidStats.peak_bound`): it neither
+        speaks for the ball nor serves as a neighbour's reference.
 
     Returns
     -------
@@ -2850,8 +2854,20 @@ def _hip_scores(diam, peak, points, usable, *, peaks_known=True, circ=None, besi
     nb = ok[nb[:, 1:]] if k > 1 else ok[nb[:, None]]
     rd = ld - np.median(ld[nb], axis=1)
     rp = lp - np.median(lp[nb], axis=1)
+    known = np.ones(n, bool)
+    if peak_bound is not None and np.asarray(peak_bound)[:n].any():
+        known = ~np.asarray(peak_bound, bool)[:n]
+        ref = np.nonzero(usable & known)[0]
+        rp = np.zeros(n)
+        if ref.size >= 6:
+            kp = min(9, ref.size)
+            _, nbp = cKDTree(points[ref]).query(points, k=kp)
+            # (a ball among the references is its own nearest: left out)
+            nbp = ref[nbp[:, 1:]]
+            rp = np.where(known, lp - np.median(lp[nbp], axis=1), 0.0)
     sd = max(mad_sigma(rd[ok]), 0.01)
-    sp = max(mad_sigma(rp[ok]), 0.01)
+    kk = ok[known[ok]]
+    sp = max(mad_sigma(rp[kk]), 0.01) if kk.size else 0.01
     zd, zp = -rd / sd, rp / sp
     # the shrinking counts no more than the rise of the peak: a ball that kept
     # its solder but stood up is as much taller as it is narrower, while a ball
@@ -3425,7 +3441,7 @@ def score_bga(prep, *, recipe, limits, pixel_size_um=None, hip_threshold=None):
     if not sliced:
         hip = _hip_scores(dia, vs.dome_peak, pts, usable_hip, peaks_known=not vs.heights_hidden, circ=circ,
                           beside_band=_beside_band(masks, prep.valid) if vs.heights_hidden else None,
-                          trace_bump=trace_bump)
+                          trace_bump=trace_bump, peak_bound=vs.peak_bound)
     elif SLICE_HIP:
         # a slice (at the balls' mid-height) shows no height or peak, but a
         # head that never collapsed onto its pillow is narrower there than its

@@ -276,6 +276,10 @@ class VoidStats:
     #: told from its neighbours' (a clipped core's width says where the window
     #: cut, a clipped peak is a lower bound), so peaks are not compared alone.
     heights_hidden: bool = False
+    #: Only with ``heights_hidden``: joints whose peak is a lower bound (their
+    #: centre clipped whole, or all but under :data:`CLIPPED_FIT_SHARE` of it
+    #: and the fit below the clipped level), bool per label; None when none.
+    peak_bound: np.ndarray = None
 
 
 def _ellipse_rho(xs, ys, lab, n):
@@ -466,6 +470,26 @@ CLIP_CORE_OFFSET = 0.3
 #: as their neighbours; the per-ball fit then found no pixel near the dome
 #: and a 19 % void read 0.
 CLIP_ASIDE_FIT = True
+#: Where the window clipped most balls' tops (``heights_hidden``), a ball at
+#: least half of whose centre (elliptical radius < 0.8) is clipped, with
+#: fewer than this share of it left to fit and a fit below its clipped level,
+#: has a peak that is only a bound (``VoidStats.peak_bound``), as has a ball
+#: clipped whole; head-in-pillow leaves such peaks out (None: none marked).
+#: An independent-renderer 8-bit frame with every ball's top clipped
+#: (scripts/altsim.py --sharpen, seed 9,900,039): a third of its balls kept a
+#: few unclipped pixels inside (noise dips under the mask) and their domes,
+#: fitted to those alone, read 0.7-1.4 against 2.05-2.09 (the clipped level)
+#: for the rest; 11 balls beside the low ones were called head-in-pillow.
+#: Reading such balls at their clipped level instead lost 4 true heads on
+#: development frames (their few unclipped flank pixels say they stand
+#: taller: kept) and, raised to it, made 6 false heads on a sharpened 8-bit
+#: development frame (sh1 27), whose other balls' fits sat 0.1-0.2 below it.
+CLIPPED_FIT_SHARE = 0.25
+#: ... only where at least this share of the balls are such (fewer: a centre
+#: clipped is the exception, and says a taller ball; a fresh independent-
+#: renderer 16-bit frame under a 5 px mask, 9,960,011, whose one clipped
+#: centre is its head-in-pillow ball, 0.13 above its neighbours' fits).
+BOUND_SHARE = 0.1
 
 
 #: ... and a ball's own clipped core is a filled disc: of the ball's pixels
@@ -664,6 +688,7 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
     clip_aside = np.zeros(n + 1, bool)
     heights_hidden = False
     aside_height = None
+    bound = None
     area = np.bincount(lab, minlength=n + 1).astype(float)
     if model == "dome":
         prof, rho, mx, my = shared_profile(a, xs, ys, lab, n)
@@ -691,10 +716,26 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         # a ball whose whole centre saturates the detector (the densest joints
         # of an 8-bit export: head-in-pillow balls stand taller) has no pixel
         # to fit; its peak is at least the clipped level, never 0
-        unfit = np.bincount(lab[fit_px], minlength=n + 1)[:n + 1] == 0
-        if unfit[1:].any():
+        n_fit = np.bincount(lab[fit_px], minlength=n + 1)[:n + 1]
+        unfit = n_fit == 0
+        # A dome fitted to the few pixels a ball's clipped centre left (noise
+        # dips under the level, a void) can read far below that level; like a
+        # ball clipped whole, its peak is then a bound, not a height (marked
+        # for head-in-pillow to leave aside where most balls are clipped)
+        thin = np.zeros(n + 1, bool)
+        if CLIPPED_FIT_SHARE is not None and sat.any():
+            central = rho < 0.8
+            n_c = np.bincount(lab[central], minlength=n + 1)[:n + 1]
+            n_sat = np.bincount(lab[central & sat], minlength=n + 1)[:n + 1]
+            thin = ~unfit & (n_sat >= 0.5 * n_c) & (n_fit < CLIPPED_FIT_SHARE * n_c)
+            bound = unfit.copy()
+        if unfit[1:].any() or thin[1:].any():
             top = np.zeros(n + 1)
             np.maximum.at(top, lab, a)
+            if bound is not None:
+                # (a fit above the level it reached says a taller ball: kept)
+                bound |= thin & (a0 < top)
+                bound[0] = False
             a0 = np.where(unfit, top, a0)
             a0[0] = 0.0
         if CLIP_HEIGHT and sat.any():
@@ -744,6 +785,9 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
                     aside_height = np.where(clip_aside, from_clip, 0.0)
                     from_clip = np.where(clip_aside, 0.0, from_clip)
                 a0 = np.maximum(a0, from_clip)
+                if bound is not None:
+                    # a clipped core's width gives a height
+                    bound &= ~(from_clip > 0)
         if sliced and n >= 3:
             # a slice shows each ball's solder at the material's own level,
             # the same for every ball (no height in it); a ball's own fit is
@@ -917,7 +961,10 @@ def ball_voids(att, joint_labels, n, *, model="dome", clipped=None, fit_gamma=No
         lpct = np.where(area > 0, 100 * largest / area, 0.0)
     if aside_height is not None:
         a0 = np.maximum(a0, aside_height)
-    return VoidStats(void_pct=pct, largest_void_pct=lpct, void_count=count, dome_peak=a0,
+    peak_bound = None
+    if heights_hidden and bound is not None and bound.sum() >= BOUND_SHARE * max(int((area[1:] > 0).sum()), 1):
+        peak_bound = bound
+    return VoidStats(void_pct=pct, largest_void_pct=lpct, void_count=count, dome_peak=a0, peak_bound=peak_bound,
                      void_labels=vl, void_owner=owner, foreign_frac=foreign,
                      profile=prof if model == "dome" else None, clip_aside=clip_aside,
                      heights_hidden=heights_hidden)
