@@ -222,9 +222,11 @@ def annotation_mask(image):
         if not (area[1:] >= STROKE_MIN_AREA).any():
             continue
         # thin: no pixel of it further than STROKE_HALF_WIDTH from its edge
+        dist = cv2.distanceTransform(cand8, cv2.DIST_L2, 3)
         solid = _fill_near_level(cand8, image, level, STEP_FRACTION * grey_range) if FILL_NEAR_LEVEL else cand8
-        dist = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
-        some[np.unique(lab[dist > STROKE_HALF_WIDTH])] = False
+        # (its own half width, for the line test below, is read without them)
+        wide = cv2.distanceTransform(solid, cv2.DIST_L2, 3) if solid is not cand8 else dist
+        some[np.unique(lab[wide > STROKE_HALF_WIDTH])] = False
         # a step edge: the ring 2 px outside (past the anti-aliasing) is far from the level
         near = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8))
         far = cv2.dilate(lab.astype(np.float32), np.ones((5, 5), np.uint8))
