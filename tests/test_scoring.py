@@ -1339,6 +1339,18 @@ def test_hip_score_needs_a_taller_ball_not_only_a_smaller_one():
     assert (others < HIP_THRESHOLD).all()
 
 
+def _square_lattice(side, peak, peak_spread, *, seed):
+    """A ``side`` x ``side`` lattice of 20 px balls at a 30 px pitch for ``_hip_scores``: the
+    generator (for more draws), each ball's row, centres (px), diameters (0.5 % spread) and
+    peaks (``peak`` with a relative spread of ``peak_spread``)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    pts = np.column_stack([xx.ravel() * 30.0, yy.ravel() * 30.0])
+    diam = 20.0 * (1 + 0.005 * rng.standard_normal(len(pts)))
+    peaks = peak * (1 + peak_spread * rng.standard_normal(len(pts)))
+    return rng, yy.ravel(), pts, diam, peaks
+
+
 def test_a_row_of_balls_a_faint_trace_lifts_is_not_head_in_pillow():
     """A trace too faint to take off (4 % of a ball's peak) lifts the dome fitted to the balls it
     crosses by 2-3 times its height, and no ball along it is narrower: in a clean frame that rise
@@ -1348,13 +1360,9 @@ def test_a_row_of_balls_a_faint_trace_lifts_is_not_head_in_pillow():
     from xrayinspect.bga import HIP_TRACE_LIFT, _hip_scores
     from xrayinspect.rules import HIP_THRESHOLD
 
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[0:10, 0:10]
-    pts = np.column_stack([xx.ravel() * 30.0, yy.ravel() * 30.0])
+    rng, rows, pts, diam, peak = _square_lattice(10, 2.0, 0.005, seed=5)
     n = len(pts)
-    diam = 20.0 * (1 + 0.005 * rng.standard_normal(n))
-    peak = 2.0 * (1 + 0.005 * rng.standard_normal(n))
-    row = np.flatnonzero(yy.ravel() == 4)
+    row = np.flatnonzero(rows == 4)
     peak[row] *= 1.11                                # lifted 11 % by a trace of 4 %
     bump = np.zeros(n)
     bump[row] = 0.04
@@ -1380,12 +1388,8 @@ def test_peaks_that_are_only_bounds_neither_speak_nor_serve_as_reference():
     from xrayinspect.bga import _hip_scores
     from xrayinspect.rules import HIP_THRESHOLD
 
-    rng = np.random.default_rng(7)
-    yy, xx = np.mgrid[0:12, 0:12]
-    pts = np.column_stack([xx.ravel() * 30.0, yy.ravel() * 30.0])
+    rng, _, pts, diam, peak = _square_lattice(12, 2.07, 0.002, seed=7)
     n = len(pts)
-    diam = 20.0 * (1 + 0.005 * rng.standard_normal(n))
-    peak = 2.07 * (1 + 0.002 * rng.standard_normal(n))
     bound = rng.random(n) < 0.35
     peak[bound] = rng.uniform(0.7, 1.4, bound.sum())
     head = int(np.flatnonzero(~bound)[40])
