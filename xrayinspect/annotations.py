@@ -89,10 +89,11 @@ MARK_REACH = 8
 MARK_STEPS = 8
 
 
-def _fill_near_level(mask8, image, level, tolerance):
+def _fill_near_level(mask8, filled, image, level, tolerance):
     """``mask8`` (uint8 0/1) with its holes set where their mean grey level lies within
-    ``tolerance`` of ``level`` (the scene's holes, a letter's counter, are left), uint8."""
-    holes = fill_holes(mask8) & (mask8 == 0)
+    ``tolerance`` of ``level`` (the scene's holes, a letter's counter, are left), uint8.
+    ``filled`` is ``fill_holes(mask8)``."""
+    holes = filled & (mask8 == 0)
     if not holes.any():
         return mask8
     n, lab, _, _ = components_with_stats(holes.view(np.uint8))
@@ -223,7 +224,10 @@ def annotation_mask(image):
             continue
         # thin: no pixel of it further than STROKE_HALF_WIDTH from its edge
         dist = cv2.distanceTransform(cand8, cv2.DIST_L2, 3)
-        solid = _fill_near_level(cand8, image, level, STEP_FRACTION * grey_range) if FILL_NEAR_LEVEL else cand8
+        # (one flood fill serves the width test and the ring's outside below)
+        filled = fill_holes(cand8) if FILL_NEAR_LEVEL or STEP_OUTSIDE_ONLY else None
+        solid = _fill_near_level(cand8, filled, image, level, STEP_FRACTION * grey_range) if FILL_NEAR_LEVEL \
+            else cand8
         # (its own half width, for the line test below, is read without them)
         wide = cv2.distanceTransform(solid, cv2.DIST_L2, 3) if solid is not cand8 else dist
         some[np.unique(lab[wide > STROKE_HALF_WIDTH])] = False
@@ -232,7 +236,7 @@ def annotation_mask(image):
         far = cv2.dilate(lab.astype(np.float32), np.ones((5, 5), np.uint8))
         ring = (far > 0) & (near == 0)
         if STEP_OUTSIDE_ONLY:
-            ring &= ~fill_holes(cand8)
+            ring &= ~filled
         owner = far[ring].astype(np.int64)
         vals = image[ring]
         # the other extreme is no evidence of a step: a saturated speck beside
