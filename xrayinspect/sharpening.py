@@ -19,7 +19,8 @@ Two facts from the physics tell the cases apart and undo the filter:
   (:func:`core_noise_ratio`).
 * **Monotone profiles.** The filter's transfer ``1 + a (1 - exp(-s^2 k^2 / 2))``
   never falls below 1, so its inverse is stable. The smallest ``a`` (per
-  ``s``) whose inverse leaves the typical ball's mean profile rising
+  ``s``) whose inverse leaves the typical ball's profile (the pixelwise median of
+  the typical balls' windows, blind to a few balls' voids) rising
   monotonically from centre to board, at the ``s`` whose result keeps the
   steepest edge, is taken (:func:`estimate_unsharp`).
 """
@@ -35,12 +36,14 @@ import numpy as np
 #: 6,970,000+80) and 0.81-1.14 (8-bit, 57; the next above 0.81 is 0.96).
 #: Above it a frame is scored as before (its profile decides).
 PROJECTION_NOISE_RATIO = 0.7
-#: A projection whose mean ball profile falls with radius inside the ball
+#: A projection whose typical ball profile falls with radius inside the ball
 #: (its edge radius) by at least this share of its contrast has been
-#: sharpened. Development radiographs: at most 0.027 (195 frames of
-#: 6,700,000+200; the board beyond large balls may fall by 0.13, so it is not
-#: counted); altsim 0.023, sharpened with a 0.5-2, s 1-5 px: 0.015-0.45, over
-#: 0.06 in 13 of 18 (None: never undone).
+#: sharpened. Development radiographs: at most 0.027 with the mean window (195
+#: frames of 6,700,000+200; the board beyond large balls may fall by 0.13, so
+#: it is not counted); altsim 0.023, sharpened with a 0.5-2, s 1-5 px:
+#: 0.015-0.45, over 0.06 in 13 of 18 (None: never undone). With the median
+#: window (:data:`TEMPLATE_STAT`): altsim 9,900,000+40 unsharpened at most
+#: 0.017 (mean 0.080), sharpened 16-bit 0.02-0.33.
 NONMONOTONE_MIN = 0.06
 #: A filter's inverse restores a monotone profile when its deepest fall is at most this share of the contrast.
 MONOTONE_TOLERANCE = 0.005
@@ -49,6 +52,11 @@ SIGMAS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 AMOUNTS = tuple(np.round(np.arange(0.1, 4.01, 0.1), 2))
 #: At most this many typical balls are averaged.
 MAX_BALLS = 100
+#: The typical ball's window: the pixelwise median over the typical balls'
+#: windows ("median"), or their mean ("mean"). A void raises the mean where it
+#: lies, and voids gather near the centres: the mean of a frame of voided
+#: balls falls from its centre outwards, which no inverse filter undoes.
+TEMPLATE_STAT = "median"
 #: Pixels of the centre (fraction of the radius) and of the board beside a
 #: ball (fractions of the radius, short of the neighbours) whose noise is compared.
 CORE_RHO = 0.4
@@ -181,12 +189,13 @@ def _steepest_rise(t, r_max):
 
 
 def estimate_unsharp(template, r_max):
-    """Amount and sigma (px) of the unsharp mask whose inverse makes a ball's mean window monotone.
+    """Amount and sigma (px) of the unsharp mask whose inverse makes a ball's typical window monotone.
 
     Parameters
     ----------
     template : ndarray, 2-D
-        Mean window over typical balls, centred, signed so solder is low.
+        Typical ball window (pixelwise median, or mean, over typical balls), centred, signed so
+        solder is low.
     r_max : float
         Radius out to which the profile must rise, px.
 
@@ -298,7 +307,10 @@ def inspect(image, polarity, masks, valid=None):
     wins, _, _ = _windows(image, xy, int(np.ceil(2 * r0)) + 12, valid)
     if wins.shape[0] < 8 or r_max < r0:
         return out
-    template = sign * wins.mean(0, dtype=np.float64)
+    if TEMPLATE_STAT == "median":
+        template = sign * np.median(wins, 0).astype(np.float64)
+    else:
+        template = sign * wins.mean(0, dtype=np.float64)
     out.nonmonotone = nonmonotonicity(template, r0)
     if out.nonmonotone >= NONMONOTONE_MIN:
         out.amount, out.sigma_px = estimate_unsharp(template, r_max)
