@@ -48,7 +48,11 @@ NONMONOTONE_MIN = 0.06
 #: A filter's inverse restores a monotone profile when its deepest fall is at most this share of the contrast.
 MONOTONE_TOLERANCE = 0.005
 #: Filter widths tried, px, and amounts.
-SIGMAS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+#: Which width is taken: the one whose smallest restoring amount is least
+#: ("least_amount"), or the one whose restored profile keeps the steepest edge
+#: ("steepest").
+SIGMA_CHOICE = "least_amount"
 AMOUNTS = tuple(np.round(np.arange(0.1, 4.01, 0.1), 2))
 #: At most this many typical balls are averaged.
 MAX_BALLS = 100
@@ -210,9 +214,14 @@ def estimate_unsharp(template, r_max):
         for a in AMOUNTS:
             u = np.fft.irfft2(spec / (1 + a * high), s=shape)[pad:-pad, pad:-pad]
             if nonmonotonicity(u, r_max) <= MONOTONE_TOLERANCE:
-                rise = _steepest_rise(u, r_max)
-                if rise > best[2]:
-                    best = (float(a), float(s), rise)
+                if SIGMA_CHOICE == "least_amount":
+                    # the gentlest filter that explains the profile (on ties the narrower)
+                    if best[2] == -np.inf or a < best[0]:
+                        best = (float(a), float(s), 0.0)
+                else:
+                    rise = _steepest_rise(u, r_max)
+                    if rise > best[2]:
+                        best = (float(a), float(s), rise)
                 break
     return best[0], best[1]
 
