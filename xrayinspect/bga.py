@@ -1780,6 +1780,16 @@ FAINT_FALL = 0.8
 #: or more. Looser than the joints' STRAY_RAW_CENTRE: a faint blob's centre
 #: pixel carries several times the relative noise.
 FAINT_RAW_CENTRE = 0.7
+#: ... and on the unsmoothed map, its mean within 1 px of its centroid at
+#: least this fraction of its mean 1.5-2.5 px out (None: no such test). The
+#: single centre pixel above misses a via ring's hole that lies a pixel off the
+#: blob's centroid: three via rings of an independent-renderer 16-bit frame
+#: (9,900,012, 15 px balls) read 0.70-0.73 there and were called stray solder;
+#: centre over ring they read 0.78-0.84. True strays read 1.05 or more
+#: (33 of scripts/altsim.py's 9,900,000+40) and 1.00 or more (71 on
+#: development frames (6,700,000, 100..179), the lowest on strays of 370-700
+#: px, whose top is level out to 2.5 px; those under 60 px 1.07 or more).
+FAINT_HOLE_RATIO = 0.9
 #: A larger faint sphere (20-26 px at a quarter of a ball's peak, in a frame of
 #: 100 px balls) is cut well above half its peak and its flank, widened by the
 #: blur and the smoothing, still stands at 0.50-0.51 of its peak 1-2 px out,
@@ -1873,6 +1883,25 @@ def _faint_strays(att, valid, labels, fit, fit_xy, typ_peak, med_area, att_raw=N
     return out
 
 
+def _raw_hole(att_raw, cx, cy):
+    """Mean of the unsmoothed map within 1 px of ``(cx, cy)`` (px) over its mean 1.5-2.5 px out.
+
+    Under 1 where the centre dips below its surroundings (a via ring's hole),
+    1 or more at a sphere's peak. NaN when either set is empty (the frame's edge).
+    """
+    h, w = att_raw.shape
+    ya, yb = max(int(cy) - 3, 0), min(int(cy) + 4, h)
+    xa, xb = max(int(cx) - 3, 0), min(int(cx) + 4, w)
+    gy, gx = np.mgrid[ya:yb, xa:xb]
+    d = np.hypot(gx - cx, gy - cy)
+    win = att_raw[ya:yb, xa:xb]
+    centre, ring = win[d < 1.0], win[(d >= 1.5) & (d < 2.5)]
+    if centre.size == 0 or ring.size == 0:
+        return math.nan
+    ring_mean = float(ring.mean())
+    return float(centre.mean()) / ring_mean if ring_mean > 0 else math.inf
+
+
 def _far_ring(area, cut):
     """Inner and outer reach (px, square rings) of the ring beyond a faint blob read by :data:`FAINT_FAR_LEVEL`.
 
@@ -1916,6 +1945,8 @@ def _faint_components(att, valid, near, level, fit, fit_xy, typ_peak, med_area, 
         if FAINT_RAW_CENTRE is not None and not _raw_centre_stands(
                 att_raw, sub & (vals >= 0.5 * pk), x0, y0, int(round(cx)), int(round(cy)), FAINT_RAW_CENTRE):
             continue                        # the smoothing filled a small via ring's hole
+        if FAINT_HOLE_RATIO is not None and att_raw is not None and _raw_hole(att_raw, cx, cy) < FAINT_HOLE_RATIO:
+            continue                        # ... and the hole is off its centroid's pixel
         # a sphere falls away on every side; a trace crossing keeps its arms
         # (each at about half the crossing's peak) beyond the blob
         arms = _ring_level(att, yy + y0, xx + x0, 0, 2)
