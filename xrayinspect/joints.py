@@ -150,17 +150,6 @@ PEAK_LOWER_LEVELS = (0.125, 0.0625)
 PEAK_UPPER_PERCENTILES = (99.9, 99.98)
 #: ... those standing at least this many times above the 99.5th percentile.
 PEAK_UPPER_STEP = 2.0
-#: The typical peak is the median over the joint-sized blobs whose peak stands
-#: at least this many times above the level they were cut at, when those are
-#: 3 or more and at least PEAK_ABOVE_SHARE of them (None: over all of them).
-#: Cut at a quarter of the 99.5th percentile, a 4 x 5 array of 18 px balls in
-#: a 1024 px frame criss-crossed by traces (independent renderer, 9,900,036)
-#: held 13 balls (peaks 1.14-1.19) and 19 via dots and trace pieces (0.14,
-#: 1.8 x the level): their median, 0.14, set the cores' level under the
-#: traces, and four balls on a trace joined the trace network (left out as a
-#: part, reported partial).
-PEAK_ABOVE_LEVEL = 2.0
-PEAK_ABOVE_SHARE = 1 / 3
 #: A lower level also wins over one that looks sound when it holds this many
 #: times its compact joint-sized blobs (and more than its large compact ones):
 #: the balls of a frame are its most numerous like-sized discs.
@@ -202,8 +191,7 @@ def typical_peak(att_smooth, valid, diameter_px):
         return np.inf
     hi = _percentile(v, 99.5)
     nominal = np.pi * (max(diameter_px, 4.0) / 2) ** 2
-    level_used = 0.25 * hi
-    n, idx, lv, ok, n_compact, n_big = _sized_blobs(att_smooth, level_used, nominal)
+    n, idx, lv, ok, n_compact, n_big = _sized_blobs(att_smooth, 0.25 * hi, nominal)
     unsound = (ok.size < 3 or n_compact < PEAK_COMPACT_SHARE * ok.size) and n_big < 3
     if unsound:
         # something far denser than solder (a steel or tantalum part, a
@@ -238,7 +226,6 @@ def typical_peak(att_smooth, valid, diameter_px):
             if cand[4] > need:
                 n, idx, lv, ok, n_compact, _ = cand
                 need = n_compact
-                level_used = level
     if n <= 1 or ok.size < 3:
         return hi
     # peaks of the joint-sized blobs only, over their pixels only
@@ -246,15 +233,7 @@ def typical_peak(att_smooth, valid, diameter_px):
     sel[ok] = True
     keep = sel[lv]
     pk = _label_max_at(att_smooth.ravel()[idx[keep]], lv[keep], n - 1)
-    pk = pk[ok]
-    if PEAK_ABOVE_LEVEL is not None:
-        # a blob whose peak barely clears the level shows the level's reach
-        # through its blur, not its own size: joint-sized there are the tops
-        # of faint things (via dots, trace pieces) as well as whole balls
-        clear = pk >= PEAK_ABOVE_LEVEL * level_used
-        if np.count_nonzero(clear) >= max(3, PEAK_ABOVE_SHARE * pk.size):
-            pk = pk[clear]
-    return float(np.median(pk))
+    return float(np.median(pk[ok]))
 
 
 def _components(mask_u8, fast=False):
