@@ -21,8 +21,9 @@ Two facts from the physics tell the cases apart and undo the filter:
   never falls below 1, so its inverse is stable. The smallest ``a`` (per
   ``s``) whose inverse leaves the typical ball's profile (the pixelwise median of
   the typical balls' windows, blind to a few balls' voids) rising
-  monotonically from centre to board, at the ``s`` whose result keeps the
-  steepest edge, is taken (:func:`estimate_unsharp`).
+  monotonically from centre to board, at the ``s`` whose smallest such ``a``
+  is least (the gentlest filter that explains the profile), is taken
+  (:func:`estimate_unsharp`).
 """
 
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 #: ("steepest").
 SIGMA_CHOICE = "least_amount"
 AMOUNTS = tuple(np.round(np.arange(0.1, 4.01, 0.1), 2))
-#: At most this many typical balls are averaged.
+#: At most this many typical balls are read.
 MAX_BALLS = 100
 #: The typical ball's window: the pixelwise median over the typical balls'
 #: windows ("median"), or their mean ("mean"). A void raises the mean where it
