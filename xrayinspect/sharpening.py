@@ -209,16 +209,19 @@ def estimate_unsharp(template, r_max):
     amount, sigma_px : float
         0, 0 when no filter tried restores a monotone profile.
     """
+    least = SIGMA_CHOICE == "least_amount"
     best = (0.0, 0.0, -np.inf)
     for s in SIGMAS:
+        if least and best[1] > 0 and AMOUNTS[0] >= best[0]:
+            break
         spec, high, shape, pad = _padded_highpass(template, s)
         for a in AMOUNTS:
+            if least and best[1] > 0 and a >= best[0]:
+                break       # the gentlest filter that explains the profile wins (on ties the narrower)
             u = np.fft.irfft2(spec / (1 + a * high), s=shape)[pad:-pad, pad:-pad]
             if nonmonotonicity(u, r_max) <= MONOTONE_TOLERANCE:
-                if SIGMA_CHOICE == "least_amount":
-                    # the gentlest filter that explains the profile (on ties the narrower)
-                    if best[2] == -np.inf or a < best[0]:
-                        best = (float(a), float(s), 0.0)
+                if least:
+                    best = (float(a), float(s), 0.0)
                 else:
                     rise = _steepest_rise(u, r_max)
                     if rise > best[2]:
