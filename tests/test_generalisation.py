@@ -209,3 +209,48 @@ def test_a_via_ring_whose_hole_is_off_the_blobs_centroid_is_not_stray_solder(alt
     t.add(truth, score_frame(image))
     assert t.fp["extra"] >= 3
 
+
+
+@pytest.mark.parametrize("seed, export, sites", [(9_992_008, "jpeg8", 126), (9_992_028, "png8", 96)])
+def test_a_row_of_small_clipped_balls_is_not_a_line_of_text(altsim, monkeypatch, seed, export, sites):
+    """Independent-renderer 8-bit frames of 8-9 px balls whose cores the window clips to its
+    black (white) level: 6-8 px tall, 5-7 px apart, step-edged, as close as letters. Rows of
+    them were read as lines of text and the whole array inpainted away (9,547 and 7,298 px;
+    the frame then scored as a QFN, 1,044 and 479 joints). A line of like round solid discs
+    at one spacing is a row of balls."""
+    import xrayinspect.annotations as ann
+
+    image, truth = altsim.render(seed, export=export, ball_px=(8, 14))
+    assert ann.annotation_mask(image).sum() == 0
+    res = score_frame(image)
+    t = Tally()
+    t.add(truth, res)
+    assert res.package == "bga" and abs(len(res.joints) - sites) <= 2
+    assert t.summary()["detection_f1"] >= 0.98 and t.fp["bridge"] == 0
+    monkeypatch.setattr(ann, "DISC_SOLIDITY", None)
+    assert ann.annotation_mask(image).sum() > 5000
+
+
+def test_a_small_array_of_small_balls_in_its_package_body_is_not_a_qfn(altsim, monkeypatch):
+    """Independent-renderer 8-bit frame 9,992,025: a 7 x 5 array of 9 px balls in its package
+    body, in a 1024 px field crossed by traces. Two rules lost it: a level in the board's noise,
+    113 compact blobs among 16,764, won the typical peak over the 35 balls (0.054 for 5.55);
+    and the body with its balls was one square
+    blob at the package check's coarse scale, a QFN "pad" (scored as a QFN first, 2.8 s, before
+    its pins' imbalance gave way to the lattice)."""
+    import xrayinspect.joints as joints
+    import xrayinspect.qfn as qfn
+
+    image, truth = altsim.render(9_992_025, export="png8", ball_px=(8, 14))
+    res = score_frame(image)
+    t = Tally()
+    t.add(truth, res)
+    assert res.package == "bga" and t.summary()["detection_f1"] >= 0.98
+    assert qfn.coarse_pad(image, "dark")[0] == 0
+    monkeypatch.setattr(qfn, "BODY_BALLS", False)
+    assert qfn.coarse_pad(image, "dark")[0] > 0
+    monkeypatch.setattr(joints, "PEAK_SOUND_SHARE", False)
+    r = score_frame(image)
+    t = Tally()
+    t.add(truth, r)
+    assert r.status != "ok" or t.summary()["detection_f1"] < 0.5

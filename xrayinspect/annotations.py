@@ -81,6 +81,24 @@ TEXT_ASPECT = 3.0
 #: More candidate glyphs than this in one frame is not a line of text (a
 #: clipped, noisy export): the text test is skipped.
 TEXT_MAX_GLYPHS = 2000
+#: A "line" of like round discs at one spacing is a row of balls, not text.
+#: Balls of 8-9 px whose cores a windowed 8-bit export clips to its black
+#: level stand 6-8 px tall and 5-7 px apart, as close as letters
+#: (scripts/altsim.py --ball-px 8,14, seeds 9,992,008 and 9,992,028: 9,547
+#: and 7,298 px of balls, whole arrays, inpainted away). Letters differ in
+#: area and are set at spacings that differ with their widths; thick strokes
+#: make many of them solid, but seldom all of a line. A line all of whose
+#: glyphs are hole-free, fill at least DISC_SOLIDITY of their convex hull,
+#: are no more than DISC_ASPECT times longer one way than the other, lie
+#: within DISC_AREA_RATIO of the line's median area and are set at one
+#: spacing (each centre-to-centre step within DISC_SPACING of the median
+#: step) is not taken for text (None: every line is). Rendered text (6
+#: Hershey fonts, 6 sizes, strokes 1-4 px, 12 strings): only lines of one
+#: repeated solid letter ("....", a bold "eeee") are let go.
+DISC_SOLIDITY = 0.85
+DISC_ASPECT = 1.35
+DISC_AREA_RATIO = 1.15
+DISC_SPACING = 0.15
 #: Strokes and marks as small as this (px) are taken too within MARK_REACH px of a stroke
 #: (the colon of a time, the dot of an i, a full stop).
 MARK_MIN_AREA = 3
@@ -129,8 +147,12 @@ def _line_like(lab_box, k, half_width):
     return bool((off <= w).mean() >= LINE_SHARE)
 
 
-def _text_lines(st, ids):
-    """Which of the components ``ids`` (rows of ``st``) stand in a line of text, bool per id."""
+def _text_lines(st, ids, lab=None):
+    """Which of the components ``ids`` (rows of ``st``) stand in a line of text, bool per id.
+
+    ``lab``, the components' label image, lets a row of like round discs
+    (balls, :data:`DISC_SOLIDITY`) be told from letters.
+    """
     out = np.zeros(len(ids), bool)
     x0, y0, w, h = (st[ids, i].astype(float) for i in range(4))
     glyph = np.flatnonzero((h >= TEXT_MIN_HEIGHT) & (w <= TEXT_ASPECT * h) & (h <= TEXT_ASPECT * w))
@@ -155,8 +177,36 @@ def _text_lines(st, ids):
         if np.array_equal(nxt, group):
             break
         group = nxt
-    out[glyph] = np.bincount(group, minlength=m)[group] >= TEXT_MIN_GLYPHS
+    lines = np.bincount(group, minlength=m)[group] >= TEXT_MIN_GLYPHS
+    if DISC_SOLIDITY is not None and lab is not None and lines.any():
+        area = st[ids, cv2.CC_STAT_AREA].astype(float)[glyph]
+        for g in np.unique(group[lines]):
+            members = np.flatnonzero(group == g)
+            med = float(np.median(area[members]))
+            if (area[members] > DISC_AREA_RATIO * med).any() or (area[members] * DISC_AREA_RATIO < med).any():
+                continue
+            if (np.maximum(w[members], h[members]) > DISC_ASPECT * np.minimum(w[members], h[members])).any():
+                continue
+            steps = np.diff(np.sort(x0[members] + 0.5 * w[members]))
+            if (np.abs(steps - np.median(steps)) > DISC_SPACING * np.median(steps)).any():
+                continue
+            if all(_solid_convex(lab, st, ids[glyph[i]]) for i in members):
+                lines[members] = False
+    out[glyph] = lines
     return out
+
+
+def _solid_convex(lab, st, k):
+    """Whether component ``k`` (a row of ``st``) of ``lab`` has no hole and fills DISC_SOLIDITY of its convex hull."""
+    x0, y0, w, h = (int(v) for v in st[k, :4])
+    box = (lab[y0:y0 + h, x0:x0 + w] == k).view(np.uint8)
+    if np.count_nonzero(fill_holes(box)) != st[k, cv2.CC_STAT_AREA]:
+        return False
+    hull = cv2.convexHull(cv2.findNonZero(box))
+    # the pixels a convex digital shape holds: the hull of their centres and
+    # half a pixel all round it (Pick's theorem), not the hull's area alone
+    full = cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0
+    return st[k, cv2.CC_STAT_AREA] >= DISC_SOLIDITY * full
 
 
 def _band_lines(image, lo, top):
@@ -252,7 +302,7 @@ def annotation_mask(image):
         if ids.size == 0:
             continue
         keep = np.zeros(n, bool)
-        keep[ids] = _text_lines(st, ids)
+        keep[ids] = _text_lines(st, ids, lab)
         rest = ids[~keep[ids]]
         if rest.size:
             half = np.zeros(n, np.float32)

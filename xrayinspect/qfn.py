@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .measure import circularity, components_with_stats, contours_by_label, equivalent_diameter, fill_holes
-from .preprocess import _coarse, _otsu, open_ellipse
+from .preprocess import _blob_stats, _coarse, _otsu, open_ellipse
 from .results import JointResult
 
 #: A pad void is where attenuation falls this far below the pad's solder level (fraction).
@@ -120,6 +120,38 @@ PAD_DOMINANT = (0.25, 5.0)
 COARSE_SPECK_PX = 3
 
 
+#: A "pad" found coarsely whose densest part is many like-sized compact blobs,
+#: apart and covering under BODY_BALL_SHARE of it, is a BGA package body
+#: with its balls (False: never looked for). At the coarse scale a small
+#: array of small balls in a wide field is one square blob: a 7 x 5 array
+#: of 9 px balls in a 1024 px 8-bit frame (scripts/altsim.py --ball-px
+#: 8,14, seed 9,992,025) was scored as a QFN, 6 "pins", 0 of 35 balls. A
+#: pad's densest part is its solder, one piece round its voids; a printed
+#: pad's windows are a few, and cover most of it.
+BODY_BALLS = True
+BODY_BALL_COUNT = 12
+BODY_BALL_SHARE = 0.5
+
+
+def _balls_in_body(image, polarity, scale, x, y, w, h):
+    """Whether the coarse pad box ``(x, y, w, h)`` (coarse px, ``scale`` full-resolution
+    px each) holds a package body's balls rather than a pad (:data:`BODY_BALLS`)."""
+    H, W = image.shape
+    x0, y0 = max(int(scale * x), 0), max(int(scale * y), 0)
+    x1, y1 = min(int(scale * (x + w)), W), min(int(scale * (y + h)), H)
+    crop, _ = _coarse(image[y0:y1, x0:x1], target=256)
+    if min(crop.shape) < 16:
+        return False
+    s = -crop if polarity == "dark" else crop
+    dense = (s > _otsu(s.ravel())).astype(np.uint8)
+    n, lab, st, _ = components_with_stats(dense)
+    if n - 1 < BODY_BALL_COUNT or dense.mean() >= BODY_BALL_SHARE:
+        return False
+    count, _ = _blob_stats(dense)
+    # like-sized compact blobs, and none of them the bulk of the dense part
+    return count >= BODY_BALL_COUNT and st[1:, cv2.CC_STAT_AREA].max() < 0.2 * dense.sum()
+
+
 def coarse_pad(image, polarity, valid=None):
     """The QFN pad that dominates the frame, found coarsely: its side and its box.
 
@@ -194,6 +226,8 @@ def coarse_pad(image, polarity, valid=None):
                 many = PAD_DOMINANT[1] * med
             if size > 0.12 * area.sum() and size > many:
                 x, y = stats[ids[big], 0], stats[ids[big], 1]
+                if BODY_BALLS and _balls_in_body(image, polarity, scale, x, y, bw, bh):
+                    break
                 box = (scale * x, scale * y, scale * (x + stats[ids[big], 2]), scale * (y + stats[ids[big], 3]))
                 return float(scale * math.sqrt(filled)), tuple(float(b) for b in box)
             break
