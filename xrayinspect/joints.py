@@ -154,9 +154,10 @@ PEAK_UPPER_STEP = 2.0
 #: times its compact joint-sized blobs (and more than its large compact ones):
 #: the balls of a frame are its most numerous like-sized discs.
 PEAK_LOWER_MARGIN = 2.0
-#: A level tried wins only where at least PEAK_COMPACT_SHARE of its
-#: joint-sized blobs are compact, as the first level must be to stand
-#: (False: any level holding more compact blobs wins). A 7 x 5 array of 9 px
+#: Over a level that holds joints - three or more compact joint-sized blobs,
+#: at least PEAK_COMPACT_SHARE of its joint-sized ones - a lower or higher
+#: level tried wins only if it is as sound (False: any level holding more
+#: compact blobs wins). A 7 x 5 array of 9 px
 #: balls in a 1024 px 8-bit frame (scripts/altsim.py --ball-px 8,14, seed
 #: 9,992,025): a sixteenth of the 99.5th percentile cut the board's noise
 #: into 16,764 blobs, 113 of its 1,729 joint-sized ones compact, and won
@@ -230,15 +231,21 @@ def typical_peak(att_smooth, valid, diameter_px):
             # nothing new, and each level tried is a labelling of the frame)
             upper = [0.25 * _percentile(v, q) for q in PEAK_UPPER_PERCENTILES]
             levels = [u for u in upper if u > PEAK_UPPER_STEP * 0.25 * hi] + levels
+        # (a level in the board's noise holds thousands of blobs: of its
+        # joint-sized ones a few per cent fall compact by chance, and they
+        # may outnumber a small array's balls; over a level that holds
+        # joints, a compact majority of its joint-sized blobs, only a level
+        # as sound wins)
+        def sound(n_compact, ok):
+            return n_compact >= max(3, PEAK_COMPACT_SHARE * ok.size)
+
+        sound_won = sound(n_compact, ok)
         for level in levels:
             cand = _sized_blobs(att_smooth, level, nominal)
-            # (a level in the board's noise holds thousands of blobs: of
-            # its joint-sized ones a few per cent fall compact by chance,
-            # and they may outnumber a small array's balls; a level is
-            # sound as the first one is, by its share of compact blobs)
-            if cand[4] > need and (not PEAK_SOUND_SHARE or cand[4] >= PEAK_COMPACT_SHARE * cand[3].size):
+            if cand[4] > need and (sound(cand[4], cand[3]) or not (PEAK_SOUND_SHARE and sound_won)):
                 n, idx, lv, ok, n_compact, _ = cand
                 need = n_compact
+                sound_won = sound(n_compact, ok)
     if n <= 1 or ok.size < 3:
         return hi
     # peaks of the joint-sized blobs only, over their pixels only

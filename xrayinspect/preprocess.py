@@ -530,16 +530,58 @@ def _detect_polarity(image, valid=None, *, _f32=None):
         polarity vote often does without, so it is computed only when asked
         for (a QFN frame never needs it).
     """
-    small, k = _coarse(image if _f32 is None else _f32)
+    image_f = image if _f32 is None else _f32
+    cues = [None]
+    winner, diameter, blobs, k = _vote(image, image_f, valid, 512, cues)
+    if FINE_VOTE_BELOW and k > 1 and blobs(winner, 15)[0] < FINE_VOTE_BELOW:
+        # balls of a few coarse px (small balls in a wide field) blur into
+        # the package body or vanish at the coarse scale, and the gaps
+        # between them can outvote them: the vote is taken again on a copy
+        # twice as fine and kept where it is decisive. Its smallest top-hat
+        # is counted first: unless one polarity is decisive there already
+        # (large balls leave it empty, or to their gaps and the noise), the
+        # dearer sizes are not looked at
+        fine, kf = _blob_counter(image_f, valid, 2 * max(image.shape) // k)
+        first = {pol: fine(pol, 15)[0] for pol in ("dark", "bright")}
+        lead = "dark" if first["dark"] >= first["bright"] else "bright"
+        trail = "bright" if lead == "dark" else "dark"
+        if first[lead] >= FINE_VOTE_BELOW and first[trail] < 0.2 * first[lead]:
+            fw, fine_diameter, _, _ = _vote(image, image_f, valid, None, cues, counter=(fine, kf))
+            other = "bright" if fw == "dark" else "dark"
+            least = min(fine(fw, z)[0] for z in (15, 41))
+            if least >= FINE_VOTE_BELOW and max(fine(other, z)[0] for z in (15, 41)) < 0.2 * least:
+                return fw, fine_diameter
+    return winner, diameter
+
+
+#: The polarity vote is taken again on a copy twice as fine when the coarse
+#: vote's winner holds fewer like-sized blobs than this at its smallest
+#: top-hat; the polarity holding at least this many there at the two smaller
+#: top-hats, and the other under a fifth of them, wins (0: never). The independent renderer's 8-14 px balls in a 2048 px field
+#: (scripts/altsim.py --size 2048 --ball-px 8,14, seeds 9,994,000+): at the
+#: coarse copy's 4 px per pixel 10 px balls are 2.5 px, blurred into their
+#: package body; 5 of 16 frames were error rows (bright balls read dark,
+#: the gaps between them taken for 104-344 px "joints", or none found).
+FINE_VOTE_BELOW = 12
+
+
+#: Top-hat sizes of the polarity vote, px of its copy. Solder joints stay the
+#: same blobs whatever the top-hat size; the gaps between balls (what the
+#: wrong polarity finds) vanish at larger sizes, so each polarity is scored
+#: by its median count over the three sizes.
+_TOPHAT_SIZES = (15, 41, 101)
+
+
+def _blob_counter(image_f, valid, target):
+    """``(blobs, k)``: ``blobs(pol, size)``, the (count, typical area) of like-sized compact
+    blobs of a polarity at a top-hat size on a copy at most ``target`` px a side (computed on
+    first call, kept in ``blobs.found``), and ``k``, the copy's px per pixel."""
+    small, k = _coarse(image_f, target=target)
     if valid is not None:
         vs = cv2.resize(valid.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
         if not vs.all():
             small = np.where(vs, small, np.median(small[vs]) if vs.any() else 0)
     small = cv2.GaussianBlur(small, (0, 0), 1.0)
-    # solder joints stay the same blobs whatever the top-hat size; the gaps
-    # between balls (what the wrong polarity finds) vanish at larger sizes,
-    # so each polarity is scored by its median count over three sizes
-    sizes = (15, 41, 101)
     found = {}
 
     def blobs(pol, size):
@@ -550,9 +592,45 @@ def _detect_polarity(image, valid=None, *, _f32=None):
             found[pol, size] = (0, 0.0) if v.size < 16 else _blob_stats(th > _otsu(v))
         return found[pol, size]
 
+    blobs.found = found
+    return blobs, k
+
+
+def _scored(blobs, pol):
+    """A polarity's vote: the median of its counts over the three top-hat sizes, and the
+    typical area (copy px) of the blobs at the size that holds the most."""
+    counts = [blobs(pol, z)[0] for z in _TOPHAT_SIZES]
+    meds = [blobs(pol, z)[1] for z in _TOPHAT_SIZES]
+    order = np.argsort(counts)
+    return counts[order[1]], meds[order[2]] if counts[order[2]] else meds[order[1]]
+
+
+def _typical_diameter(blobs, pol, k):
+    """Equivalent diameter of a polarity's typical blob at full resolution, px (0: none)."""
+    _, med = _scored(blobs, pol)
+    # balls larger than the two smaller top-hats are found by the largest
+    # alone: the median count is then 0 but the size is known
+    return float(2 * np.sqrt(med / np.pi) * k) if med > 0 else 0.0
+
+
+def _vote(image, image_f, valid, target, cues, counter=None):
+    """The polarity vote of :func:`_detect_polarity` on a copy at most ``target`` px a side.
+
+    ``cues`` is a one-element list holding the noise and grey-level cues'
+    verdict once worked out (shared between the coarse and the fine vote).
+    ``counter``, a :func:`_blob_counter` result, is voted on instead of a new copy.
+    Returns ``(polarity, diameter, blobs, k)``: ``blobs(pol, size)`` the
+    (count, typical area) of like-sized blobs at a top-hat size, ``k`` the
+    copy's px per pixel.
+    """
+    blobs, k = counter if counter is not None else _blob_counter(image_f, valid, target)
+    sizes = _TOPHAT_SIZES
+    found = blobs.found
+
     # strong, physical evidence wins: then only its polarity needs scoring
-    by_noise = noise_polarity(image, valid, ratio=NOISE_RATIO)
-    by_bulk = histogram_polarity(image, valid)
+    if cues[0] is None:
+        cues[0] = (noise_polarity(image, valid, ratio=NOISE_RATIO), histogram_polarity(image, valid))
+    by_noise, by_bulk = cues[0]
     if by_noise is None:
         # no noise cue (8-bit windowed, JPEG-smoothed or reconstructed): the
         # grey-level bulk is the next physical cue, open to the same override
@@ -595,23 +673,14 @@ def _detect_polarity(image, valid=None, *, _f32=None):
         elif max(d) < min(b):
             winner = "bright"
 
-    def scored(pol):
-        counts = [blobs(pol, z)[0] for z in sizes]
-        meds = [blobs(pol, z)[1] for z in sizes]
-        order = np.argsort(counts)
-        return counts[order[1]], meds[order[2]] if counts[order[2]] else meds[order[1]]
-
     if winner is None:
-        votes = {p: scored(p)[0] for p in pols}
+        votes = {p: _scored(blobs, p)[0] for p in pols}
         winner = "dark" if votes["dark"] >= votes["bright"] else "bright"
 
     def diameter():
-        _, med = scored(winner)
-        # balls larger than the two smaller top-hats are found by the largest
-        # alone: the median count is then 0 but the size is known
-        return float(2 * np.sqrt(med / np.pi) * k) if med > 0 else 0.0
+        return _typical_diameter(blobs, winner, k)
 
-    return winner, diameter
+    return winner, diameter, blobs, k
 
 
 def _otsu(values, bins=256):
