@@ -157,12 +157,13 @@ PEAK_LOWER_MARGIN = 2.0
 #: Over a level that holds joints - three or more compact joint-sized blobs,
 #: at least PEAK_COMPACT_SHARE of its joint-sized ones - a lower or higher
 #: level tried wins only if it is as sound (False: any level holding more
-#: compact blobs wins). A 7 x 5 array of 9 px
-#: balls in a 1024 px 8-bit frame (scripts/altsim.py --ball-px 8,14, seed
-#: 9,992,025): a sixteenth of the 99.5th percentile cut the board's noise
-#: into 16,764 blobs, 113 of its 1,729 joint-sized ones compact, and won
-#: over the 35 of 35 balls at a quarter of the 99.9th (typical peak 0.054
-#: for 5.55; 2 "balls" found).
+#: compact blobs wins). A 7 x 5 array of 9 px balls in a 1024 px 8-bit frame
+#: (scripts/altsim.py --ball-px 8,14, seed 9,992,025): a sixteenth of the
+#: 99.5th percentile cut the board's noise into 16,764 blobs, 113 of its
+#: 1,729 joint-sized ones compact, and won over the 35 of 35 balls at a
+#: quarter of the 99.9th (typical peak 0.054 for 5.55; 2 "balls" found).
+#: A CLAHE-equalised QFN frame's first level holds 2 compact blobs of 4: not
+#: a level that holds joints, and its noise level still wins (an error row).
 PEAK_SOUND_SHARE = True
 
 

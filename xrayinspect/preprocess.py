@@ -557,11 +557,14 @@ def _detect_polarity(image, valid=None, *, _f32=None):
 #: The polarity vote is taken again on a copy twice as fine when the coarse
 #: vote's winner holds fewer like-sized blobs than this at its smallest
 #: top-hat; the polarity holding at least this many there at the two smaller
-#: top-hats, and the other under a fifth of them, wins (0: never). The independent renderer's 8-14 px balls in a 2048 px field
-#: (scripts/altsim.py --size 2048 --ball-px 8,14, seeds 9,994,000+): at the
-#: coarse copy's 4 px per pixel 10 px balls are 2.5 px, blurred into their
-#: package body; 5 of 16 frames were error rows (bright balls read dark,
-#: the gaps between them taken for 104-344 px "joints", or none found).
+#: top-hats, and the other under a fifth of them, wins (0: never). The
+#: independent renderer's 8-14 px balls in a 2048 px field (scripts/altsim.py
+#: --size 2048 --ball-px 8,14, seeds 9,994,000+): at the coarse copy's 4 px
+#: per pixel 10 px balls are 2.5 px, blurred into their package body; 5 of
+#: 16 frames were error rows (bright balls read dark, the gaps between them
+#: taken for 104-344 px "joints", or none found). Frames whose balls leave
+#: the coarse smallest top-hat empty (large balls) pay for two top-hats of
+#: the finer copy (40-100 ms at 1024-2048 px).
 FINE_VOTE_BELOW = 12
 
 

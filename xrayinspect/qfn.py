@@ -226,9 +226,10 @@ def coarse_pad(image, polarity, valid=None):
                 many = PAD_DOMINANT[1] * med
             if size > 0.12 * area.sum() and size > many:
                 x, y = stats[ids[big], 0], stats[ids[big], 1]
-                if BODY_BALLS and _balls_in_body(image, polarity, scale, x, y, bw, bh):
+                w, h = stats[ids[big], 2], stats[ids[big], 3]
+                if BODY_BALLS and _balls_in_body(image, polarity, scale, x, y, w, h):
                     break
-                box = (scale * x, scale * y, scale * (x + stats[ids[big], 2]), scale * (y + stats[ids[big], 3]))
+                box = (scale * x, scale * y, scale * (x + w), scale * (y + h))
                 return float(scale * math.sqrt(filled)), tuple(float(b) for b in box)
             break
     side, box = _windowed_pad(stats[ids], area, med)
