@@ -210,7 +210,6 @@ def test_a_via_ring_whose_hole_is_off_the_blobs_centroid_is_not_stray_solder(alt
     assert t.fp["extra"] >= 3
 
 
-
 @pytest.mark.parametrize("seed, export, sites", [(9_992_008, "jpeg8", 126), (9_992_028, "png8", 96)])
 def test_a_row_of_small_clipped_balls_is_not_a_line_of_text(altsim, monkeypatch, seed, export, sites):
     """Independent-renderer 8-bit frames of 8-9 px balls whose cores the window clips to its

@@ -301,7 +301,11 @@ def _blob_stats(mask, min_area=4):
     area-weighted median (half the blob pixels lie in blobs this size or
     smaller), so a crowd of small rings cannot stand for a few large balls.
     """
-    n, lab, stats, _ = components_with_stats(mask.astype(np.uint8))
+    return _like_sized(components_with_stats(mask.astype(np.uint8))[2], min_area)
+
+
+def _like_sized(stats, min_area=4):
+    """:func:`_blob_stats` from ``connectedComponentsWithStats`` stats (row 0 the background)."""
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     bw, bh = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
     fill = area / np.maximum(bw * bh, 1)

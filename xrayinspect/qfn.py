@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .measure import circularity, components_with_stats, contours_by_label, equivalent_diameter, fill_holes
-from .preprocess import _blob_stats, _coarse, _otsu, open_ellipse
+from .preprocess import _coarse, _like_sized, _otsu, open_ellipse
 from .results import JointResult
 
 #: A pad void is where attenuation falls this far below the pad's solder level (fraction).
@@ -144,10 +144,12 @@ def _balls_in_body(image, polarity, scale, x, y, w, h):
         return False
     s = -crop if polarity == "dark" else crop
     dense = (s > _otsu(s.ravel())).astype(np.uint8)
-    n, lab, st, _ = components_with_stats(dense)
-    if n - 1 < BODY_BALL_COUNT or dense.mean() >= BODY_BALL_SHARE:
+    if dense.mean() >= BODY_BALL_SHARE:
         return False
-    count, _ = _blob_stats(dense)
+    n, _, st, _ = components_with_stats(dense)
+    if n - 1 < BODY_BALL_COUNT:
+        return False
+    count, _ = _like_sized(st)
     # like-sized compact blobs, and none of them the bulk of the dense part
     return count >= BODY_BALL_COUNT and st[1:, cv2.CC_STAT_AREA].max() < 0.2 * dense.sum()
 
